@@ -1,0 +1,109 @@
+"""Connections to Postgres: codecs, pools, and connection errors turned into one clear line."""
+
+from __future__ import annotations
+
+import json
+import socket
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+import asyncpg
+
+from engine.dsn import describe_dsn, mask_dsn
+from engine.errors import DatabaseUnavailable
+
+T = TypeVar("T")
+
+# Errors that mean "the database is not there right now" rather than "the query is wrong".
+CONNECTION_ERRORS: tuple[type[BaseException], ...] = (
+    OSError,
+    ConnectionError,
+    TimeoutError,
+    asyncpg.InterfaceError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.AdminShutdownError,
+    asyncpg.ConnectionFailureError,
+    asyncpg.TooManyConnectionsError,
+    asyncpg.InvalidCatalogNameError,
+    asyncpg.InvalidAuthorizationSpecificationError,
+    asyncpg.InvalidPasswordError,
+)
+
+
+# What a failed connect can raise: unreachable, refused, bad credentials, bad DSN.
+_CONNECT_FAILURES: tuple[type[BaseException], ...] = (
+    *CONNECTION_ERRORS,
+    asyncpg.PostgresError,
+    ValueError,
+)
+
+
+def json_dumps(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), allow_nan=False)
+
+
+async def init_connection(conn: asyncpg.Connection[Any]) -> None:
+    """Decode json/jsonb as Python values on every connection pqw opens."""
+    for typename in ("json", "jsonb"):
+        await conn.set_type_codec(
+            typename, encoder=json_dumps, decoder=json.loads, schema="pg_catalog"
+        )
+
+
+def connection_failure(dsn: str, exc: BaseException) -> DatabaseUnavailable:
+    """One clear line: which database, what failed, the password masked."""
+    reason = str(exc).strip() or type(exc).__name__
+    if isinstance(exc, socket.gaierror):
+        reason = f"host name not found ({reason})"
+    elif isinstance(exc, ConnectionRefusedError):
+        reason = "connection refused (is Postgres running and listening there?)"
+    elif isinstance(exc, FileNotFoundError):
+        reason = "no server socket there (is Postgres running?)"
+    reason = mask_dsn(reason)
+    return DatabaseUnavailable(f"cannot connect to Postgres at {describe_dsn(dsn)}: {reason}")
+
+
+async def _guarded(dsn: str, make: Callable[[], Awaitable[T]]) -> T:
+    try:
+        return await make()
+    except DatabaseUnavailable:
+        raise
+    except _CONNECT_FAILURES as exc:
+        raise connection_failure(dsn, exc) from exc
+
+
+async def connect(dsn: str, *, timeout: float = 10.0) -> asyncpg.Connection[Any]:
+    """A single connection with pqw's codecs; DatabaseUnavailable when it cannot be made."""
+
+    async def make() -> asyncpg.Connection[Any]:
+        conn: asyncpg.Connection[Any] = await asyncpg.connect(dsn, timeout=timeout)
+        await init_connection(conn)
+        return conn
+
+    return await _guarded(dsn, make)
+
+
+async def create_pool(
+    dsn: str, *, min_size: int = 1, max_size: int = 10, timeout: float = 10.0
+) -> asyncpg.Pool[Any]:
+    """A pool with pqw's codecs; DatabaseUnavailable when the first connection fails."""
+
+    async def make() -> asyncpg.Pool[Any]:
+        pool: asyncpg.Pool[Any] = await asyncpg.create_pool(
+            dsn,
+            min_size=min_size,
+            max_size=max_size,
+            init=init_connection,
+            timeout=timeout,
+            # Statements are named and reused; a small cache per connection is enough.
+            max_inactive_connection_lifetime=60.0,
+        )
+        return pool
+
+    return await _guarded(dsn, make)
+
+
+def is_connection_error(exc: BaseException) -> bool:
+    """True when exc means the database went away (retry later), not a bad query."""
+    return isinstance(exc, CONNECTION_ERRORS)

@@ -1,0 +1,39 @@
+"""Errors users of pqw catch. Bad values are ValueError/TypeError subclasses."""
+
+from __future__ import annotations
+
+
+class PqwError(Exception):
+    """Base of pqw's own errors."""
+
+
+class DatabaseUnavailable(PqwError):
+    """The database cannot be reached; the message names the host, never the password."""
+
+
+class SchemaError(PqwError):
+    """The database schema is missing, behind, or ahead of this version of pqw."""
+
+
+class InvalidJobOption(ValueError, PqwError):
+    """An insert option (max_attempts, priority, queue, ...) is out of range."""
+
+
+class InvalidJobType(TypeError, PqwError):
+    """An insert argument has the wrong type (args not a dict, naive datetime, ...)."""
+
+
+class DuplicateKind(ValueError, PqwError):
+    """A job kind or persistent worker was registered twice on one client."""
+
+
+class InvalidSchedule(ValueError, PqwError):
+    """A periodic schedule (cron string, time zone, interval) is invalid."""
+
+
+class InvalidConfig(ValueError, PqwError):
+    """A persistent worker's config is refused; nothing was changed."""
+
+
+class NotFound(LookupError, PqwError):
+    """The job, worker, queue or schedule named does not exist."""
