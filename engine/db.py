@@ -5,14 +5,18 @@ from __future__ import annotations
 import json
 import socket
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import Any, TypeAlias, TypeVar
 
 import asyncpg
 
 from engine.dsn import describe_dsn, mask_dsn
 from engine.errors import DatabaseUnavailable
+from engine.insert_params import RawJson
 
 T = TypeVar("T")
+
+# A connection of our own or one borrowed from a pool: both run queries alike.
+Conn: TypeAlias = "asyncpg.Connection[Any] | asyncpg.pool.PoolConnectionProxy[Any]"
 
 # Errors that mean "the database is not there right now" rather than "the query is wrong".
 CONNECTION_ERRORS: tuple[type[BaseException], ...] = (
@@ -30,7 +34,6 @@ CONNECTION_ERRORS: tuple[type[BaseException], ...] = (
     asyncpg.InvalidPasswordError,
 )
 
-
 # What a failed connect can raise: unreachable, refused, bad credentials, bad DSN.
 _CONNECT_FAILURES: tuple[type[BaseException], ...] = (
     *CONNECTION_ERRORS,
@@ -43,12 +46,30 @@ def json_dumps(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"), allow_nan=False)
 
 
+def _encode_json(value: Any) -> str:
+    if isinstance(value, RawJson):
+        return str(value)
+    return json_dumps(value)
+
+
+def _encode_jsonb(value: Any) -> bytes:
+    # jsonb's binary format is a version byte, then the JSON text.
+    return b"\x01" + _encode_json(value).encode()
+
+
+def _decode_jsonb(data: bytes) -> Any:
+    return json.loads(data[1:])
+
+
 async def init_connection(conn: asyncpg.Connection[Any]) -> None:
-    """Decode json/jsonb as Python values on every connection pqw opens."""
-    for typename in ("json", "jsonb"):
-        await conn.set_type_codec(
-            typename, encoder=json_dumps, decoder=json.loads, schema="pg_catalog"
-        )
+    """Decode json/jsonb as Python values on every connection pqw opens.
+
+    jsonb uses the binary format so COPY (which is binary in asyncpg) can carry it.
+    """
+    await conn.set_type_codec(
+        "jsonb", encoder=_encode_jsonb, decoder=_decode_jsonb, schema="pg_catalog", format="binary"
+    )
+    await conn.set_type_codec("json", encoder=_encode_json, decoder=json.loads, schema="pg_catalog")
 
 
 def connection_failure(dsn: str, exc: BaseException) -> DatabaseUnavailable:
@@ -85,7 +106,12 @@ async def connect(dsn: str, *, timeout: float = 10.0) -> asyncpg.Connection[Any]
 
 
 async def create_pool(
-    dsn: str, *, min_size: int = 1, max_size: int = 10, timeout: float = 10.0
+    dsn: str,
+    *,
+    min_size: int = 1,
+    max_size: int = 10,
+    timeout: float = 10.0,
+    server_settings: dict[str, str] | None = None,
 ) -> asyncpg.Pool[Any]:
     """A pool with pqw's codecs; DatabaseUnavailable when the first connection fails."""
 
@@ -96,8 +122,8 @@ async def create_pool(
             max_size=max_size,
             init=init_connection,
             timeout=timeout,
-            # Statements are named and reused; a small cache per connection is enough.
             max_inactive_connection_lifetime=60.0,
+            server_settings=server_settings,
         )
         return pool
 

@@ -7,8 +7,7 @@ from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 
-import asyncpg
-
+from engine.db import Conn
 from engine.errors import SchemaError
 
 # Any fixed number works; it only has to be the same in every pqw process.
@@ -63,7 +62,7 @@ CREATE TABLE IF NOT EXISTS pqw_migration (
 )"""
 
 
-async def applied_versions(conn: asyncpg.Connection[Any]) -> dict[int, Any]:
+async def applied_versions(conn: Conn) -> dict[int, Any]:
     """version -> applied_at for every applied migration ({} on a bare database)."""
     exists = await conn.fetchval("SELECT to_regclass('pqw_migration') IS NOT NULL")
     if not exists:
@@ -82,7 +81,7 @@ def _refuse_newer(applied: dict[int, Any], known: list[Migration]) -> None:
         )
 
 
-async def status(conn: asyncpg.Connection[Any]) -> list[MigrationStatus]:
+async def status(conn: Conn) -> list[MigrationStatus]:
     """Each known migration and when it was applied (None when pending)."""
     known = load_migrations()
     applied = await applied_versions(conn)
@@ -90,7 +89,7 @@ async def status(conn: asyncpg.Connection[Any]) -> list[MigrationStatus]:
     return [MigrationStatus(m.version, m.name, applied.get(m.version)) for m in known]
 
 
-async def migrate_up(conn: asyncpg.Connection[Any], target: int | None = None) -> list[Migration]:
+async def migrate_up(conn: Conn, target: int | None = None) -> list[Migration]:
     """Apply pending migrations up to target (default: all); returns those applied."""
     known = load_migrations()
     target = known[-1].version if target is None else target
@@ -118,7 +117,7 @@ async def migrate_up(conn: asyncpg.Connection[Any], target: int | None = None) -
     return done
 
 
-async def migrate_down(conn: asyncpg.Connection[Any], target: int = 0) -> list[Migration]:
+async def migrate_down(conn: Conn, target: int = 0) -> list[Migration]:
     """Revert applied migrations above target (default: all); returns those reverted."""
     known = load_migrations()
     done: list[Migration] = []
@@ -140,7 +139,7 @@ async def migrate_down(conn: asyncpg.Connection[Any], target: int = 0) -> list[M
     return done
 
 
-async def check_schema(conn: asyncpg.Connection[Any]) -> None:
+async def check_schema(conn: Conn) -> None:
     """Raise SchemaError unless the database holds exactly the schema this pqw knows."""
     known = load_migrations()
     applied = await applied_versions(conn)

@@ -75,12 +75,25 @@ CREATE INDEX pqw_job_finalized_idx ON pqw_job (state, finalized_at)
     WHERE finalized_at IS NOT NULL;
 -- Dashboard: counts per queue and state, and the list of queues (loose index scan).
 CREATE INDEX pqw_job_queue_state_idx ON pqw_job (queue, state);
--- Kind lookups (persistent worker runs, the admin's job lists).
-CREATE INDEX pqw_job_kind_idx ON pqw_job (kind, id);
 -- Uniqueness: a row blocks a duplicate only while its state is in its own mask,
 -- so two racing inserts can never both succeed.
 CREATE UNIQUE INDEX pqw_job_unique_idx ON pqw_job (unique_key)
     WHERE unique_key IS NOT NULL AND pqw_job_state_in_bitmask(unique_states, state);
+
+-- Inserts wake the producers of their queue: one notification per queue per
+-- statement, sent when the inserting transaction commits (so never too early),
+-- whatever inserted the rows (insert, insert_many, COPY, plain SQL).
+CREATE FUNCTION pqw_job_notify_insert() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM pg_notify('pqw_insert', q.queue)
+    FROM (SELECT DISTINCT queue FROM pqw_new_jobs WHERE state = 'available') q;
+    RETURN NULL;
+END
+$$;
+
+CREATE TRIGGER pqw_job_notify_insert AFTER INSERT ON pqw_job
+    REFERENCING NEW TABLE AS pqw_new_jobs
+    FOR EACH STATEMENT EXECUTE FUNCTION pqw_job_notify_insert();
 
 CREATE TABLE pqw_queue (
     name       text PRIMARY KEY CHECK (char_length(name) BETWEEN 1 AND 128),

@@ -1,0 +1,610 @@
+"""Client: registers job kinds, inserts jobs, and (once started) works the queues it was given."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import secrets
+import socket
+from collections.abc import Callable, Coroutine, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Generic, ParamSpec, TypeVar
+
+import asyncpg
+
+from engine import migrate, sql
+from engine.completer import Completer
+from engine.db import create_pool, is_connection_error
+from engine.dsn import configured_dsn, describe_dsn, resolve_dsn
+from engine.errors import DuplicateKind, InvalidJobOption
+from engine.executor import JobKind, RunningJob, StopReason, execute
+from engine.insert_params import (
+    RowTemplate,
+    build_params,
+    template_for,
+    validate_kind,
+    validate_queue,
+)
+from engine.inserter import insert_rows
+from engine.notifier import Notifier
+from engine.producer import Producer
+from engine.retry import RetryBackoff, default_backoff
+from engine.types import InsertOpts, InsertResult, Job, UniqueOpts
+
+log = logging.getLogger("pqw.client")
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+VERSION = "0.1.0"
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    """One job for insert_many."""
+
+    kind: str
+    args: Mapping[str, Any]
+    opts: InsertOpts | None = None
+
+
+class JobHandler(Generic[P, R]):
+    """A registered handler: still callable as the function, plus `enqueue`."""
+
+    def __init__(self, client: Client, kind: str, fn: Callable[P, R]) -> None:
+        self.client = client
+        self.kind = kind
+        self.fn = fn
+        self.__doc__ = fn.__doc__
+        self.__name__ = getattr(fn, "__name__", kind)
+
+    def __call__(self, *args: P.args, **kwargs: P.kwargs) -> R:
+        return self.fn(*args, **kwargs)
+
+    async def enqueue(
+        self,
+        args: Mapping[str, Any] | None = None,
+        *,
+        conn: asyncpg.Connection[Any] | None = None,
+        **opts: Any,
+    ) -> InsertResult:
+        return await self.client.insert(self.kind, args or {}, conn=conn, **opts)
+
+
+def default_client_id() -> str:
+    host = socket.gethostname().split(".")[0] or "host"
+    return f"{host}-{os.getpid()}-{secrets.token_hex(2)}"
+
+
+class Client:
+    """A pqw client. Insert-only until `start()`; then it also works its queues."""
+
+    def __init__(
+        self,
+        dsn: str | None = None,
+        queues: Mapping[str, int] | None = None,
+        *,
+        id: str | None = None,
+        retry_backoff: RetryBackoff | None = None,
+        poll_interval: float = 1.0,
+        job_heartbeat_interval: float = 2.0,
+        heartbeat_timeout: float = 30.0,
+        stop_timeout: float = 30.0,
+        auto_migrate: bool | None = None,
+    ) -> None:
+        self._dsn_option = dsn
+        self.queues: dict[str, int] = {}
+        for name, concurrency in (queues or {}).items():
+            validate_queue(name)
+            if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
+                raise InvalidJobOption(
+                    f"queue {name!r}: concurrency must be a positive int, got {concurrency!r}"
+                )
+            self.queues[name] = concurrency
+        self.id = id or default_client_id()
+        self.retry_backoff = retry_backoff or default_backoff
+        self.poll_interval = poll_interval
+        self.job_heartbeat_interval = job_heartbeat_interval
+        self.heartbeat_timeout = heartbeat_timeout
+        self.stop_timeout = stop_timeout
+        self._auto_migrate = auto_migrate
+        self.kinds: dict[str, JobKind] = {}
+        self.dsn: str | None = None
+        self._pool: asyncpg.Pool[Any] | None = None
+        self._pool_lock = asyncio.Lock()
+        self._started = False
+        self._stopping = False
+        self._producers: dict[str, Producer] = {}
+        self._running: dict[int, RunningJob] = {}
+        self._tasks: list[asyncio.Task[Any]] = []
+        self._completer: Completer | None = None
+        self._notifier: Notifier | None = None
+        self._control_handlers: list[Callable[[dict[str, Any]], None]] = []
+        self._services: list[Callable[[], Coroutine[Any, Any, None]]] = []
+        self._start_hooks: list[Callable[[], Coroutine[Any, Any, None]]] = []
+        self._stop_hooks: list[Callable[[bool], Coroutine[Any, Any, None]]] = []
+        self._extra_channels: dict[str, Callable[[str], None]] = {}
+        self._reconnect_hooks: list[Callable[[], None]] = []
+        self._custom_runners: dict[str, Callable[[RunningJob], Coroutine[Any, Any, None]]] = {}
+        # Names of the persistent workers this client can run (engine.persistent fills it).
+        self.persistent_names: list[str] = []
+
+    # ------------------------------------------------------------------
+    # Registering job kinds
+    # ------------------------------------------------------------------
+
+    def job(
+        self,
+        kind: str,
+        *,
+        queue: str | None = None,
+        max_attempts: int | None = None,
+        priority: int | None = None,
+        timeout: float | None = None,
+        unique: UniqueOpts | None = None,
+        tags: Sequence[str] | None = None,
+        retry_backoff: RetryBackoff | None = None,
+        heartbeat_timeout: float | None = None,
+    ) -> Callable[[Callable[P, R]], JobHandler[P, R]]:
+        """Decorator registering a handler (async or sync) for a job kind, with its defaults."""
+
+        def register(fn: Callable[P, R]) -> JobHandler[P, R]:
+            self.register(
+                kind,
+                fn,  # type: ignore[arg-type]
+                opts=InsertOpts(
+                    queue=queue,
+                    max_attempts=max_attempts,
+                    priority=priority,
+                    unique=unique,
+                    tags=tags,
+                ),
+                timeout=timeout,
+                retry_backoff=retry_backoff,
+                heartbeat_timeout=heartbeat_timeout,
+            )
+            return JobHandler(self, kind, fn)
+
+        return register
+
+    def register(
+        self,
+        kind: str,
+        fn: Callable[[Job], Any],
+        *,
+        opts: InsertOpts | None = None,
+        timeout: float | None = None,
+        retry_backoff: RetryBackoff | None = None,
+        heartbeat_timeout: float | None = None,
+    ) -> None:
+        validate_kind(kind)
+        if kind in self.kinds:
+            raise DuplicateKind(f"job kind {kind!r} is already registered on this client")
+        if timeout is not None and timeout <= 0:
+            raise InvalidJobOption(f"{kind}: timeout must be positive seconds, got {timeout}")
+        if heartbeat_timeout is not None and heartbeat_timeout <= 0:
+            raise InvalidJobOption(
+                f"{kind}: heartbeat_timeout must be positive, got {heartbeat_timeout}"
+            )
+        opts = opts or InsertOpts()
+        # Validate the kind's defaults now, not at its first insert.
+        build_params(kind, {}, opts)
+        self.kinds[kind] = JobKind(
+            kind=kind,
+            fn=fn,
+            opts=opts,
+            timeout=timeout,
+            retry_backoff=retry_backoff,
+            heartbeat_timeout=heartbeat_timeout,
+        )
+
+    # ------------------------------------------------------------------
+    # Connecting
+    # ------------------------------------------------------------------
+
+    async def _ensure_pool(self) -> asyncpg.Pool[Any]:
+        if self._pool is not None:
+            return self._pool
+        async with self._pool_lock:
+            if self._pool is not None:
+                return self._pool
+            embedded = configured_dsn(self._dsn_option) is None
+            dsn = await asyncio.to_thread(resolve_dsn, self._dsn_option)
+            size = max(4, len(self.queues) + 4)
+            pool = await create_pool(dsn, min_size=1, max_size=size)
+            try:
+                async with pool.acquire() as conn:
+                    migrate_now = embedded if self._auto_migrate is None else self._auto_migrate
+                    if migrate_now:
+                        await migrate.migrate_up(conn)
+                    else:
+                        await migrate.check_schema(conn)
+            except BaseException:
+                await pool.close()
+                raise
+            self.dsn = dsn
+            self._pool = pool
+            return pool
+
+    @property
+    def pool(self) -> asyncpg.Pool[Any]:
+        if self._pool is None:
+            raise RuntimeError("the client is not connected yet: await client.start() first")
+        return self._pool
+
+    # ------------------------------------------------------------------
+    # Inserting
+    # ------------------------------------------------------------------
+
+    def _opts_for(
+        self, kind: str, opts: InsertOpts | None, overrides: dict[str, Any]
+    ) -> InsertOpts:
+        registered = self.kinds.get(kind)
+        base = registered.opts if registered else InsertOpts()
+        unknown = set(overrides) - set(InsertOpts.__dataclass_fields__)
+        if unknown:
+            raise TypeError(f"unknown insert option(s): {', '.join(sorted(unknown))}")
+        return base.merged_with(opts).merged_with(InsertOpts(**overrides))
+
+    async def insert(
+        self,
+        kind: str,
+        args: Mapping[str, Any] | None = None,
+        *,
+        conn: asyncpg.Connection[Any] | None = None,
+        opts: InsertOpts | None = None,
+        **overrides: Any,
+    ) -> InsertResult:
+        """Insert one job (in the caller's transaction when `conn` is given)."""
+        template = template_for(kind, self._opts_for(kind, opts, overrides))
+        params = template.row({} if args is None else args)
+        executor = conn if conn is not None else await self._ensure_pool()
+        (result,) = await insert_rows(executor, [params])
+        return result
+
+    async def insert_many(
+        self,
+        jobs: Sequence[JobSpec | tuple[Any, ...]],
+        *,
+        conn: asyncpg.Connection[Any] | None = None,
+    ) -> list[InsertResult]:
+        """Insert many jobs in one round trip; each result says whether it was a duplicate.
+
+        Every job is validated before anything is written.
+        """
+        templates: dict[tuple[str, int], RowTemplate] = {}
+        params = []
+        for item in jobs:
+            spec = item if isinstance(item, JobSpec) else JobSpec(*item)
+            key = (spec.kind, id(spec.opts))
+            template = templates.get(key)
+            if template is None:
+                template = template_for(spec.kind, self._opts_for(spec.kind, spec.opts, {}))
+                templates[key] = template
+            params.append(template.row(spec.args))
+        if conn is not None:
+            return await insert_rows(conn, params)
+        return await insert_rows(await self._ensure_pool(), params, own_pool=True)
+
+    # ------------------------------------------------------------------
+    # Running
+    # ------------------------------------------------------------------
+
+    async def __aenter__(self) -> Client:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    def add_service(self, service: Callable[[], Coroutine[Any, Any, None]]) -> None:
+        """A loop the client runs from start to stop (leadership, maintenance, ...)."""
+        self._services.append(service)
+
+    def on_control(self, handler: Callable[[dict[str, Any]], None]) -> None:
+        self._control_handlers.append(handler)
+
+    def on_channel(self, channel: str, handler: Callable[[str], None]) -> None:
+        self._extra_channels[channel] = handler
+
+    def on_reconnect(self, hook: Callable[[], None]) -> None:
+        self._reconnect_hooks.append(hook)
+
+    def on_start(self, hook: Callable[[], Coroutine[Any, Any, None]]) -> None:
+        self._start_hooks.append(hook)
+
+    def on_stop(self, hook: Callable[[bool], Coroutine[Any, Any, None]]) -> None:
+        """Runs at stop, before producers' jobs are awaited; gets `cancel`."""
+        self._stop_hooks.append(hook)
+
+    def add_producer(
+        self,
+        queue: str,
+        concurrency: int,
+        fetch_kinds: Sequence[str] | None = None,
+    ) -> Producer:
+        kinds = list(fetch_kinds) if fetch_kinds is not None else None
+
+        async def fetch(name: str, limit: int) -> list[Job]:
+            return await self._fetch(name, limit, kinds)
+
+        producer = Producer(
+            queue,
+            concurrency,
+            fetch=fetch,
+            start_job=self._start_job,
+            poll_interval=self.poll_interval,
+        )
+        self._producers[queue] = producer
+        return producer
+
+    async def start(self) -> None:
+        """Connect, register this client, and start working the queues."""
+        if self._started:
+            return
+        pool = await self._ensure_pool()
+        assert self.dsn is not None
+        self._stopping = False
+        for name, concurrency in self.queues.items():
+            self.add_producer(name, concurrency)
+        for hook in self._start_hooks:
+            await hook()
+        await self._register(pool)
+        self._completer = Completer(pool)
+        self._notifier = Notifier(
+            self.dsn,
+            {
+                sql.INSERT_CHANNEL: self._on_insert,
+                sql.CONTROL_CHANNEL: self._on_control,
+                **self._extra_channels,
+            },
+            on_connect=self._on_notifier_connect,
+        )
+        self._spawn(self._notifier.run(), "notifier")
+        self._spawn(self._completer.run(), "completer")
+        self._spawn(self._heartbeat_loop(), "heartbeat")
+        for producer in self._producers.values():
+            self._spawn(producer.run(), f"producer:{producer.queue}")
+        for service in self._services:
+            self._spawn(service(), getattr(service, "__name__", "service"))
+        self._started = True
+        try:
+            async with asyncio.timeout(5.0):
+                await self._notifier.connected.wait()
+        except TimeoutError:
+            log.warning("pqw: notifications not connected yet; polling meanwhile")
+        queues = ", ".join(f"{q}={p.concurrency}" for q, p in self._producers.items()) or "none"
+        log.info(
+            "pqw: client %s started on %s; queues: %s; kinds: %s",
+            self.id,
+            describe_dsn(self.dsn),
+            queues,
+            ", ".join(sorted(self.kinds)) or "none",
+        )
+
+    async def _register(self, pool: asyncpg.Pool[Any]) -> None:
+        await pool.execute(
+            sql.REGISTER_CLIENT,
+            self.id,
+            socket.gethostname(),
+            os.getpid(),
+            json.dumps({name: p.concurrency for name, p in self._producers.items()}),
+            sorted(self.kinds),
+            sorted(self.persistent_names),
+            VERSION,
+        )
+
+    def _spawn(self, coro: Coroutine[Any, Any, Any], name: str) -> asyncio.Task[Any]:
+        task = asyncio.create_task(coro, name=f"pqw:{name}")
+        task.add_done_callback(self._service_done)
+        self._tasks.append(task)
+        return task
+
+    def _service_done(self, task: asyncio.Task[Any]) -> None:
+        if task.cancelled():
+            return
+        exc = task.exception()
+        if exc is not None:
+            log.error("pqw: %s stopped with an error", task.get_name(), exc_info=exc)
+
+    async def stop(self, cancel: bool = False, timeout: float | None = None) -> None:
+        """Stop fetching, let running jobs finish (or cancel them), and record every outcome."""
+        if not self._started or self._stopping:
+            return
+        self._stopping = True
+        timeout = self.stop_timeout if timeout is None else timeout
+        for producer in self._producers.values():
+            producer.stop()
+        for hook in self._stop_hooks:
+            try:
+                await hook(cancel)
+            except Exception:
+                log.exception("pqw: a stop hook failed")
+        if cancel:
+            for running in list(self._running.values()):
+                running.stop(StopReason.SHUTDOWN)
+        await self._wait_for_jobs(timeout)
+        if self._running:
+            log.warning(
+                "pqw: %d job(s) still running after %.0fs; cancelling", len(self._running), timeout
+            )
+            for running in list(self._running.values()):
+                running.stop(StopReason.SHUTDOWN)
+            await self._wait_for_jobs(5.0)
+        if self._completer is not None:
+            try:
+                async with asyncio.timeout(max(timeout, 5.0)):
+                    await self._completer.wait_idle()
+            except TimeoutError:
+                log.error(
+                    "pqw: %d finished job(s) could not be recorded before shutdown; "
+                    "they stay running until rescued",
+                    len(self._completer),
+                )
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks.clear()
+        try:
+            await self.pool.execute(sql.STOP_CLIENT, self.id)
+        except Exception as exc:
+            log.warning("pqw: could not mark client %s stopped (%s)", self.id, exc)
+        self._producers.clear()
+        self._started = False
+        await self.close()
+        log.info("pqw: client %s stopped", self.id)
+
+    async def close(self) -> None:
+        """Close the connection pool (stop() does this after a start)."""
+        if self._pool is not None:
+            pool, self._pool = self._pool, None
+            await pool.close()
+
+    async def _wait_for_jobs(self, timeout: float) -> None:
+        tasks = [r.task for r in self._running.values() if r.task is not None]
+        if tasks:
+            await asyncio.wait(tasks, timeout=timeout)
+
+    @property
+    def running_jobs(self) -> dict[int, Job]:
+        return {job_id: r.job for job_id, r in self._running.items()}
+
+    # ------------------------------------------------------------------
+    # Fetching and executing
+    # ------------------------------------------------------------------
+
+    def _heartbeat_timeouts(self) -> str:
+        return json.dumps(
+            {k.kind: k.heartbeat_timeout for k in self.kinds.values() if k.heartbeat_timeout}
+        )
+
+    async def _fetch(self, queue: str, limit: int, kinds: list[str] | None) -> list[Job]:
+        if self._stopping:
+            return []
+        rows = await self.pool.fetch(
+            sql.FETCH_JOBS,
+            queue,
+            limit,
+            self.id,
+            self._timeouts_json,
+            self.heartbeat_timeout,
+            kinds,
+        )
+        return [Job.from_record(r) for r in rows]
+
+    @property
+    def _timeouts_json(self) -> str:
+        cached: str | None = getattr(self, "_timeouts_cache", None)
+        if cached is None:
+            cached = self._heartbeat_timeouts()
+            self._timeouts_cache = cached
+        return cached
+
+    def _start_job(self, job: Job, producer: Producer) -> None:
+        running = RunningJob(job)
+        self._running[job.id] = running
+        producer.job_started()
+        running.task = asyncio.create_task(self._work(running, producer), name=f"pqw:job:{job.id}")
+
+    async def _work(self, running: RunningJob, producer: Producer) -> None:
+        job = running.job
+        try:
+            runner = self._custom_runners.get(job.kind)
+            if runner is not None:
+                await runner(running)
+                return
+            outcome = await execute(
+                job,
+                self.kinds.get(job.kind),
+                running,
+                self.retry_backoff,
+                lambda: list(self.kinds),
+            )
+            if outcome is not None and self._completer is not None:
+                self._completer.add(outcome)
+        except Exception:
+            log.exception("pqw: job %d (%s) failed outside its handler", job.id, job.kind)
+        finally:
+            self._running.pop(job.id, None)
+            producer.job_finished()
+
+    def set_runner(
+        self, kind: str, runner: Callable[[RunningJob], Coroutine[Any, Any, None]]
+    ) -> None:
+        """Run jobs of `kind` with a runner of their own (persistent workers use this)."""
+        self._custom_runners[kind] = runner
+
+    # ------------------------------------------------------------------
+    # Notifications and heartbeats
+    # ------------------------------------------------------------------
+
+    def _on_insert(self, queue: str) -> None:
+        producer = self._producers.get(queue)
+        if producer is not None:
+            producer.wake()
+
+    def _on_control(self, payload: str) -> None:
+        try:
+            message = json.loads(payload)
+        except ValueError:
+            log.warning("pqw: ignoring a malformed control message: %r", payload[:200])
+            return
+        if not isinstance(message, dict):
+            return
+        action = message.get("action")
+        if action == "cancel":
+            running = self._running.get(message.get("job_id", -1))
+            if running is not None:
+                running.stop(StopReason.CANCEL_REQUESTED)
+        elif action in ("resume", "pause"):
+            producer = self._producers.get(message.get("queue", ""))
+            if producer is not None:
+                producer.wake()
+        for handler in self._control_handlers:
+            handler(message)
+
+    def _on_notifier_connect(self) -> None:
+        # Notifications sent while we were not listening are lost: look again.
+        for producer in self._producers.values():
+            producer.wake()
+        for hook in self._reconnect_hooks:
+            hook()
+
+    async def _heartbeat_loop(self) -> None:
+        failures = 0
+        while True:
+            await asyncio.sleep(self.job_heartbeat_interval)
+            try:
+                await self._heartbeat_once()
+                if failures:
+                    log.info("pqw: heartbeats restored")
+                failures = 0
+            except Exception as exc:
+                if not is_connection_error(exc) and not isinstance(exc, asyncpg.PostgresError):
+                    raise
+                failures += 1
+                if failures == 1:
+                    log.warning("pqw: heartbeat failed (%s); retrying", exc)
+
+    async def _heartbeat_once(self) -> None:
+        pool = self.pool
+        if await pool.fetchval(sql.HEARTBEAT_CLIENT, self.id) is None:
+            # Pruned while we could not reach the database: register again.
+            await self._register(pool)
+        held = {job_id: r.job.attempt for job_id, r in self._running.items()}
+        if self._completer is not None:
+            held.update(self._completer.outstanding)
+        if not held:
+            return
+        rows = await pool.fetch(sql.HEARTBEAT_JOBS, list(held), list(held.values()))
+        alive = {r["id"]: r["cancel_requested"] for r in rows}
+        for job_id, running in list(self._running.items()):
+            if job_id not in held:
+                continue
+            if job_id not in alive:
+                log.warning("pqw: lost the lease on job %d; cancelling it here", job_id)
+                running.stop(StopReason.LEASE_LOST)
+            elif alive[job_id]:
+                running.stop(StopReason.CANCEL_REQUESTED)

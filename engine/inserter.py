@@ -1,0 +1,136 @@
+"""Writes validated rows to pqw_job: one statement per batch, duplicates reported per row.
+
+Non-unique batches from pqw's own pool go through COPY (ids reserved first, so
+every caller still gets its jobs back); unique rows and rows inserted on a
+caller's connection go through one INSERT ... SELECT FROM unnest.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, TypeAlias
+
+import asyncpg
+
+from engine import sql
+from engine.insert_params import InsertParams
+from engine.types import InsertResult, Job, JobState
+
+Executor: TypeAlias = "asyncpg.Connection[Any] | asyncpg.Pool[Any]"
+
+# Below this many rows, one INSERT beats reserving ids and a COPY.
+COPY_THRESHOLD = 100
+
+COPY_COLUMNS = [
+    "id",
+    "state",
+    "kind",
+    "args",
+    "queue",
+    "priority",
+    "max_attempts",
+    "scheduled_at",
+    "tags",
+    "metadata",
+]
+
+
+async def insert_rows(
+    executor: Executor, rows: Sequence[InsertParams], *, own_pool: bool = False
+) -> list[InsertResult]:
+    """Insert rows; a unique row meeting a live duplicate returns that job as a duplicate."""
+    if not rows:
+        return []
+    if own_pool and len(rows) >= COPY_THRESHOLD and all(r.unique_key is None for r in rows):
+        assert isinstance(executor, asyncpg.Pool)
+        async with executor.acquire() as conn:
+            return await copy_rows(conn, rows)
+    return await insert_statement(executor, rows)
+
+
+async def insert_statement(executor: Executor, rows: Sequence[InsertParams]) -> list[InsertResult]:
+    # ON CONFLICT cannot touch one existing row twice in a statement, so rows
+    # repeating a unique key of an earlier row in the batch are answered by it.
+    first_of_key: dict[bytes, int] = {}
+    sent: list[InsertParams] = []
+    source: list[int] = []  # for each input row, its index in `sent`
+    for row in rows:
+        if row.unique_key is not None and row.unique_key in first_of_key:
+            source.append(first_of_key[row.unique_key])
+            continue
+        if row.unique_key is not None:
+            first_of_key[row.unique_key] = len(sent)
+        source.append(len(sent))
+        sent.append(row)
+    records = await executor.fetch(
+        sql.INSERT_JOBS,
+        [r.template.kind for r in sent],
+        [str(r.args_json) for r in sent],
+        [r.template.queue for r in sent],
+        [r.template.priority for r in sent],
+        [r.template.max_attempts for r in sent],
+        [r.template.scheduled_at for r in sent],
+        [r.template.tags_json for r in sent],
+        [str(r.template.metadata_json) for r in sent],
+        [r.unique_key for r in sent],
+        [r.template.unique_states for r in sent],
+    )
+    if len(records) != len(sent):
+        raise RuntimeError(f"insert returned {len(records)} rows for {len(sent)}")
+    results = [InsertResult(Job.from_record(rec), bool(rec["duplicate"])) for rec in records]
+    out: list[InsertResult] = []
+    seen: set[int] = set()
+    for index in source:
+        result = results[index]
+        if index in seen:
+            result = InsertResult(result.job, duplicate=True)
+        seen.add(index)
+        out.append(result)
+    return out
+
+
+async def copy_rows(conn: Any, rows: Sequence[InsertParams]) -> list[InsertResult]:
+    """COPY non-unique rows with ids reserved up front; Jobs are built from what was sent."""
+    async with conn.transaction():
+        reserved = await conn.fetchrow(sql.RESERVE_JOB_IDS, len(rows))
+        ids: list[int] = reserved["ids"]
+        now = reserved["now"]
+        records = []
+        for job_id, row in zip(ids, rows, strict=True):
+            t = row.template
+            at = t.scheduled_at or now
+            state = "scheduled" if at > now else "available"
+            records.append(
+                (
+                    job_id,
+                    state,
+                    t.kind,
+                    row.args_json,
+                    t.queue,
+                    t.priority,
+                    t.max_attempts,
+                    at,
+                    t.tags,
+                    t.metadata_json,
+                )
+            )
+        await conn.copy_records_to_table("pqw_job", records=records, columns=COPY_COLUMNS)
+    results = []
+    for record, row in zip(records, rows, strict=True):
+        t = row.template
+        job = Job(
+            id=record[0],
+            kind=t.kind,
+            args=dict(row.args),
+            queue=t.queue,
+            priority=t.priority,
+            state=JobState(record[1]),
+            attempt=0,
+            max_attempts=t.max_attempts,
+            created_at=now,
+            scheduled_at=record[7],
+            metadata=dict(t.metadata),
+            tags=list(t.tags),
+        )
+        results.append(InsertResult(job))
+    return results
