@@ -77,7 +77,23 @@ RETURNING {", ".join("j." + c.strip() for c in JOB_COLUMNS.split(","))}
 # the attempt this client ran is touched: a job rescued and run elsewhere since
 # is left alone. $6 are delays in seconds for retries and snoozes; $7 gives
 # back the attempt a snooze did not spend.
+#
+# Statements that lock many jobs and wait for locks take them in id order, so
+# the completer and the heartbeat can never deadlock each other. Rows are found
+# by `id = ANY(...)`, which uses the primary key even before the table has
+# statistics (a join with unnest may not).
 COMPLETE_JOBS = """
+WITH u AS (
+    SELECT * FROM unnest($1::bigint[], $2::smallint[], $3::text[], $4::text[], $5::text[],
+                         $6::float8[], $7::smallint[])
+        AS u(id, attempt, state_name, error, metadata, delay, refund)
+),
+locked AS (
+    SELECT j.id FROM pqw_job j
+    WHERE j.id = ANY($1::bigint[]) AND j.state = 'running'
+    ORDER BY j.id
+    FOR UPDATE
+)
 UPDATE pqw_job j
 SET state = u.state_name::pqw_job_state,
     finalized_at = CASE WHEN u.state_name IN ('completed', 'cancelled', 'discarded')
@@ -90,20 +106,24 @@ SET state = u.state_name::pqw_job_state,
     metadata = CASE WHEN u.metadata IS NULL THEN j.metadata
                     ELSE j.metadata || u.metadata::jsonb END,
     heartbeat_at = NULL
-FROM unnest($1::bigint[], $2::smallint[], $3::text[], $4::text[], $5::text[],
-            $6::float8[], $7::smallint[])
-     AS u(id, attempt, state_name, error, metadata, delay, refund)
-WHERE j.id = u.id AND j.state = 'running' AND j.attempt = u.attempt
+FROM u JOIN locked ON locked.id = u.id
+WHERE j.id = u.id AND j.attempt = u.attempt
 RETURNING j.id
 """
 
 # Heartbeat this client's running attempts; returns those still held, and
 # whether an operator asked to cancel them.
 HEARTBEAT_JOBS = """
+WITH locked AS (
+    SELECT j.id FROM pqw_job j
+    WHERE j.id = ANY($1::bigint[]) AND j.state = 'running'
+    ORDER BY j.id
+    FOR UPDATE
+)
 UPDATE pqw_job j
 SET heartbeat_at = now()
-FROM unnest($1::bigint[], $2::smallint[]) AS u(id, attempt)
-WHERE j.id = u.id AND j.attempt = u.attempt AND j.state = 'running'
+FROM locked JOIN unnest($1::bigint[], $2::smallint[]) AS u(id, attempt) ON u.id = locked.id
+WHERE j.id = locked.id AND j.attempt = u.attempt
 RETURNING j.id, (j.metadata ? 'cancel_requested_at') AS cancel_requested
 """
 
