@@ -277,13 +277,17 @@ class Client:
         templates: dict[tuple[str, int], RowTemplate] = {}
         params = []
         for item in jobs:
-            spec = item if isinstance(item, JobSpec) else JobSpec(*item)
-            key = (spec.kind, id(spec.opts))
+            if isinstance(item, JobSpec):
+                kind, args, opts = item.kind, item.args, item.opts
+            else:
+                kind, args, *rest = item
+                opts = rest[0] if rest else None
+            key = (kind, id(opts))
             template = templates.get(key)
             if template is None:
-                template = template_for(spec.kind, self._opts_for(spec.kind, spec.opts, {}))
+                template = template_for(kind, self._opts_for(kind, opts, {}))
                 templates[key] = template
-            params.append(template.row(spec.args))
+            params.append(template.row(args))
         if conn is not None:
             return await insert_rows(conn, params)
         return await insert_rows(await self._ensure_pool(), params, own_pool=True)
@@ -352,7 +356,7 @@ class Client:
         for hook in self._start_hooks:
             await hook()
         await self._register(pool)
-        self._completer = Completer(pool)
+        self._completer = Completer(pool, self.id)
         self._notifier = Notifier(
             self.dsn,
             {

@@ -24,9 +24,15 @@ class Completer:
     """
 
     def __init__(
-        self, pool: asyncpg.Pool[Any], *, linger: float = 0.002, max_batch: int = 2_000
+        self,
+        pool: asyncpg.Pool[Any],
+        client_id: str,
+        *,
+        linger: float = 0.002,
+        max_batch: int = 2_000,
     ) -> None:
         self._pool = pool
+        self._client_id = client_id
         self._linger = linger
         self._max_batch = max_batch
         self._pending: deque[Outcome] = deque()
@@ -84,6 +90,7 @@ class Completer:
             [json_dumps(o.metadata) if o.metadata is not None else None for o in batch],
             [o.delay for o in batch],
             [o.refund for o in batch],
+            self._client_id,
         )
         self.flushed += len(rows)
         missed = len(batch) - len(rows)

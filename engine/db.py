@@ -42,8 +42,11 @@ _CONNECT_FAILURES: tuple[type[BaseException], ...] = (
 )
 
 
+_ENCODER = json.JSONEncoder(separators=(",", ":"), allow_nan=False)
+
+
 def json_dumps(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"), allow_nan=False)
+    return _ENCODER.encode(value)
 
 
 def _encode_json(value: Any) -> str:

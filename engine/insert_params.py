@@ -81,12 +81,16 @@ def validate_priority(value: object) -> int:
     return value
 
 
+# One encoder for every row: json.dumps with options builds a new one per call.
+_ENCODER = json.JSONEncoder(separators=(",", ":"), allow_nan=False)
+
+
 def encode_object(name: str, value: object) -> RawJson:
     """JSON text of a dict, or a clear error naming the field."""
-    if not isinstance(value, Mapping):
+    if type(value) is not dict and not isinstance(value, Mapping):
         raise InvalidJobType(f"{name} must be a JSON object (a dict), got {type(value).__name__}")
     try:
-        return RawJson(json.dumps(value, separators=(",", ":"), allow_nan=False))
+        return RawJson(_ENCODER.encode(value))
     except (TypeError, ValueError) as exc:
         raise InvalidJobType(f"{name} must be JSON-serializable: {exc}") from exc
 

@@ -8,6 +8,8 @@ caller's connection go through one INSERT ... SELECT FROM unnest.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
+from functools import partial
 from typing import Any, TypeAlias
 
 import asyncpg
@@ -20,19 +22,6 @@ Executor: TypeAlias = "asyncpg.Connection[Any] | asyncpg.Pool[Any]"
 
 # Below this many rows, one INSERT beats reserving ids and a COPY.
 COPY_THRESHOLD = 100
-
-COPY_COLUMNS = [
-    "id",
-    "state",
-    "kind",
-    "args",
-    "queue",
-    "priority",
-    "max_attempts",
-    "scheduled_at",
-    "tags",
-    "metadata",
-]
 
 
 async def insert_rows(
@@ -91,46 +80,57 @@ async def insert_statement(executor: Executor, rows: Sequence[InsertParams]) -> 
 
 async def copy_rows(conn: Any, rows: Sequence[InsertParams]) -> list[InsertResult]:
     """COPY non-unique rows with ids reserved up front; Jobs are built from what was sent."""
+    templates = {id(r.template): r.template for r in rows}.values()
+    # Columns every row leaves at the table's default are not sent at all.
+    columns = ["id", "kind", "args", "queue", "priority", "max_attempts"]
+    with_schedule = any(t.scheduled_at is not None for t in templates)
+    with_extras = any(t.tags or t.metadata for t in templates)
+    if with_schedule:
+        columns += ["state", "scheduled_at"]
+    if with_extras:
+        columns += ["tags", "metadata"]
     async with conn.transaction():
         reserved = await conn.fetchrow(sql.RESERVE_JOB_IDS, len(rows))
         ids: list[int] = reserved["ids"]
-        now = reserved["now"]
-        records = []
+        now: datetime = reserved["now"]
+        records: list[tuple[Any, ...]] = []
         for job_id, row in zip(ids, rows, strict=True):
             t = row.template
-            at = t.scheduled_at or now
-            state = "scheduled" if at > now else "available"
-            records.append(
-                (
-                    job_id,
-                    state,
-                    t.kind,
-                    row.args_json,
-                    t.queue,
-                    t.priority,
-                    t.max_attempts,
-                    at,
-                    t.tags,
-                    t.metadata_json,
-                )
+            record: tuple[Any, ...] = (
+                job_id,
+                t.kind,
+                row.args_json,
+                t.queue,
+                t.priority,
+                t.max_attempts,
             )
-        await conn.copy_records_to_table("pqw_job", records=records, columns=COPY_COLUMNS)
-    results = []
-    for record, row in zip(records, rows, strict=True):
-        t = row.template
-        job = Job(
-            id=record[0],
-            kind=t.kind,
-            args=dict(row.args),
-            queue=t.queue,
-            priority=t.priority,
-            state=JobState(record[1]),
-            attempt=0,
-            max_attempts=t.max_attempts,
-            created_at=now,
-            scheduled_at=record[7],
-            metadata=dict(t.metadata),
-            tags=list(t.tags),
-        )
-        results.append(InsertResult(job))
-    return results
+            if with_schedule:
+                at = t.scheduled_at or now
+                record += ("scheduled" if at > now else "available", at)
+            if with_extras:
+                record += (t.tags, t.metadata_json)
+            records.append(record)
+        await conn.copy_records_to_table("pqw_job", records=records, columns=columns)
+    return [
+        InsertResult(make=partial(_copied_job, job_id, row, now))
+        for job_id, row in zip(ids, rows, strict=True)
+    ]
+
+
+def _copied_job(job_id: int, row: InsertParams, now: datetime) -> Job:
+    t = row.template
+    at = t.scheduled_at or now
+    return Job(
+        id=job_id,
+        kind=t.kind,
+        args=dict(row.args),
+        queue=t.queue,
+        priority=t.priority,
+        state=JobState.SCHEDULED if at > now else JobState.AVAILABLE,
+        attempt=0,
+        max_attempts=t.max_attempts,
+        created_at=now,
+        scheduled_at=at,
+        metadata=dict(t.metadata),
+        tags=list(t.tags),
+    )

@@ -103,5 +103,20 @@ def unique_key(
 
 
 def explicit_key(namespace: str, *values: str) -> bytes:
-    """A unique key for pqw's own jobs (periodic runs, persistent runs)."""
+    """A unique key for pqw's own jobs (periodic runs)."""
     return hashlib.sha256(canonical_json([namespace, *values]).encode()).digest()
+
+
+PERSISTENT_KIND_PREFIX = "pqw.persistent:"
+
+
+def persistent_kind(name: str) -> str:
+    return PERSISTENT_KIND_PREFIX + name
+
+
+def persistent_run_key(name: str) -> bytes:
+    """The unique key of a persistent worker's live run.
+
+    SQL computes the same value as sha256(convert_to('pqw.persistent:' || name, 'UTF8')).
+    """
+    return hashlib.sha256(persistent_kind(name).encode()).digest()

@@ -1,0 +1,377 @@
+"""Admin: every operator read and action, for the CLI and the dashboard.
+
+All of it goes through this one class: nothing else outside the engine talks
+to Postgres. Actions change a row and send a control message in one
+transaction, so the change is durable first and the other processes are told
+at commit.
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+import socket
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+
+from engine import control, sql
+from engine.config_schema import validate_config
+from engine.db import create_pool, json_dumps
+from engine.dsn import describe_dsn, resolve_dsn
+from engine.errors import InvalidConfig, InvalidJobOption, NotFound
+from engine.insert_params import validate_queue
+from engine.migrate import check_schema
+from engine.models import (
+    ClientInfo,
+    LeaderInfo,
+    Overview,
+    PeriodicInfo,
+    QueueCounts,
+    WorkerInfo,
+)
+from engine.types import Job, JobState
+from engine.unique import NON_FINAL_STATES, states_to_mask
+from engine.worker_status import worker_status
+
+# A client whose heartbeat is older than this is not counted as alive.
+CLIENT_STALE_AFTER = 10.0
+# Exact counts up to this many jobs per queue and state; estimates above.
+COUNT_CAP = 10_000
+NON_FINAL_MASK = states_to_mask(NON_FINAL_STATES)
+
+
+def default_actor() -> str:
+    try:
+        user = getpass.getuser()
+    except Exception:
+        user = "unknown"
+    return f"{user}@{socket.gethostname()}"
+
+
+class Admin:
+    """Operator reads and actions over a small pool. Open with `await Admin.connect(dsn)`."""
+
+    def __init__(self, pool: asyncpg.Pool[Any], dsn: str, actor: str) -> None:
+        self.pool = pool
+        self.dsn = dsn
+        self.actor = actor
+
+    @classmethod
+    async def connect(
+        cls,
+        dsn: str | None = None,
+        *,
+        actor: str | None = None,
+        pool_size: int = 4,
+        check: bool = True,
+    ) -> Admin:
+        """Connect (DatabaseUnavailable when it cannot) and check the schema (SchemaError)."""
+        resolved = resolve_dsn(dsn)
+        pool = await create_pool(resolved, min_size=1, max_size=pool_size)
+        if check:
+            try:
+                async with pool.acquire() as conn:
+                    await check_schema(conn)
+            except BaseException:
+                await pool.close()
+                raise
+        return cls(pool, resolved, actor or default_actor())
+
+    async def close(self) -> None:
+        await self.pool.close()
+
+    @property
+    def database(self) -> str:
+        """Where this admin is connected, without the password."""
+        return describe_dsn(self.dsn)
+
+    # ------------------------------------------------------------------
+    # Jobs
+    # ------------------------------------------------------------------
+
+    async def get_job(self, job_id: int) -> Job:
+        row = await self.pool.fetchrow(sql.GET_JOB, job_id)
+        if row is None:
+            raise NotFound(f"no job with id {job_id}")
+        return Job.from_record(row)
+
+    async def list_jobs(
+        self,
+        *,
+        queue: str | None = None,
+        state: JobState | str | None = None,
+        kind: str | None = None,
+        before_id: int | None = None,
+        limit: int = 50,
+    ) -> list[Job]:
+        """Newest first; page with before_id."""
+        state_name = JobState(state).value if state is not None else None
+        rows = await self.pool.fetch(sql.LIST_JOBS, queue, state_name, kind, before_id, limit)
+        return [Job.from_record(r) for r in rows]
+
+    async def cancel_job(self, job_id: int) -> Job:
+        """Cancel a waiting job now, or ask the client running it to cancel it."""
+        async with self.pool.acquire() as conn, conn.transaction():
+            row = await conn.fetchrow(sql.CANCEL_JOB, job_id)
+            if row is None:
+                return await self.get_job(job_id)  # NotFound, or already final
+            job = Job.from_record(row)
+            if job.state is JobState.RUNNING:
+                await control.send(conn, control.cancel_job(job_id))
+            return job
+
+    async def retry_job(self, job_id: int) -> Job:
+        """Make a job available to run again now (not while it runs)."""
+        try:
+            row = await self.pool.fetchrow(sql.RETRY_JOB, job_id)
+        except asyncpg.UniqueViolationError as exc:
+            raise InvalidJobOption(
+                f"job {job_id} cannot run again now: another live job holds its unique key"
+            ) from exc
+        if row is None:
+            job = await self.get_job(job_id)
+            raise InvalidJobOption(f"job {job_id} is {job.state}: wait for it or cancel it first")
+        return Job.from_record(row)
+
+    async def delete_job(self, job_id: int) -> Job:
+        """Delete a job that is not running."""
+        row = await self.pool.fetchrow(sql.DELETE_JOB, job_id)
+        if row is None:
+            job = await self.get_job(job_id)
+            raise InvalidJobOption(f"job {job_id} is {job.state}: cancel it before deleting it")
+        return Job.from_record(row)
+
+    # ------------------------------------------------------------------
+    # Queues
+    # ------------------------------------------------------------------
+
+    async def queue_state_counts(self, *, cap: int = COUNT_CAP) -> list[QueueCounts]:
+        """Jobs per queue per state; above `cap` a count is the planner's estimate."""
+        rows = await self.pool.fetch(sql.QUEUE_STATE_COUNTS, cap)
+        by_queue: dict[str, dict[str, Any]] = {}
+        for r in rows:
+            entry = by_queue.setdefault(
+                r["queue"], {"counts": {}, "estimated": set(), "paused": r["paused"]}
+            )
+            state = JobState(r["state"])
+            entry["counts"][state] = int(r["count"])
+            if r["estimated"]:
+                entry["estimated"].add(state)
+        return [
+            QueueCounts(q, e["counts"], frozenset(e["estimated"]), e["paused"])
+            for q, e in by_queue.items()
+        ]
+
+    async def pause_queue(self, name: str) -> None:
+        """Clients stop fetching from the queue (within a second); running jobs finish."""
+        validate_queue(name)
+        async with self.pool.acquire() as conn, conn.transaction():
+            await conn.execute(sql.PAUSE_QUEUE, name)
+            await control.send(conn, control.queue_paused(name, True))
+
+    async def resume_queue(self, name: str) -> None:
+        validate_queue(name)
+        async with self.pool.acquire() as conn, conn.transaction():
+            await conn.execute(sql.RESUME_QUEUE, name)
+            await control.send(conn, control.queue_paused(name, False))
+
+    # ------------------------------------------------------------------
+    # Cluster
+    # ------------------------------------------------------------------
+
+    async def list_clients(self, *, include_stopped: bool = False) -> list[ClientInfo]:
+        rows = await self.pool.fetch(sql.LIST_CLIENTS, CLIENT_STALE_AFTER, include_stopped)
+        return [
+            ClientInfo(
+                id=r["id"],
+                host=r["host"],
+                pid=r["pid"],
+                queues=r["queues"],
+                kinds=list(r["kinds"]),
+                persistent=list(r["persistent"]),
+                started_at=r["started_at"],
+                heartbeat_at=r["heartbeat_at"],
+                stopped_at=r["stopped_at"],
+                alive=r["alive"],
+                is_leader=r["is_leader"],
+                version=r["version"],
+            )
+            for r in rows
+        ]
+
+    async def leader(self) -> LeaderInfo | None:
+        row = await self.pool.fetchrow(sql.GET_LEADER)
+        if row is None:
+            return None
+        return LeaderInfo(row["leader_id"], row["elected_at"], row["expires_at"], row["valid"])
+
+    async def throughput(self, seconds: int = 60) -> list[int]:
+        """Completed jobs per second over the last `seconds` (oldest first, this second last)."""
+        rows = await self.pool.fetch(sql.THROUGHPUT, seconds)
+        if rows:
+            now_second = rows[0]["now_second"]
+        else:
+            now_second = await self.pool.fetchval(sql.NOW_SECOND)
+        by_second = {r["second"]: int(r["completed"]) for r in rows}
+        return [by_second.get(now_second - i, 0) for i in range(seconds - 1, -1, -1)]
+
+    # ------------------------------------------------------------------
+    # Persistent workers
+    # ------------------------------------------------------------------
+
+    async def list_persistent_workers(self, name: str | None = None) -> list[WorkerInfo]:
+        rows = await self.pool.fetch(sql.LIST_PERSISTENT_WORKERS, CLIENT_STALE_AFTER, name)
+        return [self._worker_info(r) for r in rows]
+
+    async def get_worker(self, name: str) -> WorkerInfo:
+        workers = await self.list_persistent_workers(name)
+        if not workers:
+            raise NotFound(f"no persistent worker named {name!r}")
+        return workers[0]
+
+    @staticmethod
+    def _worker_info(r: asyncpg.Record) -> WorkerInfo:
+        job_state = JobState(r["job_state"]) if r["job_state"] else None
+        timeout = float(r["heartbeat_timeout_s"])
+        last_heartbeat = r["job_heartbeat_at"] if job_state is JobState.RUNNING else None
+        status = worker_status(
+            enabled=r["enabled"],
+            job_state=job_state,
+            last_heartbeat=last_heartbeat,
+            heartbeat_timeout=timeout,
+            consecutive_failures=r["consecutive_failures"],
+            next_run_at=r["next_run_at"],
+            runners=r["runners"],
+            now=r["now"],
+        )
+        running = job_state is JobState.RUNNING
+        return WorkerInfo(
+            name=r["name"],
+            enabled=r["enabled"],
+            status=status,
+            queue=r["queue"],
+            config=r["config"],
+            config_version=r["config_version"],
+            config_schema=r["config_schema"],
+            heartbeat_interval=float(r["heartbeat_interval_s"]),
+            heartbeat_timeout=timeout,
+            runs=r["runs"],
+            restarts=r["restarts"],
+            consecutive_failures=r["consecutive_failures"],
+            last_error=r["last_error"],
+            last_error_at=r["last_error_at"],
+            progress=r["progress"],
+            progress_at=r["progress_at"],
+            next_run_at=r["next_run_at"],
+            run_started_at=r["run_started_at"],
+            last_run_ended_at=r["last_run_ended_at"],
+            updated_at=r["updated_at"],
+            updated_by=r["updated_by"],
+            job_id=r["job_id"],
+            job_state=job_state,
+            last_heartbeat=last_heartbeat,
+            client_id=r["runner_id"] if running else None,
+            host=r["host"] if running else None,
+            pid=r["pid"] if running else None,
+            runners=r["runners"],
+            now=r["now"],
+        )
+
+    async def stop_worker(self, name: str) -> None:
+        """Disable the worker: its run is told to stop (within a second) and none follows."""
+        async with self.pool.acquire() as conn, conn.transaction():
+            if await conn.fetchval(sql.STOP_WORKER, name, self.actor) is None:
+                raise NotFound(f"no persistent worker named {name!r}")
+            await conn.execute(sql.CANCEL_WAITING_RUN, name, self.actor)
+            await control.send(conn, control.worker_changed(name, "stop"))
+
+    async def start_worker(self, name: str) -> None:
+        """Enable the worker; a run is inserted at once and starts on a client within a second."""
+        async with self.pool.acquire() as conn, conn.transaction():
+            if await conn.fetchval(sql.START_WORKER, name, self.actor) is None:
+                raise NotFound(f"no persistent worker named {name!r}")
+            await conn.fetch(sql.INSERT_DUE_RUNS, name, NON_FINAL_MASK)
+            await control.send(conn, control.worker_changed(name, "start"))
+
+    async def restart_worker(self, name: str) -> None:
+        """End the current run gracefully and start a new one (starting it if stopped)."""
+        async with self.pool.acquire() as conn, conn.transaction():
+            if await conn.fetchval(sql.RESTART_WORKER, name, self.actor) is None:
+                raise NotFound(f"no persistent worker named {name!r}")
+            await conn.fetch(sql.INSERT_DUE_RUNS, name, NON_FINAL_MASK)
+            await control.send(conn, control.worker_changed(name, "restart"))
+
+    async def set_worker_config(self, name: str, config: Any) -> int:
+        """Replace the worker's config (validated; a bad value changes nothing); the new version."""
+        if isinstance(config, str):
+            try:
+                config = json.loads(config)
+            except ValueError as exc:
+                raise InvalidConfig(f"config is not valid JSON: {exc}") from exc
+        async with self.pool.acquire() as conn, conn.transaction():
+            found = await conn.fetchrow(sql.WORKER_EXISTS, name)
+            if found is None:
+                raise NotFound(f"no persistent worker named {name!r}")
+            valid = validate_config(found["config_schema"], config)
+            try:
+                encoded = json_dumps(valid)
+            except (TypeError, ValueError) as exc:
+                raise InvalidConfig(f"config must be JSON-serializable: {exc}") from exc
+            version: int = await conn.fetchval(sql.SET_WORKER_CONFIG, name, encoded, self.actor)
+            await control.send(conn, control.worker_changed(name, "config"))
+            return version
+
+    # ------------------------------------------------------------------
+    # Periodic schedules
+    # ------------------------------------------------------------------
+
+    async def list_periodic_jobs(self) -> list[PeriodicInfo]:
+        rows = await self.pool.fetch(sql.LIST_PERIODIC)
+        return [
+            PeriodicInfo(
+                id=r["id"],
+                kind=r["kind"],
+                schedule=r["schedule"],
+                args=r["args"],
+                enabled=r["enabled"],
+                next_run_at=r["next_run_at"],
+                last_run_at=r["last_run_at"],
+                last_job_id=r["last_job_id"],
+            )
+            for r in rows
+        ]
+
+    async def set_periodic_enabled(self, schedule_id: str, enabled: bool) -> None:
+        async with self.pool.acquire() as conn, conn.transaction():
+            if await conn.fetchval(sql.SET_PERIODIC_ENABLED, schedule_id, enabled) is None:
+                raise NotFound(f"no periodic schedule with id {schedule_id!r}")
+            await control.send(conn, control.periodic_changed(schedule_id))
+
+    async def enable_periodic(self, schedule_id: str) -> None:
+        await self.set_periodic_enabled(schedule_id, True)
+
+    async def disable_periodic(self, schedule_id: str) -> None:
+        await self.set_periodic_enabled(schedule_id, False)
+
+    # ------------------------------------------------------------------
+    # Everything at once
+    # ------------------------------------------------------------------
+
+    async def overview(self, *, throughput_seconds: int = 60) -> Overview:
+        """What the dashboard shows, in a handful of cheap queries."""
+        now: datetime = await self.pool.fetchval(sql.NOW)
+        return Overview(
+            now=now,
+            leader=await self.leader(),
+            clients=await self.list_clients(),
+            queues=await self.queue_state_counts(),
+            workers=await self.list_persistent_workers(),
+            throughput=await self.throughput(throughput_seconds),
+            periodic=await self.list_periodic_jobs(),
+        )
+
+
+__all__: Sequence[str] = ["Admin"]
