@@ -12,6 +12,9 @@ from engine.errors import (
     PqwError,
     SchemaError,
 )
+from engine.maintenance import MaintenanceConfig, Retention
+from engine.periodic import cron, every
+from engine.persistent import PersistentContext
 from engine.types import (
     InsertOpts,
     InsertResult,
@@ -38,8 +41,13 @@ __all__ = [
     "JobSnooze",
     "JobSpec",
     "JobState",
+    "MaintenanceConfig",
     "NotFound",
+    "PersistentContext",
     "PqwError",
+    "Retention",
     "SchemaError",
     "UniqueOpts",
+    "cron",
+    "every",
 ]

@@ -55,7 +55,64 @@ async def cmd_migrate(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS: dict[str, tuple[str, Callable[[argparse.ArgumentParser], None], str]] = {}
+async def cmd_demo(args: argparse.Namespace) -> int:
+    from engine import demo
+    from engine.worker_cli import run_until_signalled
+
+    demo.client.configure(dsn=args.dsn)
+    await run_until_signalled(demo.client, alongside=demo.produce_traffic)
+    return 0
+
+
+async def cmd_queue(args: argparse.Namespace) -> int:
+    from engine.admin import Admin
+
+    admin = await Admin.connect(args.dsn)
+    try:
+        if args.action == "pause":
+            await admin.pause_queue(args.name)
+            print(f"queue {args.name} paused: clients stop fetching from it within a second")
+        else:
+            await admin.resume_queue(args.name)
+            print(f"queue {args.name} resumed")
+    finally:
+        await admin.close()
+    return 0
+
+
+async def cmd_persistent(args: argparse.Namespace) -> int:
+    from engine.admin import Admin
+
+    admin = await Admin.connect(args.dsn)
+    try:
+        if args.action == "list":
+            workers = await admin.list_persistent_workers()
+            if not workers:
+                print("no persistent workers")
+            for w in workers:
+                where = w.where or "-"
+                print(
+                    f"{w.name:<24} {w.status:<12} {where:<28} runs={w.runs} restarts={w.restarts}"
+                )
+            return 0
+        if not args.name:
+            raise SystemExit("pqw persistent: a worker name is required")
+        if args.action == "start":
+            await admin.start_worker(args.name)
+        elif args.action == "stop":
+            await admin.stop_worker(args.name)
+        elif args.action == "restart":
+            await admin.restart_worker(args.name)
+        elif args.action == "config":
+            if args.config is None:
+                raise SystemExit("pqw persistent config: give the new config as JSON")
+            version = await admin.set_worker_config(args.name, args.config)
+            print(f"{args.name}: config v{version}")
+            return 0
+        print(f"{args.name}: {args.action} requested")
+    finally:
+        await admin.close()
+    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -68,9 +125,32 @@ def build_parser() -> argparse.ArgumentParser:
     add_dsn_option(p)
     p.set_defaults(run=cmd_migrate)
 
-    for name, (help_text, configure, _module) in COMMANDS.items():
-        p = sub.add_parser(name, help=help_text)
-        configure(p)
+    from engine import worker_cli
+
+    p = sub.add_parser("worker", help="run a client from your module until SIGTERM/SIGINT")
+    worker_cli.configure(p)
+
+    p = sub.add_parser("demo", help="run the demo persistent workers and jobs")
+    add_dsn_option(p)
+    p.set_defaults(run=cmd_demo)
+
+    p = sub.add_parser("queue", help="pause or resume a queue on every client")
+    p.add_argument("action", choices=["pause", "resume"])
+    p.add_argument("name")
+    add_dsn_option(p)
+    p.set_defaults(run=cmd_queue)
+
+    p = sub.add_parser("persistent", help="list, start, stop, restart or reconfigure workers")
+    p.add_argument("action", choices=["list", "start", "stop", "restart", "config"])
+    p.add_argument("name", nargs="?")
+    p.add_argument("config", nargs="?", help="the new config as a JSON object (for config)")
+    add_dsn_option(p)
+    p.set_defaults(run=cmd_persistent)
+
+    from engine import bench
+
+    p = sub.add_parser("bench", help="measure throughput, latency and failover")
+    bench.configure(p)
     return parser
 
 

@@ -18,7 +18,7 @@ from engine import migrate, sql
 from engine.completer import Completer
 from engine.db import create_pool, is_connection_error
 from engine.dsn import configured_dsn, describe_dsn, resolve_dsn
-from engine.errors import DuplicateKind, InvalidJobOption
+from engine.errors import DuplicateKind, InvalidJobOption, InvalidSchedule
 from engine.executor import JobKind, RunningJob, StopReason, execute
 from engine.insert_params import (
     RowTemplate,
@@ -28,7 +28,11 @@ from engine.insert_params import (
     validate_queue,
 )
 from engine.inserter import insert_rows
+from engine.leader import Elector
+from engine.maintenance import LeaderServices, Maintenance, MaintenanceConfig
 from engine.notifier import Notifier
+from engine.periodic import PeriodicEnqueuer, PeriodicJob, Schedule
+from engine.persistent import NON_FINAL_MASK, PersistentHandler, PersistentManager
 from engine.producer import Producer
 from engine.retry import RetryBackoff, default_backoff
 from engine.types import InsertOpts, InsertResult, Job, UniqueOpts
@@ -93,16 +97,10 @@ class Client:
         heartbeat_timeout: float = 30.0,
         stop_timeout: float = 30.0,
         auto_migrate: bool | None = None,
+        maintenance: MaintenanceConfig | None = None,
     ) -> None:
         self._dsn_option = dsn
         self.queues: dict[str, int] = {}
-        for name, concurrency in (queues or {}).items():
-            validate_queue(name)
-            if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
-                raise InvalidJobOption(
-                    f"queue {name!r}: concurrency must be a positive int, got {concurrency!r}"
-                )
-            self.queues[name] = concurrency
         self.id = id or default_client_id()
         self.retry_backoff = retry_backoff or default_backoff
         self.poll_interval = poll_interval
@@ -121,15 +119,18 @@ class Client:
         self._tasks: list[asyncio.Task[Any]] = []
         self._completer: Completer | None = None
         self._notifier: Notifier | None = None
-        self._control_handlers: list[Callable[[dict[str, Any]], None]] = []
-        self._services: list[Callable[[], Coroutine[Any, Any, None]]] = []
-        self._start_hooks: list[Callable[[], Coroutine[Any, Any, None]]] = []
-        self._stop_hooks: list[Callable[[bool], Coroutine[Any, Any, None]]] = []
-        self._extra_channels: dict[str, Callable[[str], None]] = {}
-        self._reconnect_hooks: list[Callable[[], None]] = []
         self._custom_runners: dict[str, Callable[[RunningJob], Coroutine[Any, Any, None]]] = {}
         # Names of the persistent workers this client can run (engine.persistent fills it).
         self.persistent_names: list[str] = []
+        # Heartbeat timeouts of kinds not registered with `job` (persistent runs).
+        self.extra_heartbeat_timeouts: dict[str, float] = {}
+        self.maintenance_config = maintenance or MaintenanceConfig()
+        self._persistent = PersistentManager(self)
+        self._periodic: list[PeriodicJob] = []
+        self._enqueuer: PeriodicEnqueuer | None = None
+        self._elector: Elector | None = None
+        self._leader_services: LeaderServices | None = None
+        self.configure(queues=queues)
 
     # ------------------------------------------------------------------
     # Registering job kinds
@@ -199,6 +200,88 @@ class Client:
             retry_backoff=retry_backoff,
             heartbeat_timeout=heartbeat_timeout,
         )
+
+    def persistent(
+        self,
+        name: str,
+        *,
+        config: Any = None,
+        config_type: Any = None,
+        heartbeat_interval: float = 1.0,
+        heartbeat_timeout: float = 5.0,
+        queue: str = "persistent",
+        restart_on_config_change: bool = True,
+        stop_grace: float = 5.0,
+        enabled: bool = True,
+    ) -> Callable[[PersistentHandler], PersistentHandler]:
+        """Decorator defining a persistent worker: one copy of the loop, always running somewhere.
+
+        `config` is the default for a new worker (the database row wins once it
+        exists); `config_type` (a dataclass or TypedDict) types and validates it.
+        """
+
+        def define(fn: PersistentHandler) -> PersistentHandler:
+            self._persistent.define(
+                name,
+                fn,
+                config=config,
+                config_type=config_type,
+                heartbeat_interval=heartbeat_interval,
+                heartbeat_timeout=heartbeat_timeout,
+                queue=queue,
+                restart_on_config_change=restart_on_config_change,
+                stop_grace=stop_grace,
+                enabled=enabled,
+            )
+            return fn
+
+        return define
+
+    def periodic(
+        self,
+        kind: str,
+        schedule: Schedule,
+        *,
+        args: Mapping[str, Any] | None = None,
+        id: str | None = None,
+        run_on_start: bool = False,
+        opts: InsertOpts | None = None,
+        **overrides: Any,
+    ) -> None:
+        """Insert a job of `kind` on a durable schedule (every(...) or cron(...))."""
+        if not hasattr(schedule, "next_after"):
+            raise InvalidSchedule("schedule must be every(...) or cron(...)")
+        job = PeriodicJob(
+            id=id or kind,
+            kind=validate_kind(kind),
+            schedule=schedule,
+            args=dict(args or {}),
+            opts=self._opts_for(kind, opts, overrides),
+            run_on_start=run_on_start,
+        )
+        if any(p.id == job.id for p in self._periodic):
+            raise InvalidSchedule(f"periodic job id {job.id!r} is defined twice")
+        template_for(job.kind, job.opts).row(job.args)
+        self._periodic.append(job)
+
+    def configure(self, *, dsn: str | None = None, queues: Mapping[str, int] | None = None) -> None:
+        """Override the database or add queues before start (the `pqw worker` options)."""
+        if self._started or self._pool is not None:
+            raise RuntimeError("configure() must come before the client connects")
+        if dsn:
+            self._dsn_option = dsn
+        for name, concurrency in (queues or {}).items():
+            validate_queue(name)
+            if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
+                raise InvalidJobOption(
+                    f"queue {name!r}: concurrency must be a positive int, got {concurrency!r}"
+                )
+            self.queues[name] = concurrency
+
+    def cancel_running(self) -> None:
+        """Cancel every running handler (their jobs become retryable at once)."""
+        for running in list(self._running.values()):
+            running.stop(StopReason.SHUTDOWN)
 
     # ------------------------------------------------------------------
     # Connecting
@@ -303,26 +386,6 @@ class Client:
     async def __aexit__(self, *exc: object) -> None:
         await self.stop()
 
-    def add_service(self, service: Callable[[], Coroutine[Any, Any, None]]) -> None:
-        """A loop the client runs from start to stop (leadership, maintenance, ...)."""
-        self._services.append(service)
-
-    def on_control(self, handler: Callable[[dict[str, Any]], None]) -> None:
-        self._control_handlers.append(handler)
-
-    def on_channel(self, channel: str, handler: Callable[[str], None]) -> None:
-        self._extra_channels[channel] = handler
-
-    def on_reconnect(self, hook: Callable[[], None]) -> None:
-        self._reconnect_hooks.append(hook)
-
-    def on_start(self, hook: Callable[[], Coroutine[Any, Any, None]]) -> None:
-        self._start_hooks.append(hook)
-
-    def on_stop(self, hook: Callable[[bool], Coroutine[Any, Any, None]]) -> None:
-        """Runs at stop, before producers' jobs are awaited; gets `cancel`."""
-        self._stop_hooks.append(hook)
-
     def add_producer(
         self,
         queue: str,
@@ -353,16 +416,40 @@ class Client:
         self._stopping = False
         for name, concurrency in self.queues.items():
             self.add_producer(name, concurrency)
-        for hook in self._start_hooks:
-            await hook()
+        self._persistent.install()
         await self._register(pool)
+        await self._persistent.sync_definitions()
+        self._enqueuer = PeriodicEnqueuer(pool)
+        for job in self._periodic:
+            self._enqueuer.add(job)
+        await self._enqueuer.sync_definitions()
+
+        config = self.maintenance_config
+        maintenance = Maintenance(pool, config, self.heartbeat_timeout)
+        services = LeaderServices(lambda: self._elector is not None and self._elector.is_leader)
+        services.add("scheduler", config.schedule_interval, maintenance.schedule)
+        services.add("rescuer", config.rescue_interval, maintenance.rescue)
+        services.add("supervisor", config.rescue_interval, self._supervise_persistent)
+        services.add("periodic", config.schedule_interval, self._enqueuer.enqueue_due)
+        services.add("cleaner", config.clean_interval, maintenance.clean)
+        services.add("clients", config.clients_interval, maintenance.tend_clients)
+        self._leader_services = services
+        self._elector = Elector(
+            pool,
+            self.id,
+            ttl=config.leader_ttl,
+            renew_interval=config.leader_renew_interval,
+            on_elected=services.start,
+            on_lost=services.stop,
+        )
+
         self._completer = Completer(pool, self.id)
         self._notifier = Notifier(
             self.dsn,
             {
                 sql.INSERT_CHANNEL: self._on_insert,
                 sql.CONTROL_CHANNEL: self._on_control,
-                **self._extra_channels,
+                sql.LEADER_CHANNEL: self._on_leader_message,
             },
             on_connect=self._on_notifier_connect,
         )
@@ -371,8 +458,7 @@ class Client:
         self._spawn(self._heartbeat_loop(), "heartbeat")
         for producer in self._producers.values():
             self._spawn(producer.run(), f"producer:{producer.queue}")
-        for service in self._services:
-            self._spawn(service(), getattr(service, "__name__", "service"))
+        self._spawn(self._elector.run(), "elector")
         self._started = True
         try:
             async with asyncio.timeout(5.0):
@@ -381,12 +467,21 @@ class Client:
             log.warning("pqw: notifications not connected yet; polling meanwhile")
         queues = ", ".join(f"{q}={p.concurrency}" for q, p in self._producers.items()) or "none"
         log.info(
-            "pqw: client %s started on %s; queues: %s; kinds: %s",
+            "pqw: client %s started on %s; queues: %s; kinds: %s%s",
             self.id,
             describe_dsn(self.dsn),
             queues,
             ", ".join(sorted(self.kinds)) or "none",
+            f"; persistent: {', '.join(self.persistent_names)}" if self.persistent_names else "",
         )
+
+    @property
+    def is_leader(self) -> bool:
+        return self._elector is not None and self._elector.is_leader
+
+    async def _supervise_persistent(self) -> None:
+        """Keep one live run per enabled persistent worker (leader only)."""
+        await self.pool.fetch(sql.INSERT_DUE_RUNS, None, NON_FINAL_MASK)
 
     async def _register(self, pool: asyncpg.Pool[Any]) -> None:
         await pool.execute(
@@ -421,11 +516,7 @@ class Client:
         timeout = self.stop_timeout if timeout is None else timeout
         for producer in self._producers.values():
             producer.stop()
-        for hook in self._stop_hooks:
-            try:
-                await hook(cancel)
-            except Exception:
-                log.exception("pqw: a stop hook failed")
+        await self._persistent.on_stop(cancel)
         if cancel:
             for running in list(self._running.values()):
                 running.stop(StopReason.SHUTDOWN)
@@ -447,6 +538,10 @@ class Client:
                     "they stay running until rescued",
                     len(self._completer),
                 )
+        if self._leader_services is not None:
+            await self._leader_services.wait_stopped()
+        if self._elector is not None:
+            await self._elector.resign()
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -480,9 +575,9 @@ class Client:
     # ------------------------------------------------------------------
 
     def _heartbeat_timeouts(self) -> str:
-        return json.dumps(
-            {k.kind: k.heartbeat_timeout for k in self.kinds.values() if k.heartbeat_timeout}
-        )
+        timeouts = {k.kind: k.heartbeat_timeout for k in self.kinds.values() if k.heartbeat_timeout}
+        timeouts.update(self.extra_heartbeat_timeouts)
+        return json.dumps(timeouts)
 
     async def _fetch(self, queue: str, limit: int, kinds: list[str] | None) -> list[Job]:
         if self._stopping:
@@ -549,6 +644,11 @@ class Client:
         if producer is not None:
             producer.wake()
 
+    def _on_leader_message(self, _payload: str) -> None:
+        # The leader resigned: try to take over now rather than at the next renewal.
+        if self._elector is not None:
+            self._elector.poke()
+
     def _on_control(self, payload: str) -> None:
         try:
             message = json.loads(payload)
@@ -566,15 +666,15 @@ class Client:
             producer = self._producers.get(message.get("queue", ""))
             if producer is not None:
                 producer.wake()
-        for handler in self._control_handlers:
-            handler(message)
+        elif action == "worker":
+            self._persistent.on_control(message)
 
     def _on_notifier_connect(self) -> None:
         # Notifications sent while we were not listening are lost: look again.
         for producer in self._producers.values():
             producer.wake()
-        for hook in self._reconnect_hooks:
-            hook()
+        for current in self._persistent.runs.values():
+            current.poke()
 
     async def _heartbeat_loop(self) -> None:
         failures = 0
@@ -597,7 +697,12 @@ class Client:
         if await pool.fetchval(sql.HEARTBEAT_CLIENT, self.id) is None:
             # Pruned while we could not reach the database: register again.
             await self._register(pool)
-        held = {job_id: r.job.attempt for job_id, r in self._running.items()}
+        # Persistent runs hold their own, tighter lease (engine.persistent).
+        held = {
+            job_id: r.job.attempt
+            for job_id, r in self._running.items()
+            if r.job.kind not in self._custom_runners
+        }
         if self._completer is not None:
             held.update(self._completer.outstanding)
         if not held:
@@ -605,7 +710,7 @@ class Client:
         rows = await pool.fetch(sql.HEARTBEAT_JOBS, list(held), list(held.values()))
         alive = {r["id"]: r["cancel_requested"] for r in rows}
         for job_id, running in list(self._running.items()):
-            if job_id not in held:
+            if job_id not in held or running.job.kind in self._custom_runners:
                 continue
             if job_id not in alive:
                 log.warning("pqw: lost the lease on job %d; cancelling it here", job_id)

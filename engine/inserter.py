@@ -15,10 +15,11 @@ from typing import Any, TypeAlias
 import asyncpg
 
 from engine import sql
+from engine.db import Conn
 from engine.insert_params import InsertParams
 from engine.types import InsertResult, Job, JobState
 
-Executor: TypeAlias = "asyncpg.Connection[Any] | asyncpg.Pool[Any]"
+Executor: TypeAlias = "Conn | asyncpg.Pool[Any]"
 
 # Below this many rows, one INSERT beats reserving ids and a COPY.
 COPY_THRESHOLD = 100

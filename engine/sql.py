@@ -340,7 +340,8 @@ RETURNING config_version
 """
 
 # Insert the live run of every enabled worker (or only $1) that is due and has
-# none; the unique index makes a concurrent insert of the same run a no-op.
+# none (checked first, so a pass over running workers writes nothing); the
+# unique index makes a concurrent insert of the same run a no-op.
 INSERT_DUE_RUNS = """
 INSERT INTO pqw_job (kind, queue, args, max_attempts, priority, unique_key, unique_states,
                      metadata)
@@ -349,6 +350,10 @@ SELECT 'pqw.persistent:' || w.name, w.queue, jsonb_build_object('worker', w.name
        jsonb_build_object('config_version', w.config_version)
 FROM pqw_persistent_worker w
 WHERE w.enabled AND w.next_run_at <= now() AND ($1::text IS NULL OR w.name = $1)
+  AND NOT EXISTS (
+      SELECT 1 FROM pqw_job j
+      WHERE j.unique_key = sha256(convert_to('pqw.persistent:' || w.name, 'UTF8'))
+        AND pqw_job_state_in_bitmask(j.unique_states, j.state))
 ON CONFLICT (unique_key)
     WHERE unique_key IS NOT NULL AND pqw_job_state_in_bitmask(unique_states, state)
     DO NOTHING
@@ -374,4 +379,260 @@ FROM pqw_periodic_job ORDER BY id
 
 SET_PERIODIC_ENABLED = """
 UPDATE pqw_periodic_job SET enabled = $2, updated_at = now() WHERE id = $1 RETURNING id
+"""
+
+# ---------------------------------------------------------------------------
+# Leadership
+# ---------------------------------------------------------------------------
+
+# Take the lease if it is free or expired, or renew it if it is ours; a row
+# comes back only when this client holds the lease afterwards.
+ACQUIRE_LEADERSHIP = """
+INSERT INTO pqw_leader AS l (name, leader_id, elected_at, expires_at)
+VALUES ('default', $1, now(), now() + $2 * interval '1 second')
+ON CONFLICT (name) DO UPDATE
+SET leader_id = EXCLUDED.leader_id,
+    elected_at = CASE WHEN l.leader_id = EXCLUDED.leader_id THEN l.elected_at ELSE now() END,
+    expires_at = EXCLUDED.expires_at
+WHERE l.leader_id = EXCLUDED.leader_id OR l.expires_at < now()
+RETURNING leader_id
+"""
+
+RESIGN_LEADERSHIP = "DELETE FROM pqw_leader WHERE leader_id = $1 RETURNING leader_id"
+
+# ---------------------------------------------------------------------------
+# Maintenance (leader only)
+# ---------------------------------------------------------------------------
+
+# Scheduled and retryable jobs whose time has come become available. A job
+# that would collide with a live holder of its unique key (possible only when
+# its own unique states leave out its current state) is discarded with a note
+# instead, so the unique index is never violated. Producers are woken per queue.
+SCHEDULE_DUE_JOBS = """
+WITH due AS (
+    SELECT id, unique_key, unique_states, state FROM pqw_job
+    WHERE state IN ('scheduled', 'retryable') AND scheduled_at <= now()
+    ORDER BY scheduled_at, id
+    LIMIT $1
+    FOR UPDATE SKIP LOCKED
+),
+blocked AS (
+    SELECT d.id FROM due d
+    WHERE d.unique_key IS NOT NULL
+      AND NOT pqw_job_state_in_bitmask(d.unique_states, d.state)
+      AND (EXISTS (SELECT 1 FROM pqw_job o
+                   WHERE o.unique_key = d.unique_key AND o.id <> d.id
+                     AND pqw_job_state_in_bitmask(o.unique_states, o.state))
+           OR EXISTS (SELECT 1 FROM due e
+                      WHERE e.unique_key = d.unique_key AND e.id < d.id
+                        AND NOT pqw_job_state_in_bitmask(e.unique_states, e.state)))
+),
+discarded AS (
+    UPDATE pqw_job j
+    SET state = 'discarded', finalized_at = now(),
+        metadata = j.metadata || jsonb_build_object(
+            'discarded_reason',
+            'another live job holds its unique key, so it could not become available again')
+    FROM blocked b WHERE j.id = b.id
+    RETURNING j.id
+),
+made AS (
+    UPDATE pqw_job j SET state = 'available'
+    FROM due d
+    WHERE j.id = d.id AND d.id NOT IN (SELECT id FROM blocked)
+    RETURNING j.queue
+),
+woken AS (
+    SELECT pg_notify('pqw_insert', q.queue) FROM (SELECT DISTINCT queue FROM made) q
+)
+SELECT (SELECT count(*) FROM made) AS made,
+       (SELECT count(*) FROM discarded) AS discarded,
+       (SELECT count(*) FROM woken) AS woken
+"""
+
+# Running jobs whose runner stopped heartbeating go back to retryable (or
+# discarded when out of attempts, cancelled when cancellation was asked for),
+# with an error entry naming the client. A lost persistent-worker run is
+# recorded on its worker so the supervisor starts the next one at once.
+RESCUE_STALE_JOBS = """
+WITH stale AS (
+    SELECT id FROM pqw_job
+    WHERE state = 'running'
+      AND heartbeat_at < now() - coalesce(heartbeat_timeout, $2 * interval '1 second')
+    ORDER BY heartbeat_at
+    LIMIT $1
+    FOR UPDATE SKIP LOCKED
+),
+rescued AS (
+    UPDATE pqw_job j
+    SET state = CASE WHEN j.metadata ? 'cancel_requested_at' THEN 'cancelled'::pqw_job_state
+                     WHEN j.attempt >= j.max_attempts THEN 'discarded'::pqw_job_state
+                     ELSE 'retryable'::pqw_job_state END,
+        finalized_at = CASE WHEN j.metadata ? 'cancel_requested_at'
+                                 OR j.attempt >= j.max_attempts THEN now() END,
+        scheduled_at = now(),
+        heartbeat_at = NULL,
+        errors = j.errors || jsonb_build_array(jsonb_build_object(
+            'attempt', j.attempt,
+            'at', now(),
+            'error', format('rescued: client %s stopped heartbeating (last heartbeat %s ago)',
+                            coalesce(j.attempted_by[array_length(j.attempted_by, 1)], '?'),
+                            date_trunc('second', now() - j.heartbeat_at))))
+    FROM stale WHERE j.id = stale.id
+    RETURNING j.id, j.kind, j.state::text AS state,
+              j.attempted_by[array_length(j.attempted_by, 1)] AS client_id
+),
+lost_runs AS (
+    UPDATE pqw_persistent_worker w
+    SET restarts = w.restarts + 1, next_run_at = now(), last_run_ended_at = now(),
+        last_error = format('runner %s lost: no heartbeat within %s', r.client_id,
+                            w.heartbeat_timeout),
+        last_error_at = now()
+    FROM rescued r
+    WHERE r.kind = 'pqw.persistent:' || w.name
+    RETURNING w.name
+)
+SELECT r.*, (SELECT count(*) FROM lost_runs) AS lost_runs FROM rescued r
+"""
+
+DELETE_FINISHED_JOBS = """
+WITH doomed AS (
+    SELECT id FROM pqw_job
+    WHERE state = $1::pqw_job_state AND finalized_at < now() - $2 * interval '1 second'
+    ORDER BY finalized_at
+    LIMIT $3
+    FOR UPDATE SKIP LOCKED
+)
+DELETE FROM pqw_job j USING doomed WHERE j.id = doomed.id
+"""
+
+DELETE_OLD_THROUGHPUT = "DELETE FROM pqw_throughput WHERE second < now() - $1 * interval '1 second'"
+
+MARK_DEAD_CLIENTS = """
+UPDATE pqw_client SET dead_at = now()
+WHERE dead_at IS NULL AND stopped_at IS NULL
+  AND heartbeat_at < now() - $1 * interval '1 second'
+RETURNING id
+"""
+
+PRUNE_CLIENTS = """
+DELETE FROM pqw_client
+WHERE coalesce(stopped_at, dead_at) < now() - $1 * interval '1 second'
+"""
+
+# ---------------------------------------------------------------------------
+# Periodic schedules
+# ---------------------------------------------------------------------------
+
+# Code defines a schedule; the row keeps its next run time across restarts.
+# The operator's enabled flag is never overwritten; a changed schedule
+# recomputes the next run, an unchanged one keeps it.
+UPSERT_PERIODIC = """
+INSERT INTO pqw_periodic_job AS p (id, kind, schedule, args, opts, next_run_at)
+VALUES ($1, $2, $3, $4::text::jsonb, $5::text::jsonb, $6)
+ON CONFLICT (id) DO UPDATE
+SET kind = EXCLUDED.kind, args = EXCLUDED.args, opts = EXCLUDED.opts,
+    schedule = EXCLUDED.schedule,
+    next_run_at = CASE WHEN p.schedule = EXCLUDED.schedule THEN p.next_run_at
+                       ELSE $7 END,
+    updated_at = now()
+"""
+
+# Due schedules among those this leader defines, locked for this pass.
+LOCK_DUE_PERIODIC = """
+SELECT id, next_run_at, now() AS now FROM pqw_periodic_job
+WHERE enabled AND next_run_at <= now() AND id = ANY($1::text[])
+ORDER BY next_run_at
+FOR UPDATE SKIP LOCKED
+"""
+
+ADVANCE_PERIODIC = """
+UPDATE pqw_periodic_job
+SET next_run_at = $2, last_run_at = now(), last_job_id = $3, updated_at = now()
+WHERE id = $1
+"""
+
+# ---------------------------------------------------------------------------
+# Persistent workers
+# ---------------------------------------------------------------------------
+
+# Code supplies defaults; the row is the source of truth once it exists. An
+# operator's config (config_updated_by set) is never overwritten; a config
+# nobody changed follows the code.
+UPSERT_PERSISTENT_WORKER = """
+INSERT INTO pqw_persistent_worker AS w
+    (name, enabled, config, config_schema, queue, heartbeat_interval, heartbeat_timeout)
+VALUES ($1, $2, $3::text::jsonb, $4::text::jsonb, $5,
+        $6 * interval '1 second', $7 * interval '1 second')
+ON CONFLICT (name) DO UPDATE
+SET config_schema = EXCLUDED.config_schema,
+    queue = EXCLUDED.queue,
+    heartbeat_interval = EXCLUDED.heartbeat_interval,
+    heartbeat_timeout = EXCLUDED.heartbeat_timeout,
+    config = CASE WHEN w.config_updated_by IS NULL THEN EXCLUDED.config ELSE w.config END,
+    config_version = CASE WHEN w.config_updated_by IS NULL AND w.config <> EXCLUDED.config
+                          THEN w.config_version + 1 ELSE w.config_version END
+"""
+
+# The run starts: count it, say where, hand back the desired state. Nothing
+# happens unless the attempt is still ours.
+CLAIM_RUN = """
+UPDATE pqw_persistent_worker w
+SET runs = w.runs + 1, run_started_at = now(), last_client_id = $3,
+    progress = NULL, progress_at = NULL
+WHERE w.name = $4
+  AND EXISTS (SELECT 1 FROM pqw_job j WHERE j.id = $1 AND j.attempt = $2 AND j.state = 'running')
+RETURNING w.enabled, w.config, w.config_version, w.restart_requested_at, w.run_started_at,
+          w.runs
+"""
+
+# The lease: heartbeat the run's (job id, attempt). No row back means the lease
+# is gone. Progress rides along; the worker's desired state comes back.
+HEARTBEAT_RUN = """
+WITH beat AS (
+    UPDATE pqw_job SET heartbeat_at = now()
+    WHERE id = $1 AND attempt = $2 AND state = 'running'
+    RETURNING id
+),
+progressed AS (
+    UPDATE pqw_persistent_worker
+    SET progress = $4::text::jsonb, progress_at = now()
+    WHERE name = $3 AND $4::text IS NOT NULL AND EXISTS (SELECT 1 FROM beat)
+)
+SELECT w.enabled, w.config_version, w.restart_requested_at
+FROM pqw_persistent_worker w
+WHERE w.name = $3 AND EXISTS (SELECT 1 FROM beat)
+"""
+
+WORKER_CONFIG = "SELECT config, config_version FROM pqw_persistent_worker WHERE name = $1"
+
+# End the run's job, if it is still ours.
+FINISH_RUN_JOB = """
+UPDATE pqw_job
+SET state = $3::text::pqw_job_state, finalized_at = now(), heartbeat_at = NULL,
+    errors = CASE WHEN $4::text IS NULL THEN errors
+                  ELSE errors || jsonb_build_array($4::text::jsonb) END,
+    metadata = metadata || $5::text::jsonb
+WHERE id = $1 AND attempt = $2 AND state = 'running'
+RETURNING id
+"""
+
+# What the run's end means for the worker. $2: the run crashed; $3: it had run
+# long enough to count as healthy (backoff starts again at 1 s); crashes back
+# off 1 s doubling to 60 s; $4: delay otherwise; $5: it counts as a restart.
+FINISH_RUN_WORKER = """
+UPDATE pqw_persistent_worker w
+SET last_run_ended_at = now(),
+    consecutive_failures = f.failures,
+    next_run_at = now() + CASE WHEN $2 THEN least(60, power(2, f.failures - 1))
+                               ELSE $4 END * interval '1 second',
+    restarts = w.restarts + CASE WHEN $5 THEN 1 ELSE 0 END,
+    last_error = coalesce($6, w.last_error),
+    last_error_at = CASE WHEN $6::text IS NULL THEN w.last_error_at ELSE now() END
+FROM (SELECT CASE WHEN NOT $2 THEN 0
+                  WHEN $3 THEN 1
+                  ELSE consecutive_failures + 1 END AS failures
+      FROM pqw_persistent_worker WHERE name = $1) f
+WHERE w.name = $1
+RETURNING w.enabled, w.consecutive_failures
 """

@@ -1,0 +1,261 @@
+"""`pqw bench`: throughput, latency, uniqueness and failover, measured against a scratch database.
+
+Every figure is run several times; the table shows the median (and the spread)
+because a small shared machine is noisy.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import statistics
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from engine import migrate
+from engine.client import Client
+from engine.db import connect
+from engine.dsn import resolve_dsn
+from engine.types import Job, UniqueOpts
+
+QUEUE = "bench"
+
+
+@dataclass
+class Figure:
+    name: str
+    unit: str
+    samples: list[float] = field(default_factory=list)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.samples)
+
+    def row(self) -> str:
+        spread = (
+            f"{min(self.samples):,.1f} – {max(self.samples):,.1f}" if len(self.samples) > 1 else ""
+        )
+        extra = "  ".join(f"{k}={v}" for k, v in self.extra.items())
+        return f"{self.name:<34} {self.median:>12,.1f} {self.unit:<8} {spread:<24} {extra}"
+
+    def as_json(self) -> str:
+        return json.dumps(
+            {
+                "figure": self.name,
+                "unit": self.unit,
+                "median": round(self.median, 3),
+                "samples": [round(s, 3) for s in self.samples],
+                **self.extra,
+            }
+        )
+
+
+def database_uri(dsn: str, database: str) -> str:
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(dsn)
+    return urlunsplit(parts._replace(path="/" + database))
+
+
+@asynccontextmanager
+async def scratch_database(dsn: str) -> AsyncIterator[str]:
+    """A fresh migrated database next to the one named by dsn, dropped afterwards."""
+    name = f"pqw_bench_{os.getpid()}"  # digits only after a fixed prefix: a safe identifier
+    conn = await connect(dsn)
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await conn.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await conn.close()
+    uri = database_uri(dsn, name)
+    try:
+        sconn = await connect(uri)
+        try:
+            await migrate.migrate_up(sconn)
+        finally:
+            await sconn.close()
+        yield uri
+    finally:
+        conn = await connect(dsn)
+        try:
+            await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        finally:
+            await conn.close()
+
+
+async def reset(client: Client) -> None:
+    await client.pool.execute("TRUNCATE pqw_job, pqw_throughput")
+
+
+def batches(
+    count: int, size: int, make: Callable[[int], tuple[Any, ...]]
+) -> list[list[tuple[Any, ...]]]:
+    return [
+        [make(i) for i in range(start, min(count, start + size))] for start in range(0, count, size)
+    ]
+
+
+async def bench_enqueue(dsn: str, jobs: int, runs: int, inserters: int = 2) -> Figure:
+    """Bulk enqueue: insert_many in batches of 1,000 (COPY), `inserters` at once."""
+    figure = Figure("bulk enqueue", "jobs/s", extra={"batch": 1000, "inserters": inserters})
+    client = Client(dsn, auto_migrate=False)
+    try:
+        for _ in range(runs):
+            await client.insert_many([("bench.noop", {})])  # connect and warm up
+            await reset(client)
+            work = batches(jobs, 1000, lambda i: ("bench.noop", {"n": i}))
+            started = time.perf_counter()
+
+            async def insert(part: list[list[tuple[Any, ...]]]) -> None:
+                for batch in part:
+                    await client.insert_many(batch)
+
+            await asyncio.gather(*(insert(work[i::inserters]) for i in range(inserters)))
+            figure.samples.append(jobs / (time.perf_counter() - started))
+    finally:
+        await client.close()
+    return figure
+
+
+async def bench_unique(dsn: str, jobs: int, runs: int) -> Figure:
+    """Unique inserts in batches of 1,000, half of each batch duplicates of the batch before."""
+    figure = Figure("unique insert (half duplicates)", "jobs/s", extra={"batch": 1000})
+    client = Client(dsn, auto_migrate=False)
+    unique = UniqueOpts(by_args=True)
+    try:
+        for _ in range(runs):
+            await client.insert_many([("bench.noop", {})])
+            await reset(client)
+            work = []
+            for b in range(jobs // 1000):
+                # 500 keys new in this batch, 500 repeated from the previous one.
+                keys = [b * 500 + i for i in range(500)] + [
+                    max(0, b - 1) * 500 + i for i in range(500)
+                ]
+                work.append([("bench.unique", {"key": k}) for k in keys])
+            from engine.client import JobSpec
+            from engine.types import InsertOpts
+
+            opts = InsertOpts(unique=unique)
+            specs = [[JobSpec(kind, args, opts) for kind, args in batch] for batch in work]
+            duplicates = 0
+            started = time.perf_counter()
+            for batch_specs in specs:
+                results = await client.insert_many(batch_specs)
+                duplicates += sum(r.duplicate for r in results)
+            figure.samples.append(len(specs) * 1000 / (time.perf_counter() - started))
+            figure.extra["duplicates"] = duplicates
+    finally:
+        await client.close()
+    return figure
+
+
+async def bench_drain(dsn: str, jobs: int, runs: int, concurrency: int = 16) -> Figure:
+    """Drain: insert N no-op jobs, then time until every completion is committed."""
+    figure = Figure("drain (no-op jobs)", "jobs/s", extra={"concurrency": concurrency})
+    for _ in range(runs):
+        client = Client(dsn, queues={QUEUE: concurrency}, auto_migrate=False)
+
+        @client.job("bench.noop", queue=QUEUE)
+        async def noop(job: Job) -> None:
+            return None
+
+        await client.insert_many([("bench.noop", {})])
+        await reset(client)
+        for batch in batches(jobs, 1000, lambda i: ("bench.noop", {"n": i})):
+            await client.insert_many(batch)
+        await client.pool.execute("VACUUM ANALYZE pqw_job")
+        started = time.perf_counter()
+        await client.start()
+        completer = client._completer
+        assert completer is not None
+        while completer.flushed < jobs:
+            await asyncio.sleep(0.002)
+        figure.samples.append(jobs / (time.perf_counter() - started))
+        await client.stop()
+    return figure
+
+
+async def bench_latency(dsn: str, samples: int) -> Figure:
+    """Insert-to-start latency on an idle worker: one insert at a time, from another pool."""
+    figure = Figure("insert-to-start latency p50", "ms")
+    worker = Client(dsn, queues={QUEUE: 4}, auto_migrate=False)
+    started: dict[int, float] = {}
+    arrived = asyncio.Event()
+
+    @worker.job("bench.ping", queue=QUEUE)
+    async def ping(job: Job) -> None:
+        started[job.args["n"]] = time.perf_counter()
+        arrived.set()
+
+    inserter = Client(dsn, auto_migrate=False)
+    await worker.start()
+    try:
+        await inserter.insert("bench.noop", {})  # connect
+        latencies = []
+        for n in range(samples + 5):
+            arrived.clear()
+            sent = time.perf_counter()
+            await inserter.insert("bench.ping", {"n": n}, queue=QUEUE)
+            await asyncio.wait_for(arrived.wait(), 10)
+            if n >= 5:  # the first few warm up prepared statements
+                latencies.append((started[n] - sent) * 1000)
+            await asyncio.sleep(0.01)
+    finally:
+        await worker.stop()
+        await inserter.close()
+    cuts = statistics.quantiles(latencies, n=100)
+    figure.samples = [statistics.median(latencies)]
+    figure.extra = {"p95_ms": round(cuts[94], 2), "p99_ms": round(cuts[98], 2), "samples": samples}
+    return figure
+
+
+Bench = Callable[[str, argparse.Namespace], Awaitable[list[Figure]]]
+
+
+async def run_bench(args: argparse.Namespace) -> int:
+    from engine import bench_failover
+
+    dsn = resolve_dsn(args.dsn)
+    chosen = set(args.only.split(",")) if args.only else None
+    figures: list[Figure] = []
+
+    def wanted(name: str) -> bool:
+        return chosen is None or name in chosen
+
+    async with scratch_database(dsn) as scratch:
+        if wanted("enqueue"):
+            figures.append(await bench_enqueue(scratch, args.jobs, args.runs))
+        if wanted("drain"):
+            figures.append(await bench_drain(scratch, args.jobs // 2, args.runs))
+        if wanted("latency"):
+            figures.append(await bench_latency(scratch, args.latency_samples))
+        if wanted("unique"):
+            figures.append(await bench_unique(scratch, args.jobs // 2, args.runs))
+        if wanted("failover"):
+            figures.append(await bench_failover.bench_failover(scratch, args.kills))
+        if wanted("control"):
+            figures.extend(await bench_failover.bench_control(scratch, args.control_samples))
+    for figure in figures:
+        print(figure.as_json() if args.json else figure.row(), flush=True)
+    return 0
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--dsn", help="server to create a scratch database on (default: embedded)")
+    parser.add_argument("--jobs", type=int, default=100_000, help="jobs per throughput run")
+    parser.add_argument("--runs", type=int, default=3, help="runs per throughput figure")
+    parser.add_argument("--latency-samples", type=int, default=300)
+    parser.add_argument("--kills", type=int, default=5, help="SIGKILLs for the failover figure")
+    parser.add_argument("--control-samples", type=int, default=5)
+    parser.add_argument(
+        "--only", help="comma-separated: enqueue,drain,latency,unique,failover,control"
+    )
+    parser.add_argument("--json", action="store_true", help="one JSON object per figure")
+    parser.set_defaults(run=run_bench)

@@ -1,0 +1,114 @@
+"""Leadership: a lease in pqw_leader, renewed often, given up on stop, lost before it can expire."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from typing import Any
+
+import asyncpg
+
+from engine import sql
+
+log = logging.getLogger("pqw.leader")
+
+
+class Elector:
+    """Keeps trying to hold the leadership lease; says when it is won and lost.
+
+    The lease is `ttl` seconds from the database's clock at each renewal. Locally
+    we count from the moment the renewal was *sent* (before the database took
+    its now()), so our deadline always falls before the lease's real expiry: a
+    leader that cannot renew stops acting before anyone else may take over.
+    """
+
+    def __init__(
+        self,
+        pool: asyncpg.Pool[Any],
+        client_id: str,
+        *,
+        ttl: float = 3.0,
+        renew_interval: float = 1.0,
+        on_elected: Callable[[], None],
+        on_lost: Callable[[], None],
+    ) -> None:
+        if renew_interval * 2 > ttl:
+            raise ValueError("the leader lease must outlast at least two renewals")
+        self._pool = pool
+        self.client_id = client_id
+        self.ttl = ttl
+        self.renew_interval = renew_interval
+        self._on_elected = on_elected
+        self._on_lost = on_lost
+        self._deadline = 0.0
+        self._leading = False
+        self._wake = asyncio.Event()
+
+    @property
+    def is_leader(self) -> bool:
+        """True only while the lease is certainly ours (checked against the local deadline)."""
+        if self._leading and asyncio.get_running_loop().time() >= self._deadline:
+            self._lose("lease not renewed in time")
+        return self._leading
+
+    def poke(self) -> None:
+        """Try now (the leader resigned)."""
+        self._wake.set()
+
+    def _lose(self, why: str) -> None:
+        if self._leading:
+            self._leading = False
+            log.info("pqw: %s is no longer the leader (%s)", self.client_id, why)
+            self._on_lost()
+
+    async def run(self) -> None:
+        loop = asyncio.get_running_loop()
+        try:
+            while True:
+                sent = loop.time()
+                try:
+                    holder = await asyncio.wait_for(
+                        self._pool.fetchval(sql.ACQUIRE_LEADERSHIP, self.client_id, self.ttl),
+                        timeout=self.ttl / 2,
+                    )
+                except Exception as exc:
+                    holder = None
+                    if self._leading:
+                        log.warning("pqw: renewing the leader lease failed (%s)", exc)
+                        # Keep acting until the local deadline; is_leader checks it.
+                        _ = self.is_leader
+                    await self._pause(self.renew_interval)
+                    continue
+                if holder == self.client_id:
+                    self._deadline = sent + self.ttl
+                    if not self._leading:
+                        self._leading = True
+                        log.info("pqw: %s is now the leader", self.client_id)
+                        self._on_elected()
+                else:
+                    self._lose("another client holds the lease")
+                await self._pause(self.renew_interval)
+        finally:
+            self._lose("stopping")
+
+    async def _pause(self, seconds: float) -> None:
+        self._wake.clear()
+        try:
+            async with asyncio.timeout(seconds):
+                await self._wake.wait()
+        except TimeoutError:
+            pass
+
+    async def resign(self) -> None:
+        """Give the lease up so another client takes over at once."""
+        was_leading = self._leading
+        self._lose("resigned")
+        if not was_leading:
+            return
+        try:
+            async with self._pool.acquire() as conn, conn.transaction():
+                if await conn.fetchval(sql.RESIGN_LEADERSHIP, self.client_id):
+                    await conn.execute(sql.NOTIFY, sql.LEADER_CHANNEL, f"resigned:{self.client_id}")
+        except Exception as exc:
+            log.warning("pqw: could not resign leadership (%s); it expires by itself", exc)

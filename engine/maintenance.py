@@ -1,0 +1,159 @@
+"""Leader-only upkeep: scheduler, rescuer, cleaner, client registry; each a loop with a bounded pass."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+import asyncpg
+
+from engine import sql
+from engine.db import is_connection_error
+from engine.types import JobState
+
+log = logging.getLogger("pqw.maintenance")
+
+
+@dataclass(frozen=True)
+class Retention:
+    """How long finished jobs are kept; None keeps them forever."""
+
+    completed: timedelta | None = timedelta(hours=24)
+    cancelled: timedelta | None = timedelta(hours=24)
+    discarded: timedelta | None = timedelta(days=7)
+
+    def items(self) -> list[tuple[JobState, timedelta]]:
+        pairs = [
+            (JobState.COMPLETED, self.completed),
+            (JobState.CANCELLED, self.cancelled),
+            (JobState.DISCARDED, self.discarded),
+        ]
+        return [(state, keep) for state, keep in pairs if keep is not None]
+
+
+@dataclass(frozen=True)
+class MaintenanceConfig:
+    leader_ttl: float = 3.0
+    leader_renew_interval: float = 1.0
+    schedule_interval: float = 0.5
+    rescue_interval: float = 0.5
+    clean_interval: float = 30.0
+    clients_interval: float = 5.0
+    batch_size: int = 1_000
+    clean_batches_per_pass: int = 20
+    retention: Retention = field(default_factory=Retention)
+    throughput_retention: float = 3_600.0
+    client_dead_after: float = 30.0
+    client_prune_after: float = 3_600.0
+
+
+Pass = Callable[[], Awaitable[Any]]
+
+
+class LeaderServices:
+    """Runs each maintenance pass on its interval while this client leads."""
+
+    def __init__(self, is_leader: Callable[[], bool]) -> None:
+        self._is_leader = is_leader
+        self._passes: list[tuple[str, float, Pass]] = []
+        self._tasks: list[asyncio.Task[None]] = []
+
+    def add(self, name: str, interval: float, run_pass: Pass) -> None:
+        self._passes.append((name, interval, run_pass))
+
+    def start(self) -> None:
+        self.stop()
+        self._tasks = [
+            asyncio.create_task(self._loop(name, interval, run_pass), name=f"pqw:leader:{name}")
+            for name, interval, run_pass in self._passes
+        ]
+
+    def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        self._tasks = []
+
+    async def wait_stopped(self) -> None:
+        tasks, self._tasks = self._tasks, []
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def _loop(self, name: str, interval: float, run_pass: Pass) -> None:
+        failures = 0
+        while True:
+            # Checked before every pass: a leader past its local deadline never acts.
+            if self._is_leader():
+                try:
+                    await run_pass()
+                    failures = 0
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:
+                    failures += 1
+                    if failures == 1 or not is_connection_error(exc):
+                        log.warning("pqw: maintenance %s failed (%s); retrying", name, exc)
+            await asyncio.sleep(interval if not failures else min(10.0, interval * 2**failures))
+
+
+class Maintenance:
+    """The passes themselves: each bounded, each safe to run concurrently with workers."""
+
+    def __init__(
+        self, pool: asyncpg.Pool[Any], config: MaintenanceConfig, default_heartbeat_timeout: float
+    ):
+        self.pool = pool
+        self.config = config
+        self.default_heartbeat_timeout = default_heartbeat_timeout
+
+    async def schedule(self) -> int:
+        """Make due scheduled/retryable jobs available; how many were."""
+        try:
+            row = await self.pool.fetchrow(sql.SCHEDULE_DUE_JOBS, self.config.batch_size)
+        except asyncpg.UniqueViolationError:
+            # A unique insert raced this pass; the next pass sees it and discards instead.
+            log.info("pqw: scheduler met a concurrent unique insert; retrying next pass")
+            return 0
+        assert row is not None
+        return int(row["made"])
+
+    async def rescue(self) -> list[asyncpg.Record]:
+        rows = await self.pool.fetch(
+            sql.RESCUE_STALE_JOBS, self.config.batch_size, self.default_heartbeat_timeout
+        )
+        for r in rows:
+            log.warning(
+                "pqw: rescued job %d (%s) from client %s: now %s",
+                r["id"],
+                r["kind"],
+                r["client_id"],
+                r["state"],
+            )
+        return list(rows)
+
+    async def clean(self) -> int:
+        deleted = 0
+        for state, keep in self.config.retention.items():
+            for _ in range(self.config.clean_batches_per_pass):
+                status = await self.pool.execute(
+                    sql.DELETE_FINISHED_JOBS,
+                    state.value,
+                    keep.total_seconds(),
+                    self.config.batch_size,
+                )
+                count = int(status.split()[-1])
+                deleted += count
+                if count < self.config.batch_size:
+                    break
+        await self.pool.execute(sql.DELETE_OLD_THROUGHPUT, self.config.throughput_retention)
+        return deleted
+
+    async def tend_clients(self) -> None:
+        dead = await self.pool.fetch(sql.MARK_DEAD_CLIENTS, self.config.client_dead_after)
+        for r in dead:
+            log.warning("pqw: client %s stopped heartbeating; marked dead", r["id"])
+        await self.pool.execute(sql.PRUNE_CLIENTS, self.config.client_prune_after)

@@ -1,0 +1,113 @@
+"""`pqw worker module:attr`: run a client from the user's module until SIGTERM or SIGINT."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import importlib
+import logging
+import signal
+import sys
+from collections.abc import Callable, Coroutine
+from pathlib import Path
+from typing import Any
+
+from engine.client import Client
+from engine.errors import PqwError
+
+log = logging.getLogger("pqw.worker")
+
+
+class WorkerTargetError(PqwError):
+    """The module:attr given to `pqw worker` does not name a Client."""
+
+
+def parse_queues(text: str | None) -> dict[str, int]:
+    """'mail=5,default=10' -> {'mail': 5, 'default': 10}."""
+    if not text:
+        return {}
+    queues: dict[str, int] = {}
+    for part in text.split(","):
+        name, sep, count = part.strip().partition("=")
+        if not sep or not name:
+            raise argparse.ArgumentTypeError(f"expected NAME=CONCURRENCY, got {part!r}")
+        try:
+            queues[name] = int(count)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(f"concurrency of {name!r} must be an integer") from exc
+    return queues
+
+
+def load_client(target: str) -> Client:
+    module_name, sep, attr = target.partition(":")
+    if not sep or not module_name or not attr:
+        raise WorkerTargetError(
+            f"expected module:attribute (like myapp.jobs:client), got {target!r}"
+        )
+    if "" not in sys.path and str(Path.cwd()) not in sys.path:
+        sys.path.insert(0, str(Path.cwd()))
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise WorkerTargetError(f"cannot import {module_name!r}: {exc}") from exc
+    try:
+        client = getattr(module, attr)
+    except AttributeError as exc:
+        raise WorkerTargetError(f"{module_name!r} has no attribute {attr!r}") from exc
+    if callable(client) and not isinstance(client, Client):
+        client = client()
+    if not isinstance(client, Client):
+        raise WorkerTargetError(f"{target} is a {type(client).__name__}, not an engine.Client")
+    return client
+
+
+async def run_until_signalled(
+    client: Client, alongside: Callable[[], Coroutine[Any, Any, None]] | None = None
+) -> None:
+    """Start; first SIGTERM/SIGINT stops gracefully, a second cancels running jobs.
+
+    `alongside` runs once the client has started, until the stop.
+    """
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    signals = 0
+
+    def on_signal() -> None:
+        nonlocal signals
+        signals += 1
+        if signals == 1:
+            log.info("pqw: stopping (running jobs finish; signal again to cancel them)")
+            stop.set()
+        else:
+            log.info("pqw: cancelling running jobs")
+            client.cancel_running()
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, on_signal)
+    await client.start()
+    extra = asyncio.create_task(alongside()) if alongside is not None else None
+    try:
+        await stop.wait()
+    finally:
+        if extra is not None:
+            extra.cancel()
+            await asyncio.gather(extra, return_exceptions=True)
+        await client.stop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(sig)
+
+
+async def cmd_worker(args: argparse.Namespace) -> int:
+    client = load_client(args.target)
+    client.configure(dsn=args.dsn, queues=args.queues)
+    await run_until_signalled(client)
+    return 0
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("target", help="module:attribute naming your engine.Client")
+    parser.add_argument(
+        "--queues", type=parse_queues, help="queues and concurrency, like mail=5,default=10"
+    )
+    parser.add_argument("--dsn", help="Postgres URL (default: env, else the embedded server)")
+    parser.set_defaults(run=cmd_worker)
