@@ -223,6 +223,8 @@ class PersistentRun:
                     await asyncio.gather(self._handler, return_exceptions=True)
                 else:
                     raise
+            except Exception:
+                pass  # the handler's own error, read from the task below
             error = None if self._handler.cancelled() else self._handler.exception()
         finally:
             lease.cancel()

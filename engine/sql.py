@@ -67,7 +67,7 @@ SET state = 'running',
     attempted_at = now(),
     heartbeat_at = now(),
     attempted_by = array_append(j.attempted_by, $3::text),
-    heartbeat_timeout = coalesce(($4::jsonb ->> j.kind)::float8, $5::float8) * interval '1 second'
+    heartbeat_timeout = coalesce(($4::text::jsonb ->> j.kind)::float8, $5::float8) * interval '1 second'
 FROM locked
 WHERE j.id = locked.id
 RETURNING {", ".join("j." + c.strip() for c in JOB_COLUMNS.split(","))}
