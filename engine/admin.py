@@ -70,7 +70,12 @@ class Admin:
     ) -> Admin:
         """Connect (DatabaseUnavailable when it cannot) and check the schema (SchemaError)."""
         resolved = resolve_dsn(dsn)
-        pool = await create_pool(resolved, min_size=1, max_size=pool_size)
+        pool = await create_pool(
+            resolved,
+            min_size=1,
+            max_size=pool_size,
+            server_settings={"application_name": "pqw admin"},
+        )
         if check:
             try:
                 async with pool.acquire() as conn:

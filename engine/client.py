@@ -296,7 +296,13 @@ class Client:
             embedded = configured_dsn(self._dsn_option) is None
             dsn = await asyncio.to_thread(resolve_dsn, self._dsn_option)
             size = max(4, len(self.queues) + 4)
-            pool = await create_pool(dsn, min_size=1, max_size=size)
+            # Operators (and crash tests) find a client's sessions in pg_stat_activity by name.
+            pool = await create_pool(
+                dsn,
+                min_size=1,
+                max_size=size,
+                server_settings={"application_name": f"pqw {self.id}"},
+            )
             try:
                 async with pool.acquire() as conn:
                     migrate_now = embedded if self._auto_migrate is None else self._auto_migrate
@@ -310,6 +316,10 @@ class Client:
             self.dsn = dsn
             self._pool = pool
             return pool
+
+    async def connect(self) -> None:
+        """Open the pool (and check the schema) without starting any work; inserts do this too."""
+        await self._ensure_pool()
 
     @property
     def pool(self) -> asyncpg.Pool[Any]:
@@ -452,6 +462,7 @@ class Client:
                 sql.LEADER_CHANNEL: self._on_leader_message,
             },
             on_connect=self._on_notifier_connect,
+            application_name=f"pqw {self.id}",
         )
         self._spawn(self._notifier.run(), "notifier")
         self._spawn(self._completer.run(), "completer")

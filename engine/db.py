@@ -97,11 +97,15 @@ async def _guarded(dsn: str, make: Callable[[], Awaitable[T]]) -> T:
         raise connection_failure(dsn, exc) from exc
 
 
-async def connect(dsn: str, *, timeout: float = 10.0) -> asyncpg.Connection[Any]:
+async def connect(
+    dsn: str, *, timeout: float = 10.0, application_name: str = "pqw"
+) -> asyncpg.Connection[Any]:
     """A single connection with pqw's codecs; DatabaseUnavailable when it cannot be made."""
 
     async def make() -> asyncpg.Connection[Any]:
-        conn: asyncpg.Connection[Any] = await asyncpg.connect(dsn, timeout=timeout)
+        conn: asyncpg.Connection[Any] = await asyncpg.connect(
+            dsn, timeout=timeout, server_settings={"application_name": application_name}
+        )
         await init_connection(conn)
         return conn
 

@@ -23,8 +23,10 @@ class Notifier:
         handlers: dict[str, Callable[[str], None]],
         *,
         on_connect: Callable[[], None] | None = None,
+        application_name: str = "pqw",
     ) -> None:
         self._dsn = dsn
+        self._application_name = application_name
         self._handlers = handlers
         self._on_connect = on_connect
         self.connected = asyncio.Event()
@@ -44,7 +46,7 @@ class Notifier:
         while True:
             lost = asyncio.Event()
             try:
-                conn = await connect(self._dsn)
+                conn = await connect(self._dsn, application_name=self._application_name)
             except Exception as exc:
                 failures += 1
                 if failures == 1:

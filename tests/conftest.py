@@ -137,3 +137,6 @@ async def conn(dsn: str) -> Any:
     c = await connect(dsn)
     yield c
     await c.close()
+
+
+from tests.clients import make_client  # noqa: E402, F401  (a fixture every engine test uses)

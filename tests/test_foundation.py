@@ -23,6 +23,7 @@ TABLES = {
     "pqw_client",
     "pqw_persistent_worker",
     "pqw_periodic_job",
+    "pqw_throughput",
 }
 
 

@@ -1,0 +1,45 @@
+"""Fixtures that start real clients against the test database and always stop them."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import pytest
+
+from engine import Client
+from engine.maintenance import MaintenanceConfig
+
+# Tests want retries and maintenance at once, not after the production defaults.
+FAST = MaintenanceConfig(
+    leader_ttl=2.0,
+    leader_renew_interval=0.5,
+    schedule_interval=0.1,
+    rescue_interval=0.1,
+    clean_interval=0.2,
+    clients_interval=0.2,
+)
+
+
+def no_backoff(_job: Any) -> float:
+    return 0.0
+
+
+@pytest.fixture
+async def make_client(dsn: str) -> AsyncIterator[Callable[..., Client]]:
+    """Build clients on the test database; each is stopped (or closed) after the test."""
+    made: list[Client] = []
+
+    def make(**kwargs: Any) -> Client:
+        kwargs.setdefault("auto_migrate", False)
+        kwargs.setdefault("retry_backoff", no_backoff)
+        kwargs.setdefault("maintenance", FAST)
+        kwargs.setdefault("poll_interval", 0.2)
+        client = Client(dsn, **kwargs)
+        made.append(client)
+        return client
+
+    yield make
+    for client in made:
+        await client.stop(timeout=5)
+        await client.close()

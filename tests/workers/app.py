@@ -1,0 +1,115 @@
+"""The application test worker processes run: `pqw worker tests.workers.app:client`.
+
+Every handler writes what it does into test tables with the database clock, so
+tests can check what happened across processes that were killed midway.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from datetime import timedelta
+
+from engine import Client, Job, PersistentContext, every
+from engine.db import is_connection_error
+from tests.clients import FAST
+
+CREATE_TABLES = """
+CREATE TABLE IF NOT EXISTS test_event (
+    id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    event text NOT NULL, kind text, job_id bigint, attempt int, pid int,
+    detail jsonb, at timestamptz NOT NULL DEFAULT clock_timestamp());
+CREATE TABLE IF NOT EXISTS test_run (
+    id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    worker text NOT NULL, job_id bigint, pid int,
+    started_at timestamptz NOT NULL DEFAULT clock_timestamp(),
+    last_seen_at timestamptz NOT NULL DEFAULT clock_timestamp(),
+    ended_at timestamptz);
+"""
+
+SINGLETON_INTERVAL = 0.3
+SINGLETON_TIMEOUT = 1.5
+
+client = Client(
+    queues={"default": 4},
+    maintenance=FAST,
+    poll_interval=0.2,
+    job_heartbeat_interval=0.2,
+    retry_backoff=lambda job: 0.0,
+)
+
+
+async def record(event: str, job_id: int | None = None, **detail: object) -> None:
+    import json
+
+    await client.pool.execute(
+        "INSERT INTO test_event (event, job_id, pid, detail) VALUES ($1, $2, $3, $4::text::jsonb)",
+        event,
+        job_id,
+        os.getpid(),
+        json.dumps(detail),
+    )
+
+
+@client.job("test.sleep", heartbeat_timeout=1.0)
+async def sleep_job(job: Job) -> None:
+    await record("started", job.id, attempt=job.attempt)
+    await asyncio.sleep(float(job.args.get("seconds", 30)))
+    await record("finished", job.id, attempt=job.attempt)
+
+
+@client.job("test.record")
+async def record_job(job: Job) -> None:
+    await record("ran", job.id, n=job.args.get("n"))
+
+
+@client.job("test.tick")
+async def tick(job: Job) -> None:
+    await record("tick", job.id, scheduled_for=job.metadata.get("scheduled_for"))
+
+
+if os.environ.get("PQW_TEST_PERIODIC"):
+    client.periodic("test.tick", every(timedelta(seconds=float(os.environ["PQW_TEST_PERIODIC"]))))
+
+
+async def _retrying(statement: str, *args: object) -> object:
+    """The overlap detector must not die with its connection: try again until it works."""
+    while True:
+        try:
+            return await client.pool.fetchval(statement, *args)
+        except Exception as exc:
+            if not is_connection_error(exc) and "terminat" not in str(exc):
+                raise
+            await asyncio.sleep(0.05)
+
+
+@client.persistent(
+    "singleton",
+    config={"interval": 0.1, "label": "v1"},
+    heartbeat_interval=SINGLETON_INTERVAL,
+    heartbeat_timeout=SINGLETON_TIMEOUT,
+    stop_grace=0.5,
+    restart_on_config_change=False,
+)
+async def singleton(ctx: PersistentContext) -> None:
+    run_id = await _retrying(
+        "INSERT INTO test_run (worker, job_id, pid) VALUES ('singleton', $1, $2) RETURNING id",
+        ctx.job_id,
+        os.getpid(),
+    )
+    await record("run-started", ctx.job_id, label=ctx.config["label"])
+    try:
+        while not ctx.stopping:
+            if ctx.config_changed.is_set():
+                ctx.config_changed.clear()
+                await record("config-seen", ctx.job_id, label=ctx.config["label"])
+            await _retrying(
+                "UPDATE test_run SET last_seen_at = clock_timestamp() WHERE id = $1 RETURNING id",
+                run_id,
+            )
+            await ctx.sleep(float(ctx.config["interval"]))
+        await record("stop-seen", ctx.job_id, reason=ctx.stop_reason)
+    finally:
+        await _retrying(
+            "UPDATE test_run SET ended_at = clock_timestamp() WHERE id = $1 RETURNING id", run_id
+        )
