@@ -1,0 +1,549 @@
+"""pqw-tui: the live dashboard of a pqw cluster, and its `main`."""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import replace
+from datetime import datetime
+from functools import partial, wraps
+from typing import Any, ClassVar
+
+from textual.app import App, SystemCommand
+from textual.binding import Binding, BindingType
+from textual.screen import Screen
+from textual.timer import Timer
+
+from engine.models import Overview, QueueCounts, WorkerInfo
+from tui import pending
+from tui.clock import DisplayClock
+from tui.demo import DemoProcess
+from tui.feed import (
+    ActionFailed,
+    Connected,
+    ConnectionChanged,
+    Feed,
+    NotMigrated,
+    OverviewFetched,
+    Reconnecting,
+)
+from tui.launch import StartupError, parse_options, prepare
+from tui.pending import CONFIG, RUN, PendingChange, PendingChanges
+from tui.refresh import RefreshRate, seconds_label
+from tui.screens.dashboard import DashboardData, DashboardScreen
+from tui.screens.help import HelpScreen, HelpSection, KeyHelp
+from tui.screens.reconfigure import ReconfigureScreen
+from tui.screens.schema_missing import SchemaMissingScreen
+from tui.source import AdminSource, DashboardSource
+from tui.themes import DEFAULT_THEME, register_themes
+from tui.widgets.queues_table import PAUSE, QueuesTable
+from tui.widgets.status_bar import StatusLine
+from tui.widgets.workers_table import WorkersTable
+
+log = logging.getLogger("pqw.tui")
+
+# How often ages, staleness and the retry countdown are redrawn between refreshes.
+TICK_SECONDS = 1.0
+MIN_DELAY = 0.001
+
+
+def guarded(handler: Callable[..., None]) -> Callable[..., None]:
+    """Run a timer or message handler so that a bug in it is logged, not fatal.
+
+    Textual ends the app on an exception in a handler; a dashboard left open
+    for days should rather keep its last picture and say something went wrong.
+    """
+
+    @wraps(handler)
+    def run(self: PqwApp, *args: Any) -> None:
+        try:
+            handler(self, *args)
+        except Exception as exc:
+            log.exception("dashboard handler %s failed", handler.__name__)
+            self.internal_errors.append(exc)
+            if len(self.internal_errors) == 1:
+                self.notify(
+                    f"{type(exc).__name__}: {exc}",
+                    title="Internal error (the dashboard keeps running)",
+                    severity="error",
+                    markup=False,
+                )
+
+    return run
+
+
+class PqwApp(App[int]):
+    """The dashboard. `source` is the engine's Admin by default; tests and screenshots
+    pass a fixed one, with `frozen_now` pinning the display clock."""
+
+    CSS_PATH = "pqw.tcss"
+    TITLE = "pqw"
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("q", "quit", "Quit", tooltip="Quit (and stop the demo workers, if any)"),
+        Binding("p", "toggle_refresh", "Pause", tooltip="Pause or resume refreshing"),
+        Binding(
+            "plus,equals_sign",
+            "refresh_faster",
+            "Faster",
+            key_display="+",
+            tooltip="Refresh more often",
+        ),
+        Binding("minus", "refresh_slower", "Slower", key_display="-", tooltip="Refresh less often"),
+        Binding("question_mark", "help", "Help", key_display="?", tooltip="This list of keys"),
+    ]
+
+    def __init__(
+        self,
+        source: DashboardSource,
+        *,
+        refresh: float = 1.0,
+        theme: str = DEFAULT_THEME,
+        frozen_now: datetime | None = None,
+        demo: DemoProcess | None = None,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        super().__init__()
+        register_themes(self)
+        self.source = source
+        self.feed = Feed(source, self.post_message, monotonic=monotonic)
+        self.rate = RefreshRate(refresh)
+        self.clock = DisplayClock(frozen=frozen_now, monotonic=monotonic)
+        self.demo = demo
+        self.overview: Overview | None = None
+        self.worker_changes: PendingChanges[WorkerInfo] = PendingChanges()
+        self.queue_changes: PendingChanges[QueueCounts] = PendingChanges()
+        self._monotonic = monotonic
+        self._dashboard: DashboardScreen | None = None
+        self._poll_timer: Timer | None = None
+        self._polling = False
+        self._demo_exit_reported = False
+        self.internal_errors: list[Exception] = []
+        self.theme = theme
+
+    # ------------------------------------------------------------------
+    # Screens
+    # ------------------------------------------------------------------
+
+    def get_default_screen(self) -> Screen[Any]:
+        return self.dashboard
+
+    @property
+    def dashboard(self) -> DashboardScreen:
+        if self._dashboard is None:
+            self._dashboard = DashboardScreen()
+        return self._dashboard
+
+    def on_mount(self) -> None:
+        self.set_interval(TICK_SECONDS, self._tick, name="display-tick")
+        self._arm_poll(0)
+        self._show_status()
+        if self.demo is not None:
+            self.notify(
+                f"Demo workers running in process {self.demo.pid}; log: {self.demo.log_path}",
+                title="Demo",
+                markup=False,
+            )
+
+    async def on_unmount(self) -> None:
+        await self.feed.close()
+
+    def watch_theme(self) -> None:
+        # Cell colours come from the theme; repaint them in the new one.
+        if self._dashboard is not None and self._dashboard.is_mounted:
+            self._paint()
+            self._show_status()
+
+    # ------------------------------------------------------------------
+    # Polling: one fetch at a time, the next armed when the last one ends
+    # ------------------------------------------------------------------
+
+    def _arm_poll(self, delay: float) -> None:
+        if self._poll_timer is not None:
+            self._poll_timer.stop()
+        # Textual's timers divide by their interval: "at once" is the smallest step.
+        self._poll_timer = self.set_timer(max(delay, MIN_DELAY), self._start_poll, name="poll")
+
+    def _start_poll(self) -> None:
+        if self._polling:
+            return  # the running poll arms the next one when it ends
+        if self.rate.paused and isinstance(self.feed.state, Connected):
+            return
+        self._polling = True
+        self.run_worker(self._poll(), name="poll", group="poll", exit_on_error=False)
+
+    async def _poll(self) -> None:
+        delay: float | None = None
+        try:
+            delay = await self.feed.poll()
+        except Exception:
+            log.exception("dashboard poll failed")  # Feed.poll catches everything; belt and braces
+            delay = self.rate.seconds
+        finally:
+            self._polling = False
+        if delay is None:
+            if self.rate.paused:
+                return
+            delay = self.rate.seconds
+        self._arm_poll(delay)
+
+    def refresh_now(self) -> None:
+        """Poll at once (unless paused): after an action, to confirm it quickly."""
+        if not self.rate.paused:
+            self._arm_poll(0)
+
+    @guarded
+    def on_overview_fetched(self, message: OverviewFetched) -> None:
+        overview = message.overview
+        self.overview = overview
+        self.clock.anchor(overview.now, message.started_at)
+        now = self._monotonic()
+        self.worker_changes.confirm({w.name: w for w in overview.workers}, message.started_at, now)
+        self.queue_changes.confirm({q.queue: q for q in overview.queues}, message.started_at, now)
+        self._paint()
+        self._show_status()
+
+    @guarded
+    def on_connection_changed(self, message: ConnectionChanged) -> None:
+        state, previous = message.state, message.previous
+        if isinstance(state, NotMigrated):
+            if not isinstance(self.screen, SchemaMissingScreen):
+                self.push_screen(SchemaMissingScreen(self.source.database, state.reason))
+        elif isinstance(previous, NotMigrated) and isinstance(self.screen, SchemaMissingScreen):
+            self.pop_screen()
+        if isinstance(state, Connected) and isinstance(previous, Reconnecting):
+            self.notify(f"Reconnected to {self.source.database}", title="Database", markup=False)
+        if isinstance(state, Reconnecting) and not isinstance(previous, Reconnecting):
+            self.notify(state.reason, title="Database unavailable", severity="error", markup=False)
+        self._sync_clock()
+        self._show_status()
+
+    def _sync_clock(self) -> None:
+        if isinstance(self.feed.state, Connected) and not self.rate.paused:
+            self.clock.run()
+        else:
+            self.clock.stop()
+
+    # ------------------------------------------------------------------
+    # Painting
+    # ------------------------------------------------------------------
+
+    @guarded
+    def _tick(self) -> None:
+        self._paint()
+        self._show_status()
+        self._check_demo()
+
+    def _paint(self) -> None:
+        if self.overview is None:
+            return
+        now = self.clock.now() or self.overview.now
+        self.dashboard.show_data(
+            DashboardData(
+                self.overview, now, self.worker_changes.labels(), self.queue_changes.labels()
+            )
+        )
+
+    def _show_status(self) -> None:
+        line = StatusLine(
+            database=self.source.database,
+            state=self.feed.state,
+            overview=self.overview,
+            refresh=self.rate.label,
+            paused=self.rate.paused,
+            demo=self.demo is not None,
+        )
+        self.dashboard.show_status(line, self._monotonic())
+
+    def _check_demo(self) -> None:
+        if self.demo is None or self._demo_exit_reported:
+            return
+        code = self.demo.exit_code
+        if code is not None:
+            self._demo_exit_reported = True
+            self.notify(
+                f"The demo worker process exited with code {code}; see {self.demo.log_path}",
+                title="Demo",
+                severity="error",
+                timeout=30,
+                markup=False,
+            )
+
+    # ------------------------------------------------------------------
+    # Refresh keys
+    # ------------------------------------------------------------------
+
+    def action_toggle_refresh(self) -> None:
+        self.rate = self.rate.toggled()
+        self._sync_clock()
+        if not self.rate.paused:
+            self._arm_poll(0)
+        self._show_status()
+
+    def _set_rate(self, rate: RefreshRate) -> None:
+        if rate == self.rate:
+            self.notify(f"Refresh stays every {seconds_label(rate.seconds)}", timeout=2)
+            return
+        self.rate = rate
+        if not rate.paused and not self._polling and isinstance(self.feed.state, Connected):
+            self._arm_poll(rate.seconds)
+        self._show_status()
+
+    def action_refresh_faster(self) -> None:
+        self._set_rate(self.rate.faster())
+
+    def action_refresh_slower(self) -> None:
+        self._set_rate(self.rate.slower())
+
+    def action_help(self) -> None:
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen(self.help_sections()))
+
+    # ------------------------------------------------------------------
+    # Operator actions
+    # ------------------------------------------------------------------
+
+    def find_worker(self, name: str) -> WorkerInfo | None:
+        workers = self.overview.workers if self.overview else []
+        return next((w for w in workers if w.name == name), None)
+
+    def find_queue(self, name: str) -> QueueCounts | None:
+        queues = self.overview.queues if self.overview else []
+        return next((q for q in queues if q.queue == name), None)
+
+    @guarded
+    def on_workers_table_action_requested(self, message: WorkersTable.ActionRequested) -> None:
+        {
+            "toggle": self.toggle_worker,
+            "restart": self.restart_worker,
+            "reconfigure": self.reconfigure_worker,
+        }[message.action](message.worker)
+
+    @guarded
+    def on_queues_table_action_requested(self, message: QueuesTable.ActionRequested) -> None:
+        self.toggle_queue(message.queue)
+
+    def _run_action(
+        self,
+        what: str,
+        action: Callable[[DashboardSource], Awaitable[object]],
+        changes: PendingChanges[Any],
+        key: str,
+        aspect: str,
+        change: PendingChange[Any],
+    ) -> None:
+        """Show `change` at once, run `action` off the UI, then wait for a refresh to confirm."""
+        changes.begin(key, aspect, change)
+        self._paint()
+
+        async def run() -> None:
+            try:
+                await self.feed.act(action)
+            except ActionFailed as exc:
+                changes.drop(key, aspect)
+                self.notify(str(exc), title=f"{what} failed", severity="error", markup=False)
+                self._paint()
+                return
+            changes.settle(key, aspect, self._monotonic())
+            self.refresh_now()
+
+        self.run_worker(run(), name=what, group="actions", exit_on_error=False)
+
+    def _wants_enabled(self, worker: WorkerInfo) -> bool:
+        """Whether the worker is (or is about to be) enabled, counting an unconfirmed change."""
+        change = self.worker_changes.changes.get((worker.name, RUN))
+        if change is not None and change.target is not None:
+            return change.target
+        return worker.enabled
+
+    def toggle_worker(self, name: str) -> None:
+        worker = self.find_worker(name)
+        if worker is None:
+            self.notify(f"No persistent worker named {name!r}", severity="warning", markup=False)
+        elif self._wants_enabled(worker):
+            self.stop_worker(name)
+        else:
+            self.start_worker(name)
+
+    def stop_worker(self, name: str) -> None:
+        self._run_action(
+            f"Stop {name}",
+            lambda s: s.stop_worker(name),
+            self.worker_changes,
+            name,
+            RUN,
+            pending.stopping(),
+        )
+
+    def start_worker(self, name: str) -> None:
+        self._run_action(
+            f"Start {name}",
+            lambda s: s.start_worker(name),
+            self.worker_changes,
+            name,
+            RUN,
+            pending.starting(),
+        )
+
+    def restart_worker(self, name: str) -> None:
+        worker = self.find_worker(name)
+        if worker is None:
+            self.notify(f"No persistent worker named {name!r}", severity="warning", markup=False)
+            return
+        self._run_action(
+            f"Restart {name}",
+            lambda s: s.restart_worker(name),
+            self.worker_changes,
+            name,
+            RUN,
+            pending.restarting(worker),
+        )
+
+    def reconfigure_worker(self, name: str) -> None:
+        worker = self.find_worker(name)
+        if worker is None:
+            self.notify(f"No persistent worker named {name!r}", severity="warning", markup=False)
+            return
+
+        async def save(config: dict[str, Any]) -> int:
+            return await self.feed.act(lambda s: s.set_worker_config(name, config))
+
+        def saved(version: int | None) -> None:
+            if version is None:
+                return
+            change = pending.reconfiguring(worker.config_version, version)
+            self.worker_changes.begin(name, CONFIG, replace(change, settled_at=self._monotonic()))
+            self._paint()
+            self.refresh_now()
+
+        self.push_screen(ReconfigureScreen(worker, save), saved)
+
+    def toggle_queue(self, name: str) -> None:
+        queue = self.find_queue(name)
+        if queue is None:
+            self.notify(f"No queue named {name!r}", severity="warning", markup=False)
+            return
+        change = self.queue_changes.changes.get((name, PAUSE))
+        paused = change.target if change is not None and change.target is not None else queue.paused
+        if paused:
+            self._run_action(
+                f"Resume {name}",
+                lambda s: s.resume_queue(name),
+                self.queue_changes,
+                name,
+                PAUSE,
+                pending.resuming(),
+            )
+        else:
+            self._run_action(
+                f"Pause {name}",
+                lambda s: s.pause_queue(name),
+                self.queue_changes,
+                name,
+                PAUSE,
+                pending.pausing(),
+            )
+
+    # ------------------------------------------------------------------
+    # Command palette and help
+    # ------------------------------------------------------------------
+
+    def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        yield SystemCommand(
+            "Resume refresh" if self.rate.paused else "Pause refresh",
+            "Stop or restart polling the database (p)",
+            self.action_toggle_refresh,
+        )
+        yield SystemCommand(
+            "Refresh faster", "Poll more often (+)", self.action_refresh_faster, discover=False
+        )
+        yield SystemCommand(
+            "Refresh slower", "Poll less often (-)", self.action_refresh_slower, discover=False
+        )
+        yield SystemCommand("Help: keys", "Every key of the dashboard (?)", self.action_help)
+        if self.overview is None:
+            return
+        for w in self.overview.workers:
+            verb = "Stop" if self._wants_enabled(w) else "Start"
+            yield SystemCommand(
+                f"{verb} worker {w.name}",
+                f"Persistent worker, now {w.status} (s)",
+                partial(self.toggle_worker, w.name),
+            )
+            yield SystemCommand(
+                f"Restart worker {w.name}",
+                "End the current run and start a new one (r)",
+                partial(self.restart_worker, w.name),
+            )
+            yield SystemCommand(
+                f"Reconfigure worker {w.name}",
+                f"Edit config v{w.config_version} as JSON (c)",
+                partial(self.reconfigure_worker, w.name),
+            )
+        for q in self.overview.queues:
+            yield SystemCommand(
+                f"{'Resume' if q.paused else 'Pause'} queue {q.queue}",
+                "Clients stop or restart fetching from it (space)",
+                partial(self.toggle_queue, q.queue),
+            )
+
+    def _keys(self, bindings: Sequence[BindingType]) -> list[KeyHelp]:
+        """One line per action, its keys joined: "s / space  Start/stop"."""
+        by_action: dict[str, tuple[list[str], str]] = {}
+        for binding in bindings:
+            if not isinstance(binding, Binding):
+                continue
+            for key in binding.key.split(","):
+                shown = self.get_key_display(replace(binding, key=key.strip()))
+                what = binding.tooltip or binding.description
+                keys, _ = by_action.setdefault(binding.action, ([], what))
+                if shown not in keys:
+                    keys.append(shown)
+        return [(" / ".join(keys), what) for keys, what in by_action.values()]
+
+    def help_sections(self) -> list[HelpSection]:
+        return [
+            (
+                "Anywhere",
+                [
+                    *self._keys(self.BINDINGS),
+                    ("ctrl+p", "Command palette: every action, by name"),
+                    ("tab / shift+tab", "Move between the tables"),
+                    ("↑ ↓ pgup pgdn", "Move the cursor in a table"),
+                ],
+            ),
+            ("Persistent workers table", self._keys(WorkersTable.BINDINGS)),
+            ("Queues table", self._keys(QueuesTable.BINDINGS)),
+            ("Reconfigure dialog", self._keys(ReconfigureScreen.BINDINGS)),
+            ("This help", self._keys(HelpScreen.BINDINGS)),
+        ]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the dashboard; 1 with one line on stderr when it cannot start."""
+    options = parse_options(argv)
+    try:
+        launch = prepare(options)
+    except StartupError as exc:
+        print(f"pqw-tui: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    try:
+        app = PqwApp(
+            AdminSource(launch.dsn),
+            refresh=options.refresh,
+            theme=options.theme,
+            demo=launch.demo,
+        )
+        app.run()
+        return app.return_code or 0
+    finally:
+        launch.close()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,74 @@
+"""How numbers, times and free text look in the dashboard's narrow cells."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import humanize
+
+NONE = "—"
+
+
+def compact_number(n: int) -> str:
+    """1234 → "1.2k", 1_200_000 → "1.2M": for counts too large to read digit by digit."""
+    for limit, suffix in ((1_000_000_000, "G"), (1_000_000, "M"), (1_000, "k")):
+        if n >= limit:
+            value = n / limit
+            return f"{value:.1f}{suffix}" if value < 100 else f"{value:.0f}{suffix}"
+    return str(n)
+
+
+def job_count(n: int, estimated: bool = False) -> str:
+    """An exact count with thousands separators, or a planner estimate marked with ~."""
+    if estimated:
+        return "~" + compact_number(n)
+    return f"{n:,}"
+
+
+def ago(seconds: float | None) -> str:
+    """ "2 seconds ago" (humanize); a dash when there is nothing to date."""
+    if seconds is None:
+        return NONE
+    return humanize.naturaltime(timedelta(seconds=max(0.0, seconds)))
+
+
+def duration(seconds: float | None) -> str:
+    """A compact span with its two largest units: "45s", "12m 03s", "3h 12m", "2d 04h"."""
+    if seconds is None:
+        return NONE
+    total = int(max(0.0, seconds))
+    days, rest = divmod(total, 86_400)
+    hours, rest = divmod(rest, 3_600)
+    minutes, secs = divmod(rest, 60)
+    if days:
+        return f"{days}d {hours:02d}h"
+    if hours:
+        return f"{hours}h {minutes:02d}m"
+    if minutes:
+        return f"{minutes}m {secs:02d}s"
+    return f"{secs}s"
+
+
+def one_line(text: str | None, width: int) -> str:
+    """The first line of text, cut to width with an ellipsis; a dash for nothing."""
+    if not text:
+        return NONE
+    line = text.strip().splitlines()[0] if text.strip() else ""
+    if len(line) > width:
+        return line[: max(1, width - 1)] + "…"
+    return line or NONE
+
+
+def progress(value: dict[str, Any] | None, width: int) -> str:
+    """A worker's self-reported progress as "key=value key=value", cut to width."""
+    if not value:
+        return NONE
+    return one_line(" ".join(f"{k}={v}" for k, v in value.items()), width)
+
+
+def queue_concurrency(queues: dict[str, int]) -> str:
+    """A client's queues as "default×10 mail×2"."""
+    if not queues:
+        return NONE
+    return " ".join(f"{name}×{slots}" for name, slots in sorted(queues.items()))

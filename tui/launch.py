@@ -1,0 +1,140 @@
+"""From the command line to a database the dashboard can open: options, checks, the demo."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from engine import migrate
+from engine.db import connect
+from engine.dsn import configured_dsn, resolve_dsn
+from engine.errors import PqwError
+from tui.demo import DEMO_COMMAND, DemoProcess
+from tui.refresh import seconds_label
+from tui.themes import DEFAULT_THEME, theme_names
+
+
+@dataclass(frozen=True)
+class Options:
+    dsn: str | None = None
+    refresh: float = 1.0
+    theme: str = DEFAULT_THEME
+    demo: bool = False
+
+
+class StartupError(Exception):
+    """The dashboard cannot start; str() is the one line the user sees."""
+
+
+def _refresh_seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not 0.1 <= value <= 3600:
+        raise argparse.ArgumentTypeError(
+            f"must be between 0.1 and 3600 seconds, got {seconds_label(value)}"
+        )
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="pqw-tui",
+        description="Live terminal dashboard for pqw: queues, persistent workers, clients.",
+    )
+    parser.add_argument(
+        "--dsn",
+        help="Postgres URL (default: $PQW_DATABASE_URL, $DATABASE_URL, else the embedded server)",
+    )
+    parser.add_argument(
+        "--refresh",
+        type=_refresh_seconds,
+        default=1.0,
+        metavar="SECONDS",
+        help="seconds between refreshes (default 1; + and - change it live)",
+    )
+    parser.add_argument(
+        "--theme",
+        default=DEFAULT_THEME,
+        metavar="NAME",
+        help=f"colour theme (default {DEFAULT_THEME}; one of: {', '.join(theme_names())})",
+    )
+    parser.add_argument(
+        "--demo",
+        action="store_true",
+        help="migrate the database and run demo workers in a child process while the dashboard is open",
+    )
+    return parser
+
+
+def parse_options(argv: Sequence[str] | None = None) -> Options:
+    """Options from the command line; argparse exits with a usage line on bad input."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.theme not in theme_names():
+        parser.error(f"unknown theme {args.theme!r}; choose one of: {', '.join(theme_names())}")
+    return Options(dsn=args.dsn, refresh=args.refresh, theme=args.theme, demo=args.demo)
+
+
+@dataclass
+class Launch:
+    """What main started for the dashboard, to be stopped when it quits."""
+
+    dsn: str
+    demo: DemoProcess | None = None
+
+    def close(self) -> None:
+        if self.demo is not None:
+            self.demo.stop()
+
+
+async def check_reachable(dsn: str) -> None:
+    """DatabaseUnavailable now, at the prompt, rather than a banner in an empty dashboard."""
+    conn = await connect(dsn)
+    await conn.close()
+
+
+async def migrate_to_latest(dsn: str) -> None:
+    conn = await connect(dsn)
+    try:
+        await migrate.migrate_up(conn)
+    finally:
+        await conn.close()
+
+
+def prepare(
+    options: Options,
+    *,
+    demo_command: Sequence[str] = DEMO_COMMAND,
+    demo_log: Path | None = None,
+) -> Launch:
+    """Resolve and check the database; for --demo migrate it and start the demo workers."""
+    if configured_dsn(options.dsn) is None:
+        print(
+            "pqw-tui: no database URL given (--dsn, PQW_DATABASE_URL, DATABASE_URL); "
+            "using the embedded PostgreSQL",
+            file=sys.stderr,
+        )
+    try:
+        dsn = resolve_dsn(options.dsn)
+    except Exception as exc:
+        raise StartupError(f"cannot start the embedded PostgreSQL: {exc}") from exc
+    try:
+        if options.demo:
+            asyncio.run(migrate_to_latest(dsn))
+        else:
+            asyncio.run(check_reachable(dsn))
+    except PqwError as exc:
+        raise StartupError(str(exc)) from exc
+    demo = None
+    if options.demo:
+        try:
+            demo = DemoProcess.start(dsn, demo_log, demo_command)
+        except OSError as exc:
+            raise StartupError(f"cannot start the demo workers: {exc}") from exc
+    return Launch(dsn, demo)

@@ -1,0 +1,100 @@
+"""Changes the operator asked for that no refresh has confirmed yet ("stopping…").
+
+A change is shown from the key press until an overview read *after* the action
+finished shows it took effect; an overview already in flight when the action
+committed cannot confirm it. A change nobody confirms fades after a while so a
+row never stays "stopping…" forever; the status column shows the truth then.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from typing import Generic, TypeVar
+
+from engine.models import QueueCounts, WorkerInfo, WorkerStatus
+
+T = TypeVar("T")
+
+# How long an unconfirmed change stays on screen after its action finished.
+PENDING_TTL = 30.0
+
+# Which cell of a worker's row shows the change.
+RUN = "run"
+CONFIG = "config"
+
+_LIVE_RUN = (WorkerStatus.RUNNING, WorkerStatus.STOPPING, WorkerStatus.STALE)
+
+
+@dataclass(frozen=True)
+class PendingChange(Generic[T]):
+    label: str
+    done: Callable[[T], bool]
+    # The on/off state the change leads to (enabled, paused), so a second key
+    # press before the refresh toggles from the intended state, not the old one.
+    target: bool | None = None
+    # When the action returned (time.monotonic); None while it is still running.
+    settled_at: float | None = None
+
+
+def stopping() -> PendingChange[WorkerInfo]:
+    return PendingChange("stopping…", lambda w: not w.enabled, target=False)
+
+
+def starting() -> PendingChange[WorkerInfo]:
+    return PendingChange("starting…", lambda w: w.enabled, target=True)
+
+
+def restarting(before: WorkerInfo) -> PendingChange[WorkerInfo]:
+    # Confirmed once the old run is gone: a new run started, or none is live now.
+    def done(w: WorkerInfo) -> bool:
+        return w.run_started_at != before.run_started_at or w.status not in _LIVE_RUN
+
+    return PendingChange("restarting…", done, target=True)
+
+
+def reconfiguring(old_version: int, new_version: int) -> PendingChange[WorkerInfo]:
+    return PendingChange(
+        f"v{old_version}→v{new_version}…", lambda w: w.config_version >= new_version
+    )
+
+
+def pausing() -> PendingChange[QueueCounts]:
+    return PendingChange("pausing…", lambda q: q.paused, target=True)
+
+
+def resuming() -> PendingChange[QueueCounts]:
+    return PendingChange("resuming…", lambda q: not q.paused, target=False)
+
+
+@dataclass
+class PendingChanges(Generic[T]):
+    """Unconfirmed changes by (row key, aspect)."""
+
+    changes: dict[tuple[str, str], PendingChange[T]] = field(default_factory=dict)
+
+    def begin(self, key: str, aspect: str, change: PendingChange[T]) -> None:
+        self.changes[(key, aspect)] = change
+
+    def settle(self, key: str, aspect: str, at: float) -> None:
+        """The action finished at `at`: refreshes that start later may confirm it."""
+        change = self.changes.get((key, aspect))
+        if change is not None:
+            self.changes[(key, aspect)] = replace(change, settled_at=at)
+
+    def drop(self, key: str, aspect: str) -> None:
+        self.changes.pop((key, aspect), None)
+
+    def confirm(self, rows: Mapping[str, T], read_started_at: float, now: float) -> None:
+        """Forget changes that a read begun at `read_started_at` shows done, or that expired."""
+        for (key, aspect), change in list(self.changes.items()):
+            if change.settled_at is None:
+                continue
+            row = rows.get(key)
+            expired = now - change.settled_at > PENDING_TTL
+            seen = read_started_at >= change.settled_at and (row is None or change.done(row))
+            if seen or expired:
+                del self.changes[(key, aspect)]
+
+    def labels(self) -> dict[tuple[str, str], str]:
+        return {k: c.label for k, c in self.changes.items()}

@@ -1,0 +1,137 @@
+"""Edit a persistent worker's config as JSON; a bad value is shown here and changes nothing."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Button, Static, TextArea
+
+from engine.models import WorkerInfo
+from tui.feed import ActionFailed
+
+SaveConfig = Callable[[dict[str, Any]], Awaitable[int]]
+
+
+class ConfigError(ValueError):
+    """The editor's text is not a config; str() says where and why."""
+
+
+def parse_config(text: str) -> dict[str, Any]:
+    """The editor's text as a config object, or ConfigError naming the line and column."""
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ConfigError(
+            f"invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}"
+        ) from exc
+    if not isinstance(value, dict):
+        raise ConfigError(f"the config must be a JSON object {{...}}, not {type(value).__name__}")
+    return value
+
+
+def _type_name(schema: dict[str, Any]) -> str:
+    if "enum" in schema:
+        return " | ".join(json.dumps(v) for v in schema["enum"])
+    if "anyOf" in schema:
+        return " | ".join(_type_name(s) for s in schema["anyOf"])
+    return str(schema.get("type", "any"))
+
+
+def schema_hint(schema: dict[str, Any] | None) -> str:
+    """The config's fields in one line: "url: string (required) · interval_s: number"."""
+    if not schema or not schema.get("properties"):
+        return "No schema: any JSON object is accepted."
+    required = set(schema.get("required", []))
+    fields = [
+        f"{name}: {_type_name(field)}{' (required)' if name in required else ''}"
+        for name, field in schema["properties"].items()
+    ]
+    return "Fields: " + " · ".join(fields)
+
+
+class ReconfigureScreen(ModalScreen[int | None]):
+    """Dismissed with the new config version, or None when cancelled."""
+
+    BINDINGS = [
+        Binding("ctrl+s", "save", "Save", priority=True, tooltip="Validate and save the config"),
+        Binding("escape", "cancel", "Cancel", tooltip="Close without changing anything"),
+    ]
+
+    def __init__(self, worker: WorkerInfo, save: SaveConfig) -> None:
+        super().__init__(id="reconfigure")
+        self.worker = worker
+        self._save = save
+
+    def compose(self) -> ComposeResult:
+        w = self.worker
+        with Vertical(id="reconfigure-dialog") as dialog:
+            dialog.border_title = f"Reconfigure {w.name}"
+            dialog.border_subtitle = "ctrl+s save · esc cancel"
+            yield Static(
+                Text.assemble(
+                    "Config ",
+                    (f"v{w.config_version}", "bold"),
+                    f" of {w.name}; saving makes v{w.config_version + 1}. "
+                    "The running worker gets it live.",
+                ),
+                id="reconfigure-about",
+            )
+            yield Static(Text(schema_hint(w.config_schema)), id="reconfigure-schema")
+            editor = TextArea(
+                json.dumps(w.config, indent=2, sort_keys=True),
+                id="config-editor",
+                show_line_numbers=True,
+                tab_behavior="indent",
+            )
+            # No blinking where animations are off (tests, screenshots, slow links).
+            editor.cursor_blink = self.app.animation_level != "none"
+            yield editor
+            yield Static("", id="config-error")
+            with Horizontal(id="reconfigure-buttons"):
+                yield Button("Save", variant="primary", id="save")
+                yield Button("Cancel", id="cancel")
+
+    @property
+    def error_text(self) -> str:
+        """The error shown under the editor ("" when none)."""
+        return str(self.query_one("#config-error", Static).content)
+
+    def show_error(self, message: str) -> None:
+        error = self.query_one("#config-error", Static)
+        error.update(Text(message))
+        error.set_class(bool(message), "shown")
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        if event.button.id == "save":
+            self.action_save()
+        else:
+            self.action_cancel()
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+    def action_save(self) -> None:
+        try:
+            config = parse_config(self.query_one(TextArea).text)
+        except ConfigError as exc:
+            self.show_error(str(exc))
+            return
+        self.show_error("")
+        self.query_one("#save", Button).disabled = True
+        self.run_worker(self._submit(config), group="save", exclusive=True, exit_on_error=False)
+
+    async def _submit(self, config: dict[str, Any]) -> None:
+        try:
+            version = await self._save(config)
+        except ActionFailed as exc:
+            self.show_error(str(exc))
+            self.query_one("#save", Button).disabled = False
+            return
+        self.dismiss(version)

@@ -1,0 +1,103 @@
+"""Where the dashboard's data comes from: the engine's Admin, or anything shaped like it."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any, Protocol
+
+from engine.admin import Admin
+from engine.dsn import describe_dsn
+from engine.models import Overview
+
+CLOSE_TIMEOUT = 2.0
+
+
+class DashboardSource(Protocol):
+    """The reads and actions the dashboard needs; the real one is AdminSource."""
+
+    @property
+    def database(self) -> str:
+        """Where the data comes from, for the header; never with a password."""
+        ...
+
+    async def open(self) -> None:
+        """Connect if not connected (DatabaseUnavailable, SchemaError)."""
+
+    async def reset(self) -> None:
+        """Drop the connections after a loss; the next call connects afresh."""
+
+    async def close(self) -> None: ...
+
+    async def overview(self) -> Overview: ...
+
+    async def start_worker(self, name: str) -> None: ...
+
+    async def stop_worker(self, name: str) -> None: ...
+
+    async def restart_worker(self, name: str) -> None: ...
+
+    async def set_worker_config(self, name: str, config: dict[str, Any]) -> int:
+        """The new config version (InvalidConfig when refused)."""
+        ...
+
+    async def pause_queue(self, name: str) -> None: ...
+
+    async def resume_queue(self, name: str) -> None: ...
+
+
+class AdminSource:
+    """The engine's Admin over a small asyncpg pool, opened lazily and reopened after a loss."""
+
+    def __init__(self, dsn: str, *, pool_size: int = 3) -> None:
+        self._dsn = dsn
+        self._pool_size = pool_size
+        self._admin: Admin | None = None
+
+    @property
+    def database(self) -> str:
+        return describe_dsn(self._dsn)
+
+    async def _connected(self) -> Admin:
+        if self._admin is None:
+            self._admin = await Admin.connect(self._dsn, pool_size=self._pool_size)
+        return self._admin
+
+    async def open(self) -> None:
+        await self._connected()
+
+    async def reset(self) -> None:
+        admin, self._admin = self._admin, None
+        if admin is not None:
+            # terminate, not close: close waits for connections that may never answer.
+            admin.pool.terminate()
+
+    async def close(self) -> None:
+        admin, self._admin = self._admin, None
+        if admin is None:
+            return
+        try:
+            await asyncio.wait_for(admin.close(), CLOSE_TIMEOUT)
+        except Exception:
+            # A pool whose server is gone may never finish a polite close.
+            admin.pool.terminate()
+
+    async def overview(self) -> Overview:
+        return await (await self._connected()).overview()
+
+    async def start_worker(self, name: str) -> None:
+        await (await self._connected()).start_worker(name)
+
+    async def stop_worker(self, name: str) -> None:
+        await (await self._connected()).stop_worker(name)
+
+    async def restart_worker(self, name: str) -> None:
+        await (await self._connected()).restart_worker(name)
+
+    async def set_worker_config(self, name: str, config: dict[str, Any]) -> int:
+        return await (await self._connected()).set_worker_config(name, config)
+
+    async def pause_queue(self, name: str) -> None:
+        await (await self._connected()).pause_queue(name)
+
+    async def resume_queue(self, name: str) -> None:
+        await (await self._connected()).resume_queue(name)

@@ -1,0 +1,44 @@
+"""Clients (nodes): every process running pqw, its queues, its liveness, and the leader."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from rich.text import Text
+
+from engine.models import ClientInfo
+from tui import formatting as fmt
+from tui.palette import Palette
+from tui.widgets.keyed_table import Cell, KeyedTable
+
+
+class ClientsTable(KeyedTable):
+    COLUMNS = (
+        ("host", "Host"),
+        ("pid", Text("PID", justify="right")),
+        ("queues", "Queues"),
+        ("started", "Started"),
+        ("heartbeat", "Heartbeat"),
+        ("role", "Role"),
+    )
+
+    def show(self, clients: list[ClientInfo], now: datetime, palette: Palette) -> None:
+        self.sync({c.id: client_cells(c, now, palette) for c in clients})
+
+
+def client_cells(c: ClientInfo, now: datetime, palette: Palette) -> list[Cell]:
+    if c.is_leader:
+        role = Text("★ leader", style="bold " + palette.good)
+    elif c.alive:
+        role = Text("member")
+    else:
+        role = Text("✖ dead", style=palette.bad)
+    heartbeat_age = (now - c.heartbeat_at).total_seconds()
+    return [
+        Text(c.host, style="bold" if c.alive else palette.muted),
+        Text(str(c.pid), justify="right"),
+        Text(fmt.queue_concurrency(c.queues)),
+        Text(fmt.ago((now - c.started_at).total_seconds())),
+        Text(fmt.ago(heartbeat_age), style="" if c.alive else palette.bad),
+        role,
+    ]

@@ -1,0 +1,74 @@
+"""The top line: which database, whether we are connected, the leader, the refresh rate."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import Horizontal
+from textual.widgets import Static
+
+from engine.models import Overview
+from tui.feed import Connected, Connecting, ConnectionState, NotMigrated, Reconnecting
+from tui.palette import Palette
+
+
+@dataclass(frozen=True)
+class StatusLine:
+    database: str
+    state: ConnectionState
+    overview: Overview | None
+    refresh: str
+    paused: bool = False
+    demo: bool = False
+
+
+def leader_name(overview: Overview) -> str:
+    """The leader as host:pid when its client is listed, else its id."""
+    leader = overview.leader
+    if leader is None or not leader.valid:
+        return "none"
+    for c in overview.clients:
+        if c.id == leader.leader_id:
+            return f"{c.host}:{c.pid}"
+    return leader.leader_id
+
+
+def connection_label(state: ConnectionState, palette: Palette) -> Text:
+    if isinstance(state, Connected):
+        return Text("● connected", style=palette.good)
+    if isinstance(state, Connecting):
+        return Text("◌ connecting", style=palette.busy)
+    if isinstance(state, NotMigrated):
+        return Text("● not migrated", style=palette.warn)
+    if isinstance(state, Reconnecting) and not state.connection_lost:
+        return Text("● refresh failing", style=palette.bad)
+    return Text("● reconnecting", style="bold " + palette.bad)
+
+
+class StatusBar(Horizontal):
+    """Where and how connected on the left; the refresh rate always visible on the right."""
+
+    def compose(self) -> ComposeResult:
+        yield Static(id="status-where")
+        yield Static(id="status-refresh")
+
+    def show(self, line: StatusLine, palette: Palette) -> None:
+        text = Text.assemble(("pqw", "bold"), "  ", (line.database, "bold"), "  ")
+        if line.demo:
+            text.append("demo  ", style=palette.pending)
+        text.append_text(connection_label(line.state, palette))
+        if line.overview is not None:
+            alive = sum(1 for c in line.overview.clients if c.alive)
+            text.append(f"  leader {leader_name(line.overview)}  ")
+            text.append(f"{alive} client{'s' if alive != 1 else ''} live")
+        text.no_wrap = True
+        text.overflow = "ellipsis"
+        self.query_one("#status-where", Static).update(text)
+        refresh = Text("refresh ")
+        if line.paused:
+            refresh.append(" paused ", style="bold reverse " + palette.warn)
+        else:
+            refresh.append(line.refresh, style="bold")
+        self.query_one("#status-refresh", Static).update(refresh)
