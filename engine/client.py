@@ -8,7 +8,7 @@ import logging
 import os
 import secrets
 import socket
-from collections.abc import Callable, Coroutine, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, ParamSpec, TypeVar
 
@@ -16,7 +16,7 @@ import asyncpg
 
 from engine import migrate, sql
 from engine.completer import Completer
-from engine.db import create_pool, is_connection_error
+from engine.db import Conn, create_pool, is_connection_error
 from engine.dsn import configured_dsn, describe_dsn, resolve_dsn
 from engine.errors import DuplicateKind, InvalidJobOption, InvalidSchedule
 from engine.executor import JobKind, RunningJob, StopReason, execute
@@ -29,7 +29,7 @@ from engine.insert_params import (
 )
 from engine.inserter import insert_rows
 from engine.leader import Elector
-from engine.maintenance import LeaderServices, Maintenance, MaintenanceConfig
+from engine.maintenance import Fence, LeaderServices, Maintenance, MaintenanceConfig
 from engine.notifier import Notifier
 from engine.periodic import PeriodicEnqueuer, PeriodicJob, Schedule
 from engine.persistent import NON_FINAL_MASK, PersistentHandler, PersistentManager
@@ -130,6 +130,8 @@ class Client:
         self._enqueuer: PeriodicEnqueuer | None = None
         self._elector: Elector | None = None
         self._leader_services: LeaderServices | None = None
+        self._leader_tasks: list[tuple[str, float, Callable[[Fence], Awaitable[None]]]] = []
+        self._leader_pool: asyncpg.Pool[Any] | None = None
         self.configure(queues=queues)
 
     # ------------------------------------------------------------------
@@ -435,17 +437,36 @@ class Client:
         await self._enqueuer.sync_definitions()
 
         config = self.maintenance_config
-        maintenance = Maintenance(pool, config, self.heartbeat_timeout)
-        services = LeaderServices(lambda: self._elector is not None and self._elector.is_leader)
+        # Leadership has a pool of its own: renewals never queue behind job
+        # traffic, and a session that stalls inside a fenced transaction (a
+        # frozen or partitioned leader holding the fence's share lock) is ended
+        # by the server after one lease, so it can delay a takeover but never block it.
+        self._leader_pool = await create_pool(
+            self.dsn,
+            min_size=1,
+            max_size=2,
+            server_settings={
+                "application_name": f"pqw {self.id} leader",
+                "idle_in_transaction_session_timeout": str(int(config.leader_ttl * 1000)),
+            },
+        )
+        maintenance = Maintenance(config, self.heartbeat_timeout)
+        services = LeaderServices(
+            lambda: self._elector is not None and self._elector.is_leader,
+            Fence(self._leader_pool, self.id),
+            self._on_fence_lost,
+        )
         services.add("scheduler", config.schedule_interval, maintenance.schedule)
         services.add("rescuer", config.rescue_interval, maintenance.rescue)
         services.add("supervisor", config.rescue_interval, self._supervise_persistent)
         services.add("periodic", config.schedule_interval, self._enqueuer.enqueue_due)
         services.add("cleaner", config.clean_interval, maintenance.clean)
         services.add("clients", config.clients_interval, maintenance.tend_clients)
+        for name, interval, task in self._leader_tasks:
+            services.add(name, interval, task)
         self._leader_services = services
         self._elector = Elector(
-            pool,
+            self._leader_pool,
             self.id,
             ttl=config.leader_ttl,
             renew_interval=config.leader_renew_interval,
@@ -490,9 +511,29 @@ class Client:
     def is_leader(self) -> bool:
         return self._elector is not None and self._elector.is_leader
 
-    async def _supervise_persistent(self) -> None:
+    async def _supervise_persistent(self, fence: Fence) -> None:
         """Keep one live run per enabled persistent worker (leader only)."""
-        await self.pool.fetch(sql.INSERT_DUE_RUNS, None, NON_FINAL_MASK)
+        async with fence() as conn:
+            await conn.fetch(sql.INSERT_DUE_RUNS, None, NON_FINAL_MASK)
+
+    def leader_task(
+        self, name: str, interval: float
+    ) -> Callable[[Callable[[Conn], Awaitable[None]]], Callable[[Conn], Awaitable[None]]]:
+        """Decorator: run `fn(conn)` every `interval` seconds on the leader only.
+
+        `conn` is in a fenced transaction: it commits only if this client still
+        held the lease, and no other client can be elected until it does.
+        """
+
+        def register(fn: Callable[[Conn], Awaitable[None]]) -> Callable[[Conn], Awaitable[None]]:
+            async def fenced(fence: Fence) -> None:
+                async with fence() as conn:
+                    await fn(conn)
+
+            self._leader_tasks.append((name, interval, fenced))
+            return fn
+
+        return register
 
     async def _register(self, pool: asyncpg.Pool[Any]) -> None:
         await pool.execute(
@@ -567,7 +608,10 @@ class Client:
         log.info("pqw: client %s stopped", self.id)
 
     async def close(self) -> None:
-        """Close the connection pool (stop() does this after a start)."""
+        """Close the connection pools (stop() does this after a start)."""
+        if self._leader_pool is not None:
+            leader_pool, self._leader_pool = self._leader_pool, None
+            await leader_pool.close()
         if self._pool is not None:
             pool, self._pool = self._pool, None
             await pool.close()
@@ -654,6 +698,10 @@ class Client:
         producer = self._producers.get(queue)
         if producer is not None:
             producer.wake()
+
+    def _on_fence_lost(self) -> None:
+        if self._elector is not None:
+            self._elector.fence_lost()
 
     def _on_leader_message(self, _payload: str) -> None:
         # The leader resigned: try to take over now rather than at the next renewal.

@@ -52,6 +52,10 @@ class Elector:
             self._lose("lease not renewed in time")
         return self._leading
 
+    def fence_lost(self) -> None:
+        """A fenced pass found the lease gone: stop acting now, not at the deadline."""
+        self._lose("the lease was taken or expired")
+
     def poke(self) -> None:
         """Try now (the leader resigned)."""
         self._wake.set()

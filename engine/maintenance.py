@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -12,7 +13,7 @@ from typing import Any
 import asyncpg
 
 from engine import sql
-from engine.db import is_connection_error
+from engine.db import Conn, is_connection_error
 from engine.types import JobState
 
 log = logging.getLogger("pqw.maintenance")
@@ -51,14 +52,37 @@ class MaintenanceConfig:
     client_prune_after: float = 3_600.0
 
 
-Pass = Callable[[], Awaitable[Any]]
+class NotLeader(Exception):
+    """The fence did not hold: this client is not (or no longer) the leader."""
+
+
+class Fence:
+    """Opens fenced transactions: each holds only while this client's lease does."""
+
+    def __init__(self, pool: asyncpg.Pool[Any], client_id: str) -> None:
+        self.pool = pool
+        self.client_id = client_id
+
+    @asynccontextmanager
+    async def __call__(self) -> AsyncIterator[Conn]:
+        async with self.pool.acquire() as conn, conn.transaction():
+            if await conn.fetchval(sql.FENCE_LEADERSHIP, self.client_id) is None:
+                raise NotLeader(self.client_id)
+            yield conn
+
+
+Pass = Callable[[Fence], Awaitable[Any]]
 
 
 class LeaderServices:
     """Runs each maintenance pass on its interval while this client leads."""
 
-    def __init__(self, is_leader: Callable[[], bool]) -> None:
+    def __init__(
+        self, is_leader: Callable[[], bool], fence: Fence, on_fence_lost: Callable[[], None]
+    ):
         self._is_leader = is_leader
+        self._fence = fence
+        self._on_fence_lost = on_fence_lost
         self._passes: list[tuple[str, float, Pass]] = []
         self._tasks: list[asyncio.Task[None]] = []
 
@@ -86,13 +110,15 @@ class LeaderServices:
     async def _loop(self, name: str, interval: float, run_pass: Pass) -> None:
         failures = 0
         while True:
-            # Checked before every pass: a leader past its local deadline never acts.
+            # The local check saves a round trip; the fence inside the pass decides.
             if self._is_leader():
                 try:
-                    await run_pass()
+                    await run_pass(self._fence)
                     failures = 0
                 except asyncio.CancelledError:
                     raise
+                except NotLeader:
+                    self._on_fence_lost()
                 except Exception as exc:
                     failures += 1
                     if failures == 1 or not is_connection_error(exc):
@@ -101,30 +127,30 @@ class LeaderServices:
 
 
 class Maintenance:
-    """The passes themselves: each bounded, each safe to run concurrently with workers."""
+    """The passes themselves: each bounded, fenced, safe beside running workers."""
 
-    def __init__(
-        self, pool: asyncpg.Pool[Any], config: MaintenanceConfig, default_heartbeat_timeout: float
-    ):
-        self.pool = pool
+    def __init__(self, config: MaintenanceConfig, default_heartbeat_timeout: float):
         self.config = config
         self.default_heartbeat_timeout = default_heartbeat_timeout
 
-    async def schedule(self) -> int:
+    async def schedule(self, fence: Fence) -> int:
         """Make due scheduled/retryable jobs available; how many were."""
-        try:
-            row = await self.pool.fetchrow(sql.SCHEDULE_DUE_JOBS, self.config.batch_size)
-        except asyncpg.UniqueViolationError:
-            # A unique insert raced this pass; the next pass sees it and discards instead.
-            log.info("pqw: scheduler met a concurrent unique insert; retrying next pass")
-            return 0
+        async with fence() as conn:
+            try:
+                async with conn.transaction():  # a savepoint: a unique race spoils only this
+                    row = await conn.fetchrow(sql.SCHEDULE_DUE_JOBS, self.config.batch_size)
+            except asyncpg.UniqueViolationError:
+                # A unique insert raced this pass; the next pass sees it and discards instead.
+                log.info("pqw: scheduler met a concurrent unique insert; retrying next pass")
+                return 0
         assert row is not None
         return int(row["made"])
 
-    async def rescue(self) -> list[asyncpg.Record]:
-        rows = await self.pool.fetch(
-            sql.RESCUE_STALE_JOBS, self.config.batch_size, self.default_heartbeat_timeout
-        )
+    async def rescue(self, fence: Fence) -> list[asyncpg.Record]:
+        async with fence() as conn:
+            rows = await conn.fetch(
+                sql.RESCUE_STALE_JOBS, self.config.batch_size, self.default_heartbeat_timeout
+            )
         for r in rows:
             log.warning(
                 "pqw: rescued job %d (%s) from client %s: now %s",
@@ -135,25 +161,29 @@ class Maintenance:
             )
         return list(rows)
 
-    async def clean(self) -> int:
+    async def clean(self, fence: Fence) -> int:
+        """Delete old finished jobs, one short transaction per batch."""
         deleted = 0
         for state, keep in self.config.retention.items():
             for _ in range(self.config.clean_batches_per_pass):
-                status = await self.pool.execute(
-                    sql.DELETE_FINISHED_JOBS,
-                    state.value,
-                    keep.total_seconds(),
-                    self.config.batch_size,
-                )
+                async with fence() as conn:
+                    status = await conn.execute(
+                        sql.DELETE_FINISHED_JOBS,
+                        state.value,
+                        keep.total_seconds(),
+                        self.config.batch_size,
+                    )
                 count = int(status.split()[-1])
                 deleted += count
                 if count < self.config.batch_size:
                     break
-        await self.pool.execute(sql.DELETE_OLD_THROUGHPUT, self.config.throughput_retention)
+        async with fence() as conn:
+            await conn.execute(sql.DELETE_OLD_THROUGHPUT, self.config.throughput_retention)
         return deleted
 
-    async def tend_clients(self) -> None:
-        dead = await self.pool.fetch(sql.MARK_DEAD_CLIENTS, self.config.client_dead_after)
+    async def tend_clients(self, fence: Fence) -> None:
+        async with fence() as conn:
+            dead = await conn.fetch(sql.MARK_DEAD_CLIENTS, self.config.client_dead_after)
+            await conn.execute(sql.PRUNE_CLIENTS, self.config.client_prune_after)
         for r in dead:
             log.warning("pqw: client %s stopped heartbeating; marked dead", r["id"])
-        await self.pool.execute(sql.PRUNE_CLIENTS, self.config.client_prune_after)

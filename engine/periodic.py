@@ -17,6 +17,7 @@ from engine import sql
 from engine.errors import InvalidSchedule
 from engine.insert_params import template_for
 from engine.inserter import insert_statement
+from engine.maintenance import Fence
 from engine.types import InsertOpts, UniqueOpts
 from engine.unique import ALL_STATES, explicit_key
 
@@ -124,12 +125,12 @@ class PeriodicEnqueuer:
                 job.schedule.next_after(now),
             )
 
-    async def enqueue_due(self) -> int:
-        """Insert one job per due schedule and advance it, in one transaction; how many."""
+    async def enqueue_due(self, fence: Fence) -> int:
+        """Insert one job per due schedule and advance it, in one fenced transaction; how many."""
         if not self.jobs:
             return 0
         inserted = 0
-        async with self.pool.acquire() as conn, conn.transaction():
+        async with fence() as conn:
             due = await conn.fetch(sql.LOCK_DUE_PERIODIC, list(self.jobs))
             for row in due:
                 job = self.jobs[row["id"]]

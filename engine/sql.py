@@ -398,6 +398,14 @@ WHERE l.leader_id = EXCLUDED.leader_id OR l.expires_at < now()
 RETURNING leader_id
 """
 
+# The fence every leader-only pass runs behind, in the pass's own transaction:
+# it holds only while this client's lease is unexpired, and its share lock
+# makes a takeover wait until the pass commits. So a paused or partitioned
+# former leader can never write after another client has been elected.
+FENCE_LEADERSHIP = """
+SELECT 1 FROM pqw_leader WHERE leader_id = $1 AND expires_at > now() FOR SHARE
+"""
+
 RESIGN_LEADERSHIP = "DELETE FROM pqw_leader WHERE leader_id = $1 RETURNING leader_id"
 
 # ---------------------------------------------------------------------------
