@@ -6,6 +6,8 @@ import asyncio
 import itertools
 import os
 import re
+import shutil
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -73,9 +75,14 @@ async def _make_template(uri: str) -> None:
 
 
 @pytest.fixture(scope="session")
-def pg_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """The URI (postgres database) of this session's own embedded server."""
-    data_dir: Path = tmp_path_factory.mktemp("pg") / "data"
+def pg_server() -> Iterator[str]:
+    """The URI (postgres database) of this session's own embedded server.
+
+    Its folder is our own, not pytest's basetemp: pytest prunes old basetemps,
+    which would pull the data out from under a server another session still runs.
+    """
+    base = Path(tempfile.mkdtemp(prefix="pqw-test-pg-"))
+    data_dir = base / "data"
     server = start_server(data_dir)
     if asyncio.run(_configure(server.get_uri())):
         # max_connections needs a restart: stop the server we started, start it again.
@@ -85,6 +92,7 @@ def pg_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     asyncio.run(_make_template(uri))
     yield uri
     stop_server(data_dir)
+    shutil.rmtree(base, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
