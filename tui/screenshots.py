@@ -28,7 +28,10 @@ Scene = Callable[[Pilot[int]], Awaitable[None]]
 
 def sample_app() -> PqwApp:
     """The dashboard over the fixed sample cluster, its clock frozen at the sample's now."""
-    return PqwApp(SampleSource(), frozen_now=SAMPLE_NOW)
+    app = PqwApp(SampleSource(), frozen_now=SAMPLE_NOW)
+    # A still picture: no blinking cursor, whatever TEXTUAL_ANIMATIONS says.
+    app.animation_level = "none"
+    return app
 
 
 async def settle(

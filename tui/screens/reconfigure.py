@@ -88,7 +88,8 @@ class ReconfigureScreen(ModalScreen[int | None]):
                 json.dumps(w.config, indent=2, sort_keys=True),
                 id="config-editor",
                 show_line_numbers=True,
-                tab_behavior="indent",
+                # tab moves on to the buttons and escape cancels, as everywhere else.
+                tab_behavior="focus",
             )
             # No blinking where animations are off (tests, screenshots, slow links).
             editor.cursor_blink = self.app.animation_level != "none"

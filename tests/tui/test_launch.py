@@ -1,0 +1,112 @@
+"""Starting pqw-tui: bad input is one line, --demo migrates and runs (and stops) its workers."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from pathlib import Path
+
+import pytest
+from textual.message import Message
+from textual.notifications import Notify
+
+from engine.db import connect
+from engine.migrate import check_schema
+from tests.helpers import wait_for
+from tui.app import PqwApp, main
+from tui.demo import DEMO_COMMAND, DemoProcess
+from tui.launch import Options, prepare
+from tui.sample import SampleSource
+
+# Stands in for `pqw demo`: says it started (and whether it got the DSN), stops on SIGTERM.
+FAKE_DEMO = """
+import os, signal, sys
+print("demo started; dsn given:", "PQW_DATABASE_URL" in os.environ, flush=True)
+def stop(*_):
+    print("demo stopping", flush=True)
+    sys.exit(0)
+signal.signal(signal.SIGTERM, stop)
+while True:
+    signal.pause()
+"""
+
+
+def test_unreachable_database_is_one_line_without_the_password(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["--dsn", "postgresql://alice:s3cret@127.0.0.1:1/orders"]) == 1
+    captured = capsys.readouterr()
+    lines = captured.err.strip().splitlines()
+    assert len(lines) == 1, captured.err
+    assert lines[0].startswith("pqw-tui: error: cannot connect to Postgres at alice@127.0.0.1:1/")
+    assert "s3cret" not in captured.err + captured.out
+    assert "Traceback" not in captured.err
+
+
+def test_malformed_dsn_is_one_line(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--dsn", "postgresql://u:pw@host:notaport/db"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("pqw-tui: error:")
+    assert ":pw@" not in err[0]
+
+
+def test_unknown_theme_is_refused_before_anything_starts(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--theme", "sparkles", "--dsn", "postgresql://127.0.0.1:1/x"])
+    assert exit_info.value.code == 2
+    assert "unknown theme 'sparkles'" in capsys.readouterr().err
+
+
+def test_the_demo_runs_pqw_demo_in_a_child_python() -> None:
+    assert (sys.executable, "-m", "engine.cli", "demo") == DEMO_COMMAND
+
+
+async def test_demo_migrates_starts_workers_in_a_process_and_stops_them(
+    bare_dsn: str, tmp_path: Path
+) -> None:
+    log = tmp_path / "demo.log"
+    launch = await asyncio.to_thread(
+        prepare,
+        Options(dsn=bare_dsn, demo=True),
+        demo_command=[sys.executable, "-c", FAKE_DEMO],
+        demo_log=log,
+    )
+    try:
+        conn = await connect(bare_dsn)
+        try:
+            await check_schema(conn)  # migrated: raises SchemaError otherwise
+        finally:
+            await conn.close()
+        assert launch.demo is not None
+        assert launch.demo.exit_code is None
+
+        async def started() -> bool:
+            return "demo started; dsn given: True" in log.read_text()
+
+        await wait_for(started, message="the demo process to write its log")
+        assert bare_dsn not in " ".join(launch.demo.process.args)  # type: ignore[arg-type]
+    finally:
+        await asyncio.to_thread(launch.close)
+    assert launch.demo.exit_code == 0
+    assert "demo stopping" in log.read_text()
+
+
+async def test_a_demo_process_that_dies_is_reported(tmp_path: Path) -> None:
+    demo = DemoProcess.start(
+        "postgresql://unused", tmp_path / "demo.log", [sys.executable, "-c", "exit(3)"]
+    )
+    seen: list[Message] = []
+    app = PqwApp(SampleSource(), demo=demo)
+    async with app.run_test(message_hook=seen.append) as pilot:
+
+        async def reported() -> bool:
+            await pilot.pause()
+            return any(
+                isinstance(m, Notify) and "exited with code 3" in m.notification.message
+                for m in seen
+            )
+
+        await wait_for(reported, message="the demo's exit to be reported")
+    demo.stop()
