@@ -18,6 +18,7 @@ FAST = MaintenanceConfig(
     rescue_interval=0.1,
     clean_interval=0.2,
     clients_interval=0.2,
+    client_dead_after=2.0,
 )
 
 

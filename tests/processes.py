@@ -23,7 +23,15 @@ class Workers:
         self.procs: list[subprocess.Popen[bytes]] = []
 
     def spawn(self, *, queues: str | None = None, **env: str) -> subprocess.Popen[bytes]:
-        args = [sys.executable, "-m", "engine.cli", "worker", "tests.workers.app:client", "--dsn", self.dsn]
+        args = [
+            sys.executable,
+            "-m",
+            "engine.cli",
+            "worker",
+            "tests.workers.app:client",
+            "--dsn",
+            self.dsn,
+        ]
         if queues:
             args += ["--queues", queues]
         log = open(self.log_dir / f"worker-{len(self.procs)}.log", "wb")  # noqa: SIM115
@@ -47,7 +55,8 @@ class Workers:
 
     def logs(self) -> str:
         return "\n".join(
-            f"--- {p.name}\n{p.read_text(errors='replace')[-3000:]}" for p in sorted(self.log_dir.glob("*.log"))
+            f"--- {p.name}\n{p.read_text(errors='replace')[-3000:]}"
+            for p in sorted(self.log_dir.glob("*.log"))
         )
 
     def stop_all(self) -> None:

@@ -56,7 +56,9 @@ async def test_worker_prints_a_startup_line_and_stops_gracefully_on_sigterm(
     assert "started on" in log and "queues: default=2, extra=1, persistent=1" in log
     assert "kinds: test.record, test.sleep, test.tick" in log
     assert "stopped" in log
-    assert await db.fetchval("SELECT stopped_at IS NOT NULL FROM pqw_client WHERE pid = $1", proc.pid)
+    assert await db.fetchval(
+        "SELECT stopped_at IS NOT NULL FROM pqw_client WHERE pid = $1", proc.pid
+    )
 
 
 async def test_a_bad_target_is_one_clear_line() -> None:
@@ -64,7 +66,9 @@ async def test_a_bad_target_is_one_clear_line() -> None:
 
     result = await asyncio.to_thread(run_pqw, "worker", "no.such.module:client")
     assert result.returncode == 1
-    assert result.stderr.strip() == "pqw: error: cannot import 'no.such.module': No module named 'no'"
+    assert (
+        result.stderr.strip() == "pqw: error: cannot import 'no.such.module': No module named 'no'"
+    )
     result = await asyncio.to_thread(run_pqw, "worker", "tests.workers.app")
     assert "expected module:attribute" in result.stderr
 
@@ -81,12 +85,19 @@ async def test_sigkill_mid_job_leaves_it_running_then_it_runs_again_elsewhere(
         await inserter.close()
     await wait_for(lambda: events(db, "started"), timeout=30, message="the job to start")
     workers.kill(first.pid)
-    row = await db.fetchrow("SELECT state, attempted_by, heartbeat_at FROM pqw_job WHERE id = $1", job.id)
+    row = await db.fetchrow(
+        "SELECT state, attempted_by, heartbeat_at FROM pqw_job WHERE id = $1", job.id
+    )
     assert row["state"] == "running" and row["attempted_by"] == [first_id]
 
     # Nobody else is up: it stays running, its heartbeat going stale.
     async def stale() -> bool:
-        return bool(await db.fetchval("SELECT now() - heartbeat_at > interval '1.2 seconds' FROM pqw_job WHERE id = $1", job.id))
+        return bool(
+            await db.fetchval(
+                "SELECT now() - heartbeat_at > interval '1.2 seconds' FROM pqw_job WHERE id = $1",
+                job.id,
+            )
+        )
 
     await wait_for(stale, timeout=10, message="a stale heartbeat")
     assert await db.fetchval("SELECT state FROM pqw_job WHERE id = $1", job.id) == "running"

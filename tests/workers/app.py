@@ -7,8 +7,10 @@ tests can check what happened across processes that were killed midway.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 from datetime import timedelta
+from typing import Any
 
 from engine import Client, Job, PersistentContext, every
 from engine.db import is_connection_error
@@ -40,8 +42,6 @@ client = Client(
 
 
 async def record(event: str, job_id: int | None = None, **detail: object) -> None:
-    import json
-
     await client.pool.execute(
         "INSERT INTO test_event (event, job_id, pid, detail) VALUES ($1, $2, $3, $4::text::jsonb)",
         event,
@@ -70,6 +70,16 @@ async def tick(job: Job) -> None:
 
 if os.environ.get("PQW_TEST_PERIODIC"):
     client.periodic("test.tick", every(timedelta(seconds=float(os.environ["PQW_TEST_PERIODIC"]))))
+
+
+@client.leader_task("test-act", 0.05)
+async def leader_act(conn: Any) -> None:
+    """Leaves a mark each pass; the mark commits only behind the leadership fence."""
+    await conn.execute(
+        "INSERT INTO test_event (event, pid, detail) VALUES ('leader-act', $1, $2::text::jsonb)",
+        os.getpid(),
+        json.dumps({"client": client.id}),
+    )
 
 
 async def _retrying(statement: str, *args: object) -> object:
