@@ -305,13 +305,11 @@ async def test_pause_and_resume_take_effect_across_processes(
 
 
 async def test_the_cleaner_removes_what_it_should_and_nothing_else(dsn: str) -> None:
-    config = MaintenanceConfig(
-        **{
-            **FAST.__dict__,
-            "retention": Retention(
-                completed=timedelta(hours=1), cancelled=timedelta(hours=2), discarded=None
-            ),
-        }
+    config = dataclasses.replace(
+        FAST,
+        retention=Retention(
+            completed=timedelta(hours=1), cancelled=timedelta(hours=2), discarded=None
+        ),
     )
     client = Client(dsn, auto_migrate=False, maintenance=config)
     await client.connect()
