@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import inspect
 import json
 import logging
 import traceback
@@ -408,7 +409,10 @@ class PersistentManager:
             )
         if name in self.workers:
             raise DuplicateKind(f"persistent worker {name!r} is already defined on this client")
-        if not asyncio.iscoroutinefunction(fn):
+        if not (
+            inspect.iscoroutinefunction(fn)
+            or inspect.iscoroutinefunction(getattr(fn, "__call__", None))  # noqa: B004
+        ):
             raise TypeError(f"persistent worker {name!r}: the handler must be an async function")
         validate_queue(queue)
         if queue in self.client.queues:
