@@ -32,7 +32,7 @@ class DashboardData:
 
 
 class DashboardScreen(Screen[None]):
-    # The screen is the default one; it must not be dismissed by escape.
+    # Persistent workers are what an operator comes for: the cursor starts there.
     AUTO_FOCUS = "#workers"
 
     def __init__(self) -> None:

@@ -60,7 +60,9 @@ class ReconfigureScreen(ModalScreen[int | None]):
     """Dismissed with the new config version, or None when cancelled."""
 
     BINDINGS = [
-        Binding("ctrl+s", "save", "Save", priority=True, tooltip="Validate and save the config"),
+        # Not a priority binding: those run before keys still queued for the editor,
+        # so a fast typist's last characters would miss the save.
+        Binding("ctrl+s", "save", "Save", tooltip="Validate and save the config"),
         Binding("escape", "cancel", "Cancel", tooltip="Close without changing anything"),
     ]
 
