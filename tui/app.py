@@ -5,13 +5,12 @@ from __future__ import annotations
 import logging
 import sys
 import time
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
 from datetime import datetime
-from functools import partial, wraps
 from typing import Any, ClassVar
 
-from textual.app import App, SystemCommand
+from textual.app import App
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
 from textual.timer import Timer
@@ -19,6 +18,7 @@ from textual.timer import Timer
 from engine.models import Overview, QueueCounts, WorkerInfo
 from tui import pending
 from tui.clock import DisplayClock
+from tui.commands import DashboardCommands
 from tui.demo import DemoProcess
 from tui.feed import (
     ActionFailed,
@@ -29,11 +29,13 @@ from tui.feed import (
     OverviewFetched,
     Reconnecting,
 )
+from tui.guard import guarded
+from tui.keys import help_sections
 from tui.launch import StartupError, parse_options, prepare
 from tui.pending import CONFIG, RUN, PendingChange, PendingChanges
 from tui.refresh import RefreshRate, seconds_label
 from tui.screens.dashboard import DashboardData, DashboardScreen
-from tui.screens.help import HelpScreen, HelpSection, KeyHelp
+from tui.screens.help import HelpScreen
 from tui.screens.reconfigure import ReconfigureScreen
 from tui.screens.schema_missing import SchemaMissingScreen
 from tui.source import AdminSource, DashboardSource
@@ -49,36 +51,12 @@ TICK_SECONDS = 1.0
 MIN_DELAY = 0.001
 
 
-def guarded(handler: Callable[..., None]) -> Callable[..., None]:
-    """Run a timer or message handler so that a bug in it is logged, not fatal.
-
-    Textual ends the app on an exception in a handler; a dashboard left open
-    for days should rather keep its last picture and say something went wrong.
-    """
-
-    @wraps(handler)
-    def run(self: PqwApp, *args: Any) -> None:
-        try:
-            handler(self, *args)
-        except Exception as exc:
-            log.exception("dashboard handler %s failed", handler.__name__)
-            self.internal_errors.append(exc)
-            if len(self.internal_errors) == 1:
-                self.notify(
-                    f"{type(exc).__name__}: {exc}",
-                    title="Internal error (the dashboard keeps running)",
-                    severity="error",
-                    markup=False,
-                )
-
-    return run
-
-
 class PqwApp(App[int]):
     """The dashboard. `source` is the engine's Admin by default; tests and screenshots
     pass a fixed one, with `frozen_now` pinning the display clock."""
 
     CSS_PATH = "pqw.tcss"
+    COMMANDS = App.COMMANDS | {DashboardCommands}
     TITLE = "pqw"
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -123,6 +101,17 @@ class PqwApp(App[int]):
         self.internal_errors: list[Exception] = []
         self.theme = theme
 
+    def report_internal_error(self, exc: Exception) -> None:
+        """A bug caught by @guarded: kept for tests, told once on screen."""
+        self.internal_errors.append(exc)
+        if len(self.internal_errors) == 1:
+            self.notify(
+                f"{type(exc).__name__}: {exc}",
+                title="Internal error (the dashboard keeps running)",
+                severity="error",
+                markup=False,
+            )
+
     # ------------------------------------------------------------------
     # Screens
     # ------------------------------------------------------------------
@@ -150,6 +139,7 @@ class PqwApp(App[int]):
     async def on_unmount(self) -> None:
         await self.feed.close()
 
+    @guarded
     def watch_theme(self) -> None:
         # Cell colours come from the theme; repaint them in the new one.
         if self._dashboard is not None and self._dashboard.is_mounted:
@@ -211,7 +201,10 @@ class PqwApp(App[int]):
         if isinstance(state, NotMigrated):
             if not isinstance(self.screen, SchemaMissingScreen):
                 self.push_screen(SchemaMissingScreen(self.source.database, state.reason))
-        elif isinstance(previous, NotMigrated) and isinstance(self.screen, SchemaMissingScreen):
+        elif any(isinstance(s, SchemaMissingScreen) for s in self.screen_stack):
+            # Anything opened over it (help, the palette) goes with it.
+            while not isinstance(self.screen, SchemaMissingScreen):
+                self.pop_screen()
             self.pop_screen()
         if isinstance(state, Connected) and isinstance(previous, Reconnecting):
             self.notify(f"Reconnected to {self.source.database}", title="Database", markup=False)
@@ -299,7 +292,7 @@ class PqwApp(App[int]):
 
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):
-            self.push_screen(HelpScreen(self.help_sections()))
+            self.push_screen(HelpScreen(help_sections(self.BINDINGS, self.get_key_display)))
 
     # ------------------------------------------------------------------
     # Operator actions
@@ -351,7 +344,7 @@ class PqwApp(App[int]):
 
         self.run_worker(run(), name=what, group="actions", exit_on_error=False)
 
-    def _wants_enabled(self, worker: WorkerInfo) -> bool:
+    def wants_enabled(self, worker: WorkerInfo) -> bool:
         """Whether the worker is (or is about to be) enabled, counting an unconfirmed change."""
         change = self.worker_changes.changes.get((worker.name, RUN))
         if change is not None and change.target is not None:
@@ -362,7 +355,7 @@ class PqwApp(App[int]):
         worker = self.find_worker(name)
         if worker is None:
             self.notify(f"No persistent worker named {name!r}", severity="warning", markup=False)
-        elif self._wants_enabled(worker):
+        elif self.wants_enabled(worker):
             self.stop_worker(name)
         else:
             self.start_worker(name)
@@ -445,81 +438,6 @@ class PqwApp(App[int]):
                 PAUSE,
                 pending.pausing(),
             )
-
-    # ------------------------------------------------------------------
-    # Command palette and help
-    # ------------------------------------------------------------------
-
-    def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
-        yield from super().get_system_commands(screen)
-        yield SystemCommand(
-            "Resume refresh" if self.rate.paused else "Pause refresh",
-            "Stop or restart polling the database (p)",
-            self.action_toggle_refresh,
-        )
-        yield SystemCommand(
-            "Refresh faster", "Poll more often (+)", self.action_refresh_faster, discover=False
-        )
-        yield SystemCommand(
-            "Refresh slower", "Poll less often (-)", self.action_refresh_slower, discover=False
-        )
-        yield SystemCommand("Help: keys", "Every key of the dashboard (?)", self.action_help)
-        if self.overview is None:
-            return
-        for w in self.overview.workers:
-            verb = "Stop" if self._wants_enabled(w) else "Start"
-            yield SystemCommand(
-                f"{verb} worker {w.name}",
-                f"Persistent worker, now {w.status} (s)",
-                partial(self.toggle_worker, w.name),
-            )
-            yield SystemCommand(
-                f"Restart worker {w.name}",
-                "End the current run and start a new one (r)",
-                partial(self.restart_worker, w.name),
-            )
-            yield SystemCommand(
-                f"Reconfigure worker {w.name}",
-                f"Edit config v{w.config_version} as JSON (c)",
-                partial(self.reconfigure_worker, w.name),
-            )
-        for q in self.overview.queues:
-            yield SystemCommand(
-                f"{'Resume' if q.paused else 'Pause'} queue {q.queue}",
-                "Clients stop or restart fetching from it (space)",
-                partial(self.toggle_queue, q.queue),
-            )
-
-    def _keys(self, bindings: Sequence[BindingType]) -> list[KeyHelp]:
-        """One line per action, its keys joined: "s / space  Start/stop"."""
-        by_action: dict[str, tuple[list[str], str]] = {}
-        for binding in bindings:
-            if not isinstance(binding, Binding):
-                continue
-            for key in binding.key.split(","):
-                shown = self.get_key_display(replace(binding, key=key.strip()))
-                what = binding.tooltip or binding.description
-                keys, _ = by_action.setdefault(binding.action, ([], what))
-                if shown not in keys:
-                    keys.append(shown)
-        return [(" / ".join(keys), what) for keys, what in by_action.values()]
-
-    def help_sections(self) -> list[HelpSection]:
-        return [
-            (
-                "Anywhere",
-                [
-                    *self._keys(self.BINDINGS),
-                    ("ctrl+p", "Command palette: every action, by name"),
-                    ("tab / shift+tab", "Move between the tables"),
-                    ("↑ ↓ pgup pgdn", "Move the cursor in a table"),
-                ],
-            ),
-            ("Persistent workers table", self._keys(WorkersTable.BINDINGS)),
-            ("Queues table", self._keys(QueuesTable.BINDINGS)),
-            ("Reconfigure dialog", self._keys(ReconfigureScreen.BINDINGS)),
-            ("This help", self._keys(HelpScreen.BINDINGS)),
-        ]
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -76,6 +76,7 @@ async def test_unmigrated_database_says_to_run_migrate_and_recovers(bare_dsn: st
         text = str(app.screen.query_one("#schema-missing").content)
         assert "pqw migrate up" in text
         assert "no pqw schema" in text
+        await pilot.press("question_mark")  # help over it closes with it
 
         conn = await connect(bare_dsn)
         try:

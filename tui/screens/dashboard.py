@@ -12,6 +12,7 @@ from textual.screen import Screen
 from textual.widgets import Footer
 
 from engine.models import Overview
+from tui.guard import guarded
 from tui.palette import Palette
 from tui.widgets.banner import Banner
 from tui.widgets.clients_table import ClientsTable
@@ -70,6 +71,7 @@ class DashboardScreen(Screen[None]):
         self._status = (line, monotonic_now)
         self._paint_status()
 
+    @guarded
     def _paint_status(self) -> None:
         if not self._ready or self._status is None:
             return
@@ -90,6 +92,7 @@ class DashboardScreen(Screen[None]):
         if self._dirty:
             self._paint()
 
+    @guarded
     def _paint(self) -> None:
         data = self._data
         if data is None or not self._ready:
