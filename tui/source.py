@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any, Protocol
+from collections.abc import Awaitable, Callable
+from typing import Any, Protocol, TypeVar
 
 from engine.admin import Admin
+from engine.db import connection_failure, is_connection_error
 from engine.dsn import describe_dsn
+from engine.errors import DatabaseUnavailable
 from engine.models import Overview
 
 CLOSE_TIMEOUT = 2.0
+
+T = TypeVar("T")
 
 
 class DashboardSource(Protocol):
@@ -81,23 +86,35 @@ class AdminSource:
             # A pool whose server is gone may never finish a polite close.
             admin.pool.terminate()
 
+    async def _with_admin(self, call: Callable[[Admin], Awaitable[T]]) -> T:
+        try:
+            return await call(await self._connected())
+        except DatabaseUnavailable:
+            raise
+        except Exception as exc:
+            # A pool reconnecting on its own raises raw socket errors; say them
+            # the way the engine says a failed connect (host named, no password).
+            if is_connection_error(exc):
+                raise connection_failure(self._dsn, exc) from exc
+            raise
+
     async def overview(self) -> Overview:
-        return await (await self._connected()).overview()
+        return await self._with_admin(lambda a: a.overview())
 
     async def start_worker(self, name: str) -> None:
-        await (await self._connected()).start_worker(name)
+        await self._with_admin(lambda a: a.start_worker(name))
 
     async def stop_worker(self, name: str) -> None:
-        await (await self._connected()).stop_worker(name)
+        await self._with_admin(lambda a: a.stop_worker(name))
 
     async def restart_worker(self, name: str) -> None:
-        await (await self._connected()).restart_worker(name)
+        await self._with_admin(lambda a: a.restart_worker(name))
 
     async def set_worker_config(self, name: str, config: dict[str, Any]) -> int:
-        return await (await self._connected()).set_worker_config(name, config)
+        return await self._with_admin(lambda a: a.set_worker_config(name, config))
 
     async def pause_queue(self, name: str) -> None:
-        await (await self._connected()).pause_queue(name)
+        await self._with_admin(lambda a: a.pause_queue(name))
 
     async def resume_queue(self, name: str) -> None:
-        await (await self._connected()).resume_queue(name)
+        await self._with_admin(lambda a: a.resume_queue(name))
