@@ -160,7 +160,9 @@ async def test_stop_start_and_reconfigure_reach_a_worker_process_within_a_second
     db: asyncpg.Connection, admin: Admin, workers: Workers
 ) -> None:
     workers.spawn()
-    await wait_for(lambda: running(admin), timeout=30, message="a running singleton")
+    current = await wait_for(lambda: running(admin), timeout=30, message="a running singleton")
+    # "running" is true from the fetch on; wait until the handler itself is in its loop.
+    await wait_for(lambda: run_started_at(db, current.job_id), timeout=10, message="the handler")
 
     async def event_after(event: str, since: datetime) -> datetime | None:
         return await db.fetchval(
