@@ -217,6 +217,55 @@ async def bench_latency(dsn: str, samples: int) -> Figure:
     return figure
 
 
+# A million jobs spread over queues and states the way a busy system looks:
+# mostly finished work, a backlog, some retries and failures.
+FILL_MILLION = """
+INSERT INTO pqw_job (kind, queue, state, max_attempts, attempt, finalized_at, scheduled_at)
+SELECT 'bench.fill',
+       (ARRAY['default', 'mail', 'reports', 'webhooks'])[1 + n % 4],
+       s.state,
+       25,
+       CASE WHEN s.state = 'available' THEN 0 ELSE 1 END,
+       CASE WHEN s.state IN ('completed', 'cancelled', 'discarded')
+            THEN now() - (n % 3600) * interval '1 second' END,
+       CASE WHEN s.state IN ('scheduled', 'retryable') THEN now() + interval '1 hour' ELSE now() END
+FROM generate_series(1, $1) AS n
+CROSS JOIN LATERAL (SELECT (CASE
+    WHEN n % 100 < 70 THEN 'completed'
+    WHEN n % 100 < 85 THEN 'available'
+    WHEN n % 100 < 90 THEN 'scheduled'
+    WHEN n % 100 < 94 THEN 'retryable'
+    WHEN n % 100 < 97 THEN 'discarded'
+    ELSE 'cancelled' END)::pqw_job_state AS state) s
+"""
+
+
+async def bench_dashboard(dsn: str, rows: int, samples: int = 15) -> Figure:
+    """The dashboard's whole refresh (Admin.overview) on a pqw_job of `rows` rows."""
+    from engine.admin import Admin
+
+    figure = Figure("dashboard refresh (overview)", "ms", extra={"rows": rows})
+    admin = await Admin.connect(dsn)
+    try:
+        await admin.pool.execute("TRUNCATE pqw_job, pqw_throughput")
+        await admin.pool.execute(FILL_MILLION, rows)
+        await admin.pool.execute("VACUUM ANALYZE pqw_job")
+        await admin.overview()  # warm up
+        counts = []
+        for _ in range(samples):
+            started = time.perf_counter()
+            await admin.overview()
+            figure.samples.append((time.perf_counter() - started) * 1000)
+            started = time.perf_counter()
+            queues = await admin.queue_state_counts()
+            counts.append((time.perf_counter() - started) * 1000)
+        figure.extra["counts_ms"] = round(statistics.median(counts), 1)
+        figure.extra["estimated_cells"] = sum(len(q.estimated) for q in queues)
+    finally:
+        await admin.close()
+    return figure
+
+
 Bench = Callable[[str, argparse.Namespace], Awaitable[list[Figure]]]
 
 
@@ -239,6 +288,8 @@ async def run_bench(args: argparse.Namespace) -> int:
             figures.append(await bench_latency(scratch, args.latency_samples))
         if wanted("unique"):
             figures.append(await bench_unique(scratch, args.jobs // 2, args.runs))
+        if wanted("dashboard"):
+            figures.append(await bench_dashboard(scratch, args.dashboard_rows))
         if wanted("failover"):
             figures.append(await bench_failover.bench_failover(scratch, args.kills))
         if wanted("control"):
@@ -255,8 +306,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--latency-samples", type=int, default=300)
     parser.add_argument("--kills", type=int, default=5, help="SIGKILLs for the failover figure")
     parser.add_argument("--control-samples", type=int, default=5)
+    parser.add_argument("--dashboard-rows", type=int, default=1_000_000)
     parser.add_argument(
-        "--only", help="comma-separated: enqueue,drain,latency,unique,failover,control"
+        "--only", help="comma-separated: enqueue,drain,latency,unique,dashboard,failover,control"
     )
     parser.add_argument("--json", action="store_true", help="one JSON object per figure")
     parser.set_defaults(run=run_bench)

@@ -9,9 +9,11 @@ import sys
 from collections.abc import Callable, Coroutine, Sequence
 from typing import Any
 
+import asyncpg
+
 from engine import migrate
 from engine.db import connect
-from engine.dsn import describe_dsn, resolve_dsn
+from engine.dsn import describe_dsn, mask_dsn, resolve_dsn
 from engine.errors import PqwError
 
 Handler = Callable[[argparse.Namespace], Coroutine[Any, Any, int]]
@@ -160,6 +162,9 @@ def run_command(handler: Handler, args: argparse.Namespace) -> int:
         return asyncio.run(handler(args))
     except PqwError as exc:
         print(f"pqw: error: {exc}", file=sys.stderr)
+        return 1
+    except asyncpg.PostgresError as exc:
+        print(f"pqw: database error: {mask_dsn(str(exc))}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130

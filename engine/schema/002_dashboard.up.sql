@@ -13,9 +13,10 @@ CREATE TABLE pqw_throughput (
 
 -- The planner's estimate of how many jobs of a queue are in a state. Exact
 -- counts above a threshold would scan millions of rows; the dashboard shows
--- these as estimates. Values are quoted with %L, never spliced raw.
+-- these as estimates. Values are quoted with %L, never spliced raw. (VOLATILE:
+-- PostgreSQL allows EXPLAIN only there.)
 CREATE FUNCTION pqw_job_count_estimate(queue_name text, job_state pqw_job_state)
-RETURNS bigint LANGUAGE plpgsql STABLE AS $$
+RETURNS bigint LANGUAGE plpgsql VOLATILE AS $$
 DECLARE
     plan jsonb;
 BEGIN
