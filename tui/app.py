@@ -159,6 +159,8 @@ class PqwApp(App[int]):
     def _start_poll(self) -> None:
         if self._polling:
             return  # the running poll arms the next one when it ends
+        # Pausing holds the data still; it does not stop reconnecting, so a
+        # paused dashboard still learns that the database is back.
         if self.rate.paused and isinstance(self.feed.state, Connected):
             return
         self._polling = True

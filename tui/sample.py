@@ -239,6 +239,10 @@ class SampleSource:
     async def overview(self) -> Overview:
         return self._overview
 
+    def set_overview(self, overview: Overview) -> None:
+        """What the next read returns (tests change the cluster under the dashboard)."""
+        self._overview = overview
+
     def _change_worker(self, name: str, **fields: Any) -> WorkerInfo:
         workers = list(self._overview.workers)
         for i, w in enumerate(workers):

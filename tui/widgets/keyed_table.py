@@ -47,6 +47,7 @@ class KeyedTable(DataTable[Cell]):
 
     def sync(self, rows: Mapping[str, Sequence[Cell]]) -> None:
         """Make the table show exactly `rows` (key → cells in column order)."""
+        selected = self.selected_key
         with self.app.batch_update():
             for key in [k for k in self._shown if k not in rows]:
                 self.remove_row(key)
@@ -61,6 +62,12 @@ class KeyedTable(DataTable[Cell]):
                         if before != after:
                             self.update_cell(key, column, after, update_width=True)
                 self._shown[key] = new
+            # The cursor is an index: a row removed above it would move it to a
+            # neighbour. Keep it on the row the operator chose.
+            if selected is not None and selected in rows:
+                index = self.get_row_index(selected)
+                if index != self.cursor_row:  # moving to itself would scroll back to it
+                    self.move_cursor(row=index, animate=False)
 
     @property
     def selected_key(self) -> str | None:
