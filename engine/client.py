@@ -364,7 +364,7 @@ class Client:
         jobs: Sequence[JobSpec | tuple[Any, ...]],
         *,
         conn: asyncpg.Connection[Any] | None = None,
-    ) -> list[InsertResult]:
+    ) -> Sequence[InsertResult]:
         """Insert many jobs in one round trip; each result says whether it was a duplicate.
 
         Every job is validated before anything is written.

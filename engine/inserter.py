@@ -9,8 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from functools import partial
-from typing import Any, TypeAlias
+from typing import Any, TypeAlias, overload
 
 import asyncpg
 
@@ -27,7 +26,7 @@ COPY_THRESHOLD = 100
 
 async def insert_rows(
     executor: Executor, rows: Sequence[InsertParams], *, own_pool: bool = False
-) -> list[InsertResult]:
+) -> Sequence[InsertResult]:
     """Insert rows; a unique row meeting a live duplicate returns that job as a duplicate."""
     if not rows:
         return []
@@ -79,7 +78,7 @@ async def insert_statement(executor: Executor, rows: Sequence[InsertParams]) -> 
     return out
 
 
-async def copy_rows(conn: Any, rows: Sequence[InsertParams]) -> list[InsertResult]:
+async def copy_rows(conn: Any, rows: Sequence[InsertParams]) -> Sequence[InsertResult]:
     """COPY non-unique rows with ids reserved up front; Jobs are built from what was sent."""
     templates = {id(r.template): r.template for r in rows}.values()
     # Columns every row leaves at the table's default are not sent at all.
@@ -112,10 +111,52 @@ async def copy_rows(conn: Any, rows: Sequence[InsertParams]) -> list[InsertResul
                 record += (t.tags, t.metadata_json)
             records.append(record)
         await conn.copy_records_to_table("pqw_job", records=records, columns=columns)
-    return [
-        InsertResult(make=partial(_copied_job, job_id, row, now))
-        for job_id, row in zip(ids, rows, strict=True)
-    ]
+    return CopiedResults(ids, rows, now)
+
+
+class CopiedResults(Sequence[InsertResult]):
+    """Results of a COPY batch, each made when first read.
+
+    A bulk insert of 100,000 rows would otherwise spend more time building
+    result objects than the database spends storing the rows.
+    """
+
+    def __init__(self, ids: list[int], rows: Sequence[InsertParams], now: datetime) -> None:
+        self._ids = ids
+        self._rows = rows
+        self._now = now
+        self._made: dict[int, InsertResult] = {}
+
+    def __len__(self) -> int:
+        return len(self._ids)
+
+    def _get(self, index: int) -> InsertResult:
+        if index < 0:
+            index += len(self._ids)
+        result = self._made.get(index)
+        if result is None:
+            result = InsertResult(_copied_job(self._ids[index], self._rows[index], self._now))
+            self._made[index] = result
+        return result
+
+    @overload
+    def __getitem__(self, index: int) -> InsertResult: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[InsertResult]: ...
+
+    def __getitem__(self, index: int | slice) -> InsertResult | list[InsertResult]:
+        if isinstance(index, slice):
+            return [self._get(i) for i in range(*index.indices(len(self._ids)))]
+        if not -len(self._ids) <= index < len(self._ids):
+            raise IndexError(index)
+        return self._get(index)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Sequence) and list(self) == list(other)
+
+    def __repr__(self) -> str:
+        return f"CopiedResults({len(self)} jobs, ids {self._ids[0]}..{self._ids[-1]})"
 
 
 def _copied_job(job_id: int, row: InsertParams, now: datetime) -> Job:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -119,46 +119,12 @@ class InsertOpts:
         return replace(self, **changes)
 
 
+@dataclass(frozen=True, slots=True)
 class InsertResult:
-    """What an insert produced: the job (or the live duplicate it met) and whether it was one.
+    """What an insert produced: the job (or the live duplicate it met) and whether it was one."""
 
-    Bulk inserts build each Job only when `.job` is first read, so inserting a
-    hundred thousand rows does not pay for a hundred thousand objects nobody reads.
-    """
-
-    __slots__ = ("_job", "_make", "duplicate")
-
-    def __init__(
-        self,
-        job: Job | None = None,
-        duplicate: bool = False,
-        *,
-        make: Callable[[], Job] | None = None,
-    ) -> None:
-        if job is None and make is None:
-            raise TypeError("InsertResult needs a job or a way to make it")
-        self._job = job
-        self._make = make
-        self.duplicate = duplicate
-
-    @property
-    def job(self) -> Job:
-        if self._job is None:
-            assert self._make is not None
-            self._job = self._make()
-            self._make = None
-        return self._job
-
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, InsertResult):
-            return NotImplemented
-        return self.job == other.job and self.duplicate == other.duplicate
-
-    def __hash__(self) -> int:
-        return hash((self.job.id, self.duplicate))
-
-    def __repr__(self) -> str:
-        return f"InsertResult(job={self.job!r}, duplicate={self.duplicate})"
+    job: Job
+    duplicate: bool = False
 
 
 class JobSnooze(Exception):
