@@ -173,10 +173,8 @@ async def bench_drain(dsn: str, jobs: int, runs: int, concurrency: int = 16) -> 
         await client.pool.execute("VACUUM ANALYZE pqw_job")
         started = time.perf_counter()
         await client.start()
-        completer = client._completer
-        assert completer is not None
         # Polls an in-memory counter: 2 ms is the resolution of the measurement.
-        while completer.flushed < jobs:  # noqa: ASYNC110
+        while client.completed_count < jobs:  # noqa: ASYNC110
             await asyncio.sleep(0.002)
         figure.samples.append(jobs / (time.perf_counter() - started))
         await client.stop()

@@ -33,6 +33,7 @@ from engine.unique import NON_FINAL_STATES, persistent_kind, states_to_mask
 
 if TYPE_CHECKING:
     from engine.client import Client
+    from engine.runtime import Runtime
 
 log = logging.getLogger("pqw.persistent")
 
@@ -448,17 +449,20 @@ class PersistentManager:
 
     # -- wiring into the client ------------------------------------------------
 
-    def install(self) -> None:
-        """Register producers, runners and hooks on the client (at start)."""
-        client = self.client
-        client.persistent_names = sorted(self.workers)
+    @property
+    def names(self) -> list[str]:
+        return sorted(self.workers)
+
+    def install(self, runtime: Runtime) -> None:
+        """Give the started client a producer per persistent queue and a runner per worker."""
         by_queue: dict[str, list[PersistentWorker]] = {}
         for worker in self.workers.values():
             by_queue.setdefault(worker.queue, []).append(worker)
-            client.set_runner(worker.kind, self._runner_for(worker))
-            client.extra_heartbeat_timeouts[worker.kind] = worker.heartbeat_timeout
+            runtime.set_runner(worker.kind, self._runner_for(worker))
+            runtime.extra_heartbeat_timeouts[worker.kind] = worker.heartbeat_timeout
         for queue, workers in by_queue.items():
-            client.add_producer(queue, len(workers), fetch_kinds=[w.kind for w in workers])
+            # One slot per worker: a client can run all of its workers at once.
+            runtime.add_producer(queue, len(workers), fetch_kinds=[w.kind for w in workers])
 
     async def sync_definitions(self) -> None:
         """Write code defaults (never over an operator's change) and start due runs."""
