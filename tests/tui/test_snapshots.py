@@ -27,3 +27,7 @@ def test_reconfigure_modal(snap_compare: SnapCompare) -> None:
 
 def test_help_screen(snap_compare: SnapCompare) -> None:
     assert snap_compare(sample_app(), terminal_size=SIZE, run_before=help_screen)
+
+
+def test_reconfigure_modal_at_80x24(snap_compare: SnapCompare) -> None:
+    assert snap_compare(sample_app(), terminal_size=(80, 24), run_before=reconfigure_modal)

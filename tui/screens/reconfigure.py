@@ -18,6 +18,9 @@ from tui.feed import ActionFailed
 
 SaveConfig = Callable[[dict[str, Any]], Awaitable[int]]
 
+EDITOR_LINES = 12
+EDITOR_MIN_LINES = 5
+
 
 class ConfigError(ValueError):
     """The editor's text is not a config; str() says where and why."""
@@ -98,8 +101,14 @@ class ReconfigureScreen(ModalScreen[int | None]):
             yield editor
             yield Static("", id="config-error")
             with Horizontal(id="reconfigure-buttons"):
-                yield Button("Save", variant="primary", id="save")
-                yield Button("Cancel", id="cancel")
+                yield Button("Save", variant="primary", id="save", compact=True)
+                yield Button("Cancel", id="cancel", compact=True)
+
+    def on_resize(self) -> None:
+        # The editor gives up lines first on a short terminal, so the buttons and
+        # an error message still fit (15 = everything else in the dialog).
+        height = max(EDITOR_MIN_LINES, min(EDITOR_LINES, self.size.height - 15))
+        self.query_one(TextArea).styles.height = height
 
     @property
     def error_text(self) -> str:
