@@ -285,29 +285,29 @@ class Admin:
             now=r["now"],
         )
 
+    async def _change_worker(self, name: str, change: str, statement: str) -> None:
+        """Update the worker's row, then (unless stopping) insert its run if it has none,
+        and tell every client, all in one transaction."""
+        async with self.pool.acquire() as conn, conn.transaction():
+            if await conn.fetchval(statement, name, self.actor) is None:
+                raise NotFound(f"no persistent worker named {name!r}")
+            if change == "stop":
+                await conn.execute(sql.CANCEL_WAITING_RUN, name, self.actor)
+            else:
+                await conn.fetch(sql.INSERT_DUE_RUNS, name, NON_FINAL_MASK)
+            await control.send(conn, control.worker_changed(name, change))
+
     async def stop_worker(self, name: str) -> None:
         """Disable the worker: its run is told to stop (within a second) and none follows."""
-        async with self.pool.acquire() as conn, conn.transaction():
-            if await conn.fetchval(sql.STOP_WORKER, name, self.actor) is None:
-                raise NotFound(f"no persistent worker named {name!r}")
-            await conn.execute(sql.CANCEL_WAITING_RUN, name, self.actor)
-            await control.send(conn, control.worker_changed(name, "stop"))
+        await self._change_worker(name, "stop", sql.STOP_WORKER)
 
     async def start_worker(self, name: str) -> None:
         """Enable the worker; a run is inserted at once and starts on a client within a second."""
-        async with self.pool.acquire() as conn, conn.transaction():
-            if await conn.fetchval(sql.START_WORKER, name, self.actor) is None:
-                raise NotFound(f"no persistent worker named {name!r}")
-            await conn.fetch(sql.INSERT_DUE_RUNS, name, NON_FINAL_MASK)
-            await control.send(conn, control.worker_changed(name, "start"))
+        await self._change_worker(name, "start", sql.START_WORKER)
 
     async def restart_worker(self, name: str) -> None:
         """End the current run gracefully and start a new one (starting it if stopped)."""
-        async with self.pool.acquire() as conn, conn.transaction():
-            if await conn.fetchval(sql.RESTART_WORKER, name, self.actor) is None:
-                raise NotFound(f"no persistent worker named {name!r}")
-            await conn.fetch(sql.INSERT_DUE_RUNS, name, NON_FINAL_MASK)
-            await control.send(conn, control.worker_changed(name, "restart"))
+        await self._change_worker(name, "restart", sql.RESTART_WORKER)
 
     async def set_worker_config(self, name: str, config: Any) -> int:
         """Replace the worker's config (validated; a bad value changes nothing); the new version."""

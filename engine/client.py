@@ -9,7 +9,7 @@ import secrets
 import socket
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Generic, ParamSpec, TypeVar
+from typing import Any, Generic, ParamSpec, TypeVar, Unpack
 
 import asyncpg
 
@@ -28,7 +28,7 @@ from engine.insert_params import (
 from engine.inserter import insert_rows
 from engine.maintenance import Fence, MaintenanceConfig
 from engine.periodic import PeriodicJob, Schedule
-from engine.persistent import PersistentHandler, PersistentManager
+from engine.persistent import PersistentHandler, PersistentManager, PersistentOptions
 from engine.retry import RetryBackoff, default_backoff
 from engine.runtime import Runtime
 from engine.types import InsertOpts, InsertResult, Job, UniqueOpts
@@ -185,37 +185,16 @@ class Client:
         )
 
     def persistent(
-        self,
-        name: str,
-        *,
-        config: Any = None,
-        config_type: Any = None,
-        heartbeat_interval: float = 1.0,
-        heartbeat_timeout: float = 5.0,
-        queue: str = "persistent",
-        restart_on_config_change: bool = True,
-        stop_grace: float = 5.0,
-        enabled: bool = True,
+        self, name: str, **options: Unpack[PersistentOptions]
     ) -> Callable[[PersistentHandler], PersistentHandler]:
         """Decorator defining a persistent worker: one copy of the loop, always running somewhere.
 
-        `config` is the default for a new worker (the database row wins once it
-        exists); `config_type` (a dataclass or TypedDict) types and validates it.
+        Options (see PersistentOptions): config, config_type, heartbeat_interval,
+        heartbeat_timeout, queue, restart_on_config_change, stop_grace, enabled.
         """
 
         def define(fn: PersistentHandler) -> PersistentHandler:
-            self.persistent_manager.define(
-                name,
-                fn,
-                config=config,
-                config_type=config_type,
-                heartbeat_interval=heartbeat_interval,
-                heartbeat_timeout=heartbeat_timeout,
-                queue=queue,
-                restart_on_config_change=restart_on_config_change,
-                stop_grace=stop_grace,
-                enabled=enabled,
-            )
+            self.persistent_manager.define(name, fn, **options)
             return fn
 
         return define

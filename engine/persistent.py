@@ -19,7 +19,7 @@ import traceback
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypedDict, Unpack
 
 import asyncpg
 
@@ -53,6 +53,29 @@ def crash_backoff(consecutive_failures: int) -> float:
     if consecutive_failures <= 0:
         return 0.0
     return float(min(MAX_BACKOFF, 2 ** (consecutive_failures - 1)))
+
+
+class PersistentOptions(TypedDict, total=False):
+    """How a persistent worker is defined (all optional; defaults in brackets).
+
+    config: the default config for a new worker [{}]; the database row wins once it exists.
+    config_type: a dataclass or TypedDict that types and validates the config [None].
+    heartbeat_interval: seconds between lease heartbeats [1.0].
+    heartbeat_timeout: seconds without one before the run is taken back [5.0].
+    queue: the queue its runs go through, not one of the client's job queues ["persistent"].
+    restart_on_config_change: end the run and start anew when the config changes [True].
+    stop_grace: seconds a stopping handler gets before it is cancelled [5.0].
+    enabled: whether a new worker starts enabled [True].
+    """
+
+    config: Any
+    config_type: Any
+    heartbeat_interval: float
+    heartbeat_timeout: float
+    queue: str
+    restart_on_config_change: bool
+    stop_grace: float
+    enabled: bool
 
 
 @dataclass(frozen=True)
@@ -391,19 +414,14 @@ class PersistentManager:
         self._grace: dict[str, asyncio.TimerHandle] = {}
 
     def define(
-        self,
-        name: str,
-        fn: PersistentHandler,
-        *,
-        config: Any = None,
-        config_type: Any = None,
-        heartbeat_interval: float = 1.0,
-        heartbeat_timeout: float = 5.0,
-        queue: str = "persistent",
-        restart_on_config_change: bool = True,
-        stop_grace: float = 5.0,
-        enabled: bool = True,
+        self, name: str, fn: PersistentHandler, **options: Unpack[PersistentOptions]
     ) -> PersistentWorker:
+        config: Any = options.get("config")
+        config_type: Any = options.get("config_type")
+        heartbeat_interval = options.get("heartbeat_interval", 1.0)
+        heartbeat_timeout = options.get("heartbeat_timeout", 5.0)
+        queue = options.get("queue", "persistent")
+        stop_grace = options.get("stop_grace", 5.0)
         if not isinstance(name, str) or not 1 <= len(name) <= 100:
             raise InvalidJobOption(
                 f"persistent worker name must be 1 to 100 characters, got {name!r}"
@@ -439,9 +457,9 @@ class PersistentManager:
             heartbeat_interval=float(heartbeat_interval),
             heartbeat_timeout=float(heartbeat_timeout),
             queue=queue,
-            restart_on_config_change=restart_on_config_change,
+            restart_on_config_change=options.get("restart_on_config_change", True),
             stop_grace=float(stop_grace),
-            enabled=enabled,
+            enabled=options.get("enabled", True),
         )
         validate_config(worker.schema, worker.config)
         self.workers[name] = worker

@@ -148,4 +148,4 @@ async def conn(dsn: str) -> Any:
 
 
 from tests.clients import make_client  # noqa: E402, F401  (a fixture every engine test uses)
-from tests.processes import workers  # noqa: E402, F401  (worker processes for crash tests)
+from tests.processes import admin, db, workers  # noqa: E402, F401  (crash-test fixtures)

@@ -6,12 +6,16 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
+import asyncpg
 import pytest
 
-from tests.helpers import ROOT, subprocess_env
+from engine.admin import Admin
+from engine.db import connect
+from tests.helpers import ROOT, subprocess_env, wait_for
+from tests.workers.app import CREATE_TABLES
 
 
 class Workers:
@@ -65,6 +69,34 @@ class Workers:
                 proc.kill()
         for proc in self.procs:
             proc.wait(10)
+
+
+async def registered(db: asyncpg.Connection, pid: int) -> str:
+    """The client id of a worker process, once it has registered."""
+
+    async def find() -> str | None:
+        return await db.fetchval(
+            "SELECT id FROM pqw_client WHERE pid = $1 AND stopped_at IS NULL", pid
+        )
+
+    client_id: str = await wait_for(find, timeout=30, message=f"process {pid} to register")
+    return client_id
+
+
+@pytest.fixture
+async def db(dsn: str) -> AsyncIterator[asyncpg.Connection]:
+    """A connection to the test database, with the tables the test worker app writes."""
+    conn = await connect(dsn)
+    await conn.execute(CREATE_TABLES)
+    yield conn
+    await conn.close()
+
+
+@pytest.fixture
+async def admin(dsn: str) -> AsyncIterator[Admin]:
+    opened = await Admin.connect(dsn)
+    yield opened
+    await opened.close()
 
 
 @pytest.fixture

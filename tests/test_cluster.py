@@ -16,30 +16,10 @@ import pytest
 
 from engine import Client, JobState
 from engine.admin import Admin
-from engine.db import connect
 from engine.maintenance import Retention
 from tests.clients import FAST
 from tests.helpers import wait_for
-from tests.processes import Workers
-from tests.workers.app import CREATE_TABLES
-
-
-@pytest.fixture
-async def db(dsn: str) -> Any:
-    conn = await connect(dsn)
-    await conn.execute(CREATE_TABLES)
-    yield conn
-    await conn.close()
-
-
-async def registered(db: asyncpg.Connection, pid: int) -> str:
-    async def find() -> str | None:
-        return await db.fetchval(
-            "SELECT id FROM pqw_client WHERE pid = $1 AND stopped_at IS NULL", pid
-        )
-
-    client_id: str = await wait_for(find, timeout=30, message=f"process {pid} to register")
-    return client_id
+from tests.processes import Workers, registered
 
 
 async def leader_id(db: asyncpg.Connection) -> str | None:

@@ -17,13 +17,6 @@ from engine.persistent import crash_backoff
 from tests.helpers import wait_for
 
 
-@pytest.fixture
-async def admin(dsn: str) -> Any:
-    a = await Admin.connect(dsn)
-    yield a
-    await a.close()
-
-
 async def status_is(admin: Admin, name: str, *statuses: WorkerStatus) -> Any:
     try:
         worker = await admin.get_worker(name)

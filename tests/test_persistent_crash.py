@@ -10,32 +10,15 @@ from datetime import datetime
 from typing import Any
 
 import asyncpg
-import pytest
 
 from engine.admin import Admin
-from engine.db import connect
 from engine.errors import NotFound
 from engine.models import WorkerStatus
 from tests.helpers import wait_for
 from tests.processes import Workers
-from tests.workers.app import CREATE_TABLES, SINGLETON_INTERVAL, SINGLETON_TIMEOUT
+from tests.workers.app import SINGLETON_INTERVAL, SINGLETON_TIMEOUT
 
 NAME = "singleton"
-
-
-@pytest.fixture
-async def db(dsn: str) -> Any:
-    conn = await connect(dsn)
-    await conn.execute(CREATE_TABLES)
-    yield conn
-    await conn.close()
-
-
-@pytest.fixture
-async def admin(dsn: str) -> Any:
-    a = await Admin.connect(dsn)
-    yield a
-    await a.close()
 
 
 async def running(admin: Admin, not_pid: int | None = None, not_job: int | None = None) -> Any:

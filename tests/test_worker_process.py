@@ -3,34 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any
 
 import asyncpg
-import pytest
 
 from engine import Client
-from engine.db import connect
 from tests.helpers import wait_for
-from tests.processes import Workers
-from tests.workers.app import CREATE_TABLES
-
-
-@pytest.fixture
-async def db(dsn: str) -> Any:
-    conn = await connect(dsn)
-    await conn.execute(CREATE_TABLES)
-    yield conn
-    await conn.close()
-
-
-async def client_of(db: asyncpg.Connection, pid: int) -> str:
-    async def find() -> str | None:
-        return await db.fetchval(
-            "SELECT id FROM pqw_client WHERE pid = $1 AND stopped_at IS NULL", pid
-        )
-
-    found: str = await wait_for(find, timeout=30, message=f"worker process {pid} to register")
-    return found
+from tests.processes import Workers, registered
 
 
 async def events(db: asyncpg.Connection, event: str) -> list[asyncpg.Record]:
@@ -41,7 +19,7 @@ async def test_worker_prints_a_startup_line_and_stops_gracefully_on_sigterm(
     db: asyncpg.Connection, workers: Workers, dsn: str
 ) -> None:
     proc = workers.spawn(queues="default=2,extra=1")
-    await client_of(db, proc.pid)
+    await registered(db, proc.pid)
     inserter = Client(dsn, auto_migrate=False)
     try:
         job = (await inserter.insert("test.sleep", {"seconds": 1.0})).job
@@ -77,7 +55,7 @@ async def test_sigkill_mid_job_leaves_it_running_then_it_runs_again_elsewhere(
     db: asyncpg.Connection, workers: Workers, dsn: str
 ) -> None:
     first = workers.spawn()
-    first_id = await client_of(db, first.pid)
+    first_id = await registered(db, first.pid)
     inserter = Client(dsn, auto_migrate=False)
     try:
         job = (await inserter.insert("test.sleep", {"seconds": 600}, max_attempts=3)).job
@@ -105,7 +83,7 @@ async def test_sigkill_mid_job_leaves_it_running_then_it_runs_again_elsewhere(
     # Another worker comes up: its rescuer takes the job back and it runs again there.
     killed_at = await db.fetchval("SELECT clock_timestamp()")
     second = workers.spawn()
-    await client_of(db, second.pid)
+    await registered(db, second.pid)
 
     async def rerun() -> list[asyncpg.Record]:
         rows = await events(db, "started")
