@@ -67,6 +67,7 @@ class Admin:
         actor: str | None = None,
         pool_size: int = 4,
         check: bool = True,
+        application_name: str = "pqw admin",
     ) -> Admin:
         """Connect (DatabaseUnavailable when it cannot) and check the schema (SchemaError)."""
         resolved = resolve_dsn(dsn)
@@ -74,7 +75,7 @@ class Admin:
             resolved,
             min_size=1,
             max_size=pool_size,
-            server_settings={"application_name": "pqw admin"},
+            server_settings={"application_name": application_name},
         )
         if check:
             try:
@@ -273,6 +274,7 @@ class Admin:
             next_run_at=r["next_run_at"],
             run_started_at=r["run_started_at"],
             last_run_ended_at=r["last_run_ended_at"],
+            restart_requested_at=r["restart_requested_at"],
             updated_at=r["updated_at"],
             updated_by=r["updated_by"],
             job_id=r["job_id"],

@@ -137,6 +137,20 @@ async def create_pool(
     return await _guarded(dsn, make)
 
 
+# SQLSTATE classes that mean the server or the session is the problem, not the
+# query: connection exceptions (08), operator intervention such as shutdown or
+# "cannot connect now" (57P), insufficient resources such as too many
+# connections (53), and a database that is not accepting connections (55000).
+_OUTAGE_SQLSTATES = ("08", "57P", "53")
+
+
 def is_connection_error(exc: BaseException) -> bool:
     """True when exc means the database went away (retry later), not a bad query."""
-    return isinstance(exc, CONNECTION_ERRORS)
+    if isinstance(exc, CONNECTION_ERRORS):
+        return True
+    sqlstate = getattr(exc, "sqlstate", None)
+    if not isinstance(sqlstate, str):
+        return False
+    if sqlstate.startswith(_OUTAGE_SQLSTATES):
+        return True
+    return sqlstate == "55000" and "not currently accepting connections" in str(exc)

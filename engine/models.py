@@ -81,6 +81,7 @@ class WorkerInfo:
     next_run_at: datetime
     run_started_at: datetime | None
     last_run_ended_at: datetime | None
+    restart_requested_at: datetime | None
     updated_at: datetime
     updated_by: str | None
     job_id: int | None

@@ -393,7 +393,7 @@ class PqwApp(App[int]):
             self.worker_changes,
             name,
             RUN,
-            pending.restarting(worker),
+            pending.restarting(),
         )
 
     def reconfigure_worker(self, name: str) -> None:

@@ -89,18 +89,9 @@ class ActionFailed(Exception):
     """An operator action did not happen; str() is one line fit for the screen."""
 
 
-# SQLSTATE classes that mean the server or the connection is the problem, not
-# the query: connection exceptions, operator intervention (shutdown, cannot
-# connect now), insufficient resources (too many connections).
-_OUTAGE_SQLSTATES = ("08", "57P", "53")
-
-
 def is_outage(exc: BaseException) -> bool:
     """True when exc means the database is away (wait and reconnect), not a bad read."""
-    if isinstance(exc, DatabaseUnavailable) or is_connection_error(exc):
-        return True
-    sqlstate = getattr(exc, "sqlstate", None)
-    return isinstance(sqlstate, str) and sqlstate.startswith(_OUTAGE_SQLSTATES)
+    return isinstance(exc, DatabaseUnavailable) or is_connection_error(exc)
 
 
 def describe_failure(exc: BaseException) -> str:

@@ -45,10 +45,12 @@ def starting() -> PendingChange[WorkerInfo]:
     return PendingChange("starting…", lambda w: w.enabled, target=True)
 
 
-def restarting(before: WorkerInfo) -> PendingChange[WorkerInfo]:
-    # Confirmed once the old run is gone: a new run started, or none is live now.
+def restarting() -> PendingChange[WorkerInfo]:
+    # Confirmed once a run started after the request, or none is live any more.
     def done(w: WorkerInfo) -> bool:
-        return w.run_started_at != before.run_started_at or w.status not in _LIVE_RUN
+        requested, started = w.restart_requested_at, w.run_started_at
+        restarted = requested is not None and started is not None and started > requested
+        return restarted or w.status not in _LIVE_RUN
 
     return PendingChange("restarting…", done, target=True)
 

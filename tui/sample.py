@@ -65,6 +65,7 @@ def _worker(name: str, status: WorkerStatus, **fields: Any) -> WorkerInfo:
         next_run_at=_ago(3600),
         run_started_at=None,
         last_run_ended_at=None,
+        restart_requested_at=None,
         updated_at=_ago(86_400),
         updated_by="ops@bastion",
         job_id=None,

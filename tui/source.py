@@ -64,7 +64,9 @@ class AdminSource:
 
     async def _connected(self) -> Admin:
         if self._admin is None:
-            self._admin = await Admin.connect(self._dsn, pool_size=self._pool_size)
+            self._admin = await Admin.connect(
+                self._dsn, pool_size=self._pool_size, application_name="pqw-tui"
+            )
         return self._admin
 
     async def open(self) -> None:
