@@ -53,6 +53,7 @@ class Completer:
         return {o.job_id: o.attempt for o in self._pending}
 
     async def run(self) -> None:
+        """Write outcomes until cancelled; no error ends this loop."""
         failures = 0
         while True:
             await self._has_work.wait()
@@ -65,18 +66,35 @@ class Completer:
                 await self._write(batch)
                 failures = 0
             except Exception as exc:
-                # Put the batch back in front, unchanged, and try again later.
-                self._pending.extendleft(reversed(batch))
                 failures += 1
-                if is_connection_error(exc) or isinstance(exc, asyncpg.PostgresError):
+                if is_connection_error(exc):
+                    # Put the batch back in front, unchanged, and try again later.
+                    self._pending.extendleft(reversed(batch))
                     if failures == 1:
                         log.warning("pqw: cannot record finished jobs yet (%s); retrying", exc)
                     await asyncio.sleep(min(5.0, 0.1 * 2**failures))
                     continue
-                raise
+                # Not the connection: find the outcome the database refuses, so
+                # one bad row cannot hold every other completion back.
+                await self._write_one_by_one(batch)
             if not self._pending:
                 self._has_work.clear()
                 self._idle.set()
+
+    async def _write_one_by_one(self, batch: list[Outcome]) -> None:
+        for outcome in batch:
+            try:
+                await self._write([outcome])
+            except Exception as exc:
+                if is_connection_error(exc):
+                    self._pending.appendleft(outcome)
+                    continue
+                # The job stays running in the database; the rescuer takes it back.
+                log.error(
+                    "pqw: could not record the outcome of job %d (%s); left to the rescuer",
+                    outcome.job_id,
+                    exc,
+                )
 
     async def _write(self, batch: list[Outcome]) -> None:
         if not batch:

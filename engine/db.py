@@ -32,6 +32,9 @@ CONNECTION_ERRORS: tuple[type[BaseException], ...] = (
     asyncpg.InvalidCatalogNameError,
     asyncpg.InvalidAuthorizationSpecificationError,
     asyncpg.InvalidPasswordError,
+    # A session cut mid-operation can leave asyncpg's protocol in a state it
+    # refuses to leave ("another operation is in progress"); the pool replaces it.
+    asyncpg.InternalClientError,
 )
 
 # What a failed connect can raise: unreachable, refused, bad credentials, bad DSN.

@@ -16,16 +16,16 @@ import inspect
 import json
 import logging
 import traceback
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, TypedDict, Unpack
+from typing import TYPE_CHECKING, Any, TypedDict, TypeVar, Unpack
 
 import asyncpg
 
 from engine import sql
 from engine.config_schema import config_schema, typed_config, validate_config
-from engine.db import json_dumps
+from engine.db import is_connection_error, json_dumps
 from engine.errors import DuplicateKind, InvalidConfig, InvalidJobOption
 from engine.executor import RunningJob, StopReason
 from engine.insert_params import validate_queue
@@ -36,6 +36,8 @@ if TYPE_CHECKING:
     from engine.runtime import Runtime
 
 log = logging.getLogger("pqw.persistent")
+
+T = TypeVar("T")
 
 NON_FINAL_MASK = states_to_mask(NON_FINAL_STATES)
 MAX_BACKOFF = 60.0
@@ -203,8 +205,14 @@ class PersistentRun:
 
     async def execute(self) -> None:
         loop = asyncio.get_running_loop()
-        claim = await self.pool.fetchrow(
-            sql.CLAIM_RUN, self.job.id, self.job.attempt, self.manager.client.id, self.worker.name
+        claim = await self._within_lease(
+            lambda: self.pool.fetchrow(
+                sql.CLAIM_RUN,
+                self.job.id,
+                self.job.attempt,
+                self.manager.client.id,
+                self.worker.name,
+            )
         )
         if claim is None:
             return  # the lease is gone already (or the worker row was deleted)
@@ -230,6 +238,8 @@ class PersistentRun:
             self.worker.fn(self.ctx), name=f"pqw:persistent:{self.worker.name}"
         )
         lease = asyncio.create_task(self._hold_lease(), name=f"pqw:lease:{self.worker.name}")
+        # Without its lease keeper the handler must not go on, whatever ended it.
+        lease.add_done_callback(self._lease_ended)
         error: BaseException | None = None
         try:
             try:
@@ -268,6 +278,23 @@ class PersistentRun:
                 state="completed", reason=reason or "returned", error=None, duration=duration
             )
 
+    async def _within_lease(self, operation: Callable[[], Awaitable[T]]) -> T | None:
+        """Run a database step, retrying connection errors while the lease can still hold."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.worker.heartbeat_timeout - self.worker.heartbeat_interval
+        while True:
+            try:
+                return await operation()
+            except Exception as exc:
+                if not is_connection_error(exc) or loop.time() >= deadline:
+                    log.error(
+                        "pqw: persistent worker %s: %s; the rescuer takes over",
+                        self.worker.name,
+                        exc,
+                    )
+                    return None
+                await asyncio.sleep(0.1)
+
     async def _hold_lease(self) -> None:
         loop = asyncio.get_running_loop()
         interval = self.worker.heartbeat_interval
@@ -304,7 +331,11 @@ class PersistentRun:
                 self._lose_lease("the lease was taken over")
                 return
             last_confirmed = sent
-            await self._apply(row)
+            try:
+                await self._apply(row)
+            except Exception:
+                # The lease holds; the change is looked at again next heartbeat.
+                log.exception("pqw: %s: applying a change failed", self.worker.name)
 
     async def _apply(self, row: asyncpg.Record) -> None:
         ctx = self.ctx
@@ -341,6 +372,12 @@ class PersistentRun:
             if ctx.restart_on_config_change:
                 self.request_stop("config")
 
+    def _lease_ended(self, lease: asyncio.Task[None]) -> None:
+        if lease.cancelled() or self._lease_lost:
+            return
+        error = lease.exception()
+        self._lose_lease(f"the lease keeper stopped ({error!r})")
+
     def _lose_lease(self, why: str) -> None:
         self._lease_lost = True
         log.warning("pqw: persistent worker %s: %s; cancelling the handler", self.worker.name, why)
@@ -368,32 +405,39 @@ class PersistentRun:
         crashed = reason == "crash"
         delay = MIN_RUN - duration if reason == "returned" and duration < MIN_RUN else 0.0
         restarted = reason in ("crash", "restart", "config", "returned", "cancel")
-        failures = 0
-        async with self.pool.acquire() as conn, conn.transaction():
-            ended = await conn.fetchval(
-                sql.FINISH_RUN_JOB,
-                self.job.id,
-                self.job.attempt,
-                state,
-                entry,
-                json.dumps(metadata),
-            )
-            if ended is None:
-                log.warning("pqw: persistent worker %s: run ended after its lease was lost", name)
-                return
-            row = await conn.fetchrow(
-                sql.FINISH_RUN_WORKER,
-                name,
-                crashed,
-                duration >= HEALTHY_RUN,
-                max(0.0, delay),
-                restarted,
-                f"{type(error).__name__}: {error}" if error is not None else None,
-            )
-            if row is not None and row["enabled"] and reason != "stop":
-                failures = row["consecutive_failures"]
+
+        async def end() -> int | None:
+            """The run's end in one transaction; the failure count, or None if the lease was gone."""
+            async with self.pool.acquire() as conn, conn.transaction():
+                ended = await conn.fetchval(
+                    sql.FINISH_RUN_JOB,
+                    self.job.id,
+                    self.job.attempt,
+                    state,
+                    entry,
+                    json.dumps(metadata),
+                )
+                if ended is None:
+                    return None
+                row = await conn.fetchrow(
+                    sql.FINISH_RUN_WORKER,
+                    name,
+                    crashed,
+                    duration >= HEALTHY_RUN,
+                    max(0.0, delay),
+                    restarted,
+                    f"{type(error).__name__}: {error}" if error is not None else None,
+                )
+                if row is None or not row["enabled"] or reason == "stop":
+                    return 0
                 # Hand over now: another client (or this one) picks the next run up at once.
                 await conn.fetch(sql.INSERT_DUE_RUNS, name, NON_FINAL_MASK)
+                return int(row["consecutive_failures"])
+
+        failures = await self._within_lease(end)
+        if failures is None:
+            log.warning("pqw: persistent worker %s: run ended after its lease was lost", name)
+            return
         if crashed:
             delay = crash_backoff(failures)
         log.info(

@@ -355,6 +355,8 @@ class Runtime:
             current.poke()
 
     async def _heartbeat_loop(self) -> None:
+        """Heartbeat until cancelled; no error ends this loop (a dead loop would get
+        every running job rescued from under a healthy client)."""
         failures = 0
         while True:
             await asyncio.sleep(self.client.job_heartbeat_interval)
@@ -364,11 +366,12 @@ class Runtime:
                     log.info("pqw: heartbeats restored")
                 failures = 0
             except Exception as exc:
-                if not is_connection_error(exc) and not isinstance(exc, asyncpg.PostgresError):
-                    raise
                 failures += 1
                 if failures == 1:
-                    log.warning("pqw: heartbeat failed (%s); retrying", exc)
+                    if is_connection_error(exc):
+                        log.warning("pqw: heartbeat failed (%s); retrying", exc)
+                    else:
+                        log.exception("pqw: heartbeat failed; retrying")
 
     async def _heartbeat_once(self) -> None:
         if await self.pool.fetchval(sql.HEARTBEAT_CLIENT, self.client.id) is None:
