@@ -351,3 +351,51 @@ async def test_a_killed_client_is_marked_dead(
         assert any(c.alive and c.pid == survivor.pid for c in clients.values())
     finally:
         await admin.close()
+
+
+async def test_rescuer_cancels_a_job_whose_cancel_was_asked_and_whose_runner_is_gone(
+    make_client: Callable[..., Client], admin: Admin
+) -> None:
+    client = make_client()
+    await client.connect()
+    job = (await client.insert("orphaned.work", {}, max_attempts=5)).job
+    # Its runner died while an operator's cancellation was on its way.
+    await client.pool.execute(
+        "UPDATE pqw_job SET state = 'running', attempt = 1, attempted_by = '{gone-client}', "
+        "heartbeat_at = now() - interval '1 hour', heartbeat_timeout = interval '5 seconds' "
+        "WHERE id = $1",
+        job.id,
+    )
+    await admin.cancel_job(job.id)
+    await client.start()
+
+    async def cancelled() -> bool:
+        return (await admin.get_job(job.id)).state is JobState.CANCELLED
+
+    await wait_for(cancelled, timeout=10, message="the rescuer to cancel it")
+    errors = (await admin.get_job(job.id)).errors
+    assert "rescued: client gone-client stopped heartbeating" in errors[-1]["error"]
+
+
+async def test_long_gone_clients_are_pruned(dsn: str) -> None:
+    config = dataclasses.replace(FAST, client_prune_after=1.0)
+    client = Client(dsn, auto_migrate=False, maintenance=config)
+    await client.connect()
+    await client.pool.execute(
+        "INSERT INTO pqw_client (id, host, pid, stopped_at) VALUES "
+        "('old-stopped', 'h', 1, now() - interval '1 hour'), ('just-stopped', 'h', 2, now())"
+    )
+    await client.start()
+    try:
+
+        async def pruned() -> bool:
+            ids = {r["id"] for r in await client.pool.fetch("SELECT id FROM pqw_client")}
+            return "old-stopped" not in ids
+
+        await wait_for(pruned, timeout=10, message="the old client to be pruned")
+        alive = await client.pool.fetchval(
+            "SELECT count(*) FROM pqw_client WHERE id = $1", client.id
+        )
+        assert alive == 1
+    finally:
+        await client.stop()
