@@ -7,7 +7,7 @@ import sys
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 from textual.app import App
@@ -15,7 +15,8 @@ from textual.binding import Binding, BindingType
 from textual.screen import Screen
 from textual.timer import Timer
 
-from engine.models import Overview, QueueCounts, WorkerInfo
+from engine.models import Overview, PeriodicInfo, QueueCounts, WorkerInfo
+from engine.types import Job
 from tui import pending
 from tui.clock import DisplayClock
 from tui.commands import DashboardCommands
@@ -30,17 +31,23 @@ from tui.feed import (
     Reconnecting,
 )
 from tui.guard import guarded
+from tui.job_actions import JobActions
+from tui.jobs_window import JobFilter
 from tui.keys import help_sections
 from tui.launch import StartupError, parse_options, prepare
-from tui.pending import CONFIG, RUN, PendingChange, PendingChanges
+from tui.pending import CONFIG, ENABLED, RUN, PendingChange, PendingChanges
 from tui.refresh import RefreshRate, seconds_label
 from tui.screens.dashboard import DashboardData, DashboardScreen
 from tui.screens.help import HelpScreen
+from tui.screens.job import JobScreen
+from tui.screens.jobs import JobsScreen
+from tui.screens.live import LiveScreen
 from tui.screens.reconfigure import ReconfigureScreen
 from tui.screens.schema_missing import SchemaMissingScreen
 from tui.source import AdminSource, DashboardSource
 from tui.themes import DEFAULT_THEME, register_themes
 from tui.widgets.queues_table import PAUSE, QueuesTable
+from tui.widgets.schedules_table import SchedulesTable
 from tui.widgets.status_bar import StatusLine
 from tui.widgets.workers_table import WorkersTable
 
@@ -93,6 +100,9 @@ class PqwApp(App[int]):
         self.overview: Overview | None = None
         self.worker_changes: PendingChanges[WorkerInfo] = PendingChanges()
         self.queue_changes: PendingChanges[QueueCounts] = PendingChanges()
+        self.schedule_changes: PendingChanges[PeriodicInfo] = PendingChanges()
+        self.job_changes: PendingChanges[Job] = PendingChanges()
+        self.job_actions = JobActions(self)
         self._monotonic = monotonic
         self._dashboard: DashboardScreen | None = None
         self._poll_timer: Timer | None = None
@@ -185,6 +195,24 @@ class PqwApp(App[int]):
         """Poll at once (unless paused): after an action, to confirm it quickly."""
         if not self.rate.paused:
             self._arm_poll(0)
+            self._live_screens_read()
+
+    def _live_screens_read(self) -> None:
+        # Only the screen on top reads; the others read when they are back.
+        screen = self.screen
+        if isinstance(screen, JobsScreen | JobScreen):
+            screen.poller.resume()
+
+    def monotonic(self) -> float:
+        """The app's local clock (time.monotonic unless a test gives another)."""
+        return self._monotonic()
+
+    def display_now(self) -> datetime:
+        """The time ages are measured against: database time when known."""
+        now = self.clock.now()
+        if now is not None:
+            return now
+        return self.overview.now if self.overview is not None else datetime.now(UTC)
 
     @guarded
     def on_overview_fetched(self, message: OverviewFetched) -> None:
@@ -194,6 +222,7 @@ class PqwApp(App[int]):
         now = self._monotonic()
         self.worker_changes.confirm({w.name: w for w in overview.workers}, message.started_at, now)
         self.queue_changes.confirm({q.queue: q for q in overview.queues}, message.started_at, now)
+        self.schedule_changes.confirm({p.id: p for p in overview.periodic}, message.started_at, now)
         self._paint()
         self._show_status()
 
@@ -232,12 +261,18 @@ class PqwApp(App[int]):
         self._check_demo()
 
     def _paint(self) -> None:
+        for screen in self.screen_stack:
+            if isinstance(screen, JobsScreen | JobScreen):
+                screen.repaint()
         if self.overview is None:
             return
-        now = self.clock.now() or self.overview.now
         self.dashboard.show_data(
             DashboardData(
-                self.overview, now, self.worker_changes.labels(), self.queue_changes.labels()
+                self.overview,
+                self.display_now(),
+                self.worker_changes.labels(),
+                self.queue_changes.labels(),
+                self.schedule_changes.labels(),
             )
         )
 
@@ -250,7 +285,11 @@ class PqwApp(App[int]):
             paused=self.rate.paused,
             demo=self.demo is not None,
         )
-        self.dashboard.show_status(line, self._monotonic())
+        now = self._monotonic()
+        self.dashboard.show_status(line, now)
+        for screen in self.screen_stack:
+            if isinstance(screen, LiveScreen) and screen is not self._dashboard:
+                screen.show_status(line, now)
 
     def _check_demo(self) -> None:
         if self.demo is None or self._demo_exit_reported:
@@ -275,6 +314,7 @@ class PqwApp(App[int]):
         self._sync_clock()
         if not self.rate.paused:
             self._arm_poll(0)
+            self._live_screens_read()
         self._show_status()
 
     def _set_rate(self, rate: RefreshRate) -> None:
@@ -318,9 +358,16 @@ class PqwApp(App[int]):
 
     @guarded
     def on_queues_table_action_requested(self, message: QueuesTable.ActionRequested) -> None:
-        self.toggle_queue(message.queue)
+        if message.action == "jobs":
+            self.open_jobs(message.queue)
+        else:
+            self.toggle_queue(message.queue)
 
-    def _run_action(
+    @guarded
+    def on_schedules_table_action_requested(self, message: SchedulesTable.ActionRequested) -> None:
+        self.toggle_schedule(message.schedule_id)
+
+    def run_operator_action(
         self,
         what: str,
         action: Callable[[DashboardSource], Awaitable[object]],
@@ -329,7 +376,11 @@ class PqwApp(App[int]):
         aspect: str,
         change: PendingChange[Any],
     ) -> None:
-        """Show `change` at once, run `action` off the UI, then wait for a refresh to confirm."""
+        """Show `change` at once, run `action` off the UI, then wait for a refresh to confirm.
+
+        A refusal (the engine's one-line reason) is a notification; the row goes
+        back to what the database says.
+        """
         changes.begin(key, aspect, change)
         self._paint()
 
@@ -363,7 +414,7 @@ class PqwApp(App[int]):
             self.start_worker(name)
 
     def stop_worker(self, name: str) -> None:
-        self._run_action(
+        self.run_operator_action(
             f"Stop {name}",
             lambda s: s.stop_worker(name),
             self.worker_changes,
@@ -373,7 +424,7 @@ class PqwApp(App[int]):
         )
 
     def start_worker(self, name: str) -> None:
-        self._run_action(
+        self.run_operator_action(
             f"Start {name}",
             lambda s: s.start_worker(name),
             self.worker_changes,
@@ -387,7 +438,7 @@ class PqwApp(App[int]):
         if worker is None:
             self.notify(f"No persistent worker named {name!r}", severity="warning", markup=False)
             return
-        self._run_action(
+        self.run_operator_action(
             f"Restart {name}",
             lambda s: s.restart_worker(name),
             self.worker_changes,
@@ -423,7 +474,7 @@ class PqwApp(App[int]):
         change = self.queue_changes.changes.get((name, PAUSE))
         paused = change.target if change is not None and change.target is not None else queue.paused
         if paused:
-            self._run_action(
+            self.run_operator_action(
                 f"Resume {name}",
                 lambda s: s.resume_queue(name),
                 self.queue_changes,
@@ -432,7 +483,7 @@ class PqwApp(App[int]):
                 pending.resuming(),
             )
         else:
-            self._run_action(
+            self.run_operator_action(
                 f"Pause {name}",
                 lambda s: s.pause_queue(name),
                 self.queue_changes,
@@ -440,6 +491,47 @@ class PqwApp(App[int]):
                 PAUSE,
                 pending.pausing(),
             )
+
+    def find_schedule(self, schedule_id: str) -> PeriodicInfo | None:
+        schedules = self.overview.periodic if self.overview else []
+        return next((p for p in schedules if p.id == schedule_id), None)
+
+    def schedule_wants_enabled(self, schedule: PeriodicInfo) -> bool:
+        """Whether the schedule is (or is about to be) enabled, counting an unconfirmed change."""
+        change = self.schedule_changes.changes.get((schedule.id, ENABLED))
+        if change is not None and change.target is not None:
+            return change.target
+        return schedule.enabled
+
+    def toggle_schedule(self, schedule_id: str) -> None:
+        schedule = self.find_schedule(schedule_id)
+        if schedule is None:
+            self.notify(f"No schedule with id {schedule_id!r}", severity="warning", markup=False)
+        elif self.schedule_wants_enabled(schedule):
+            self.run_operator_action(
+                f"Disable {schedule_id}",
+                lambda s: s.disable_periodic(schedule_id),
+                self.schedule_changes,
+                schedule_id,
+                ENABLED,
+                pending.disabling(),
+            )
+        else:
+            self.run_operator_action(
+                f"Enable {schedule_id}",
+                lambda s: s.enable_periodic(schedule_id),
+                self.schedule_changes,
+                schedule_id,
+                ENABLED,
+                pending.enabling(),
+            )
+
+    def open_jobs(self, queue: str) -> None:
+        """Drill into a queue: its jobs, newest first (the jobs screen open already switches)."""
+        if isinstance(self.screen, JobsScreen):
+            self.screen.set_filter(JobFilter(queue=queue))
+        else:
+            self.push_screen(JobsScreen(JobFilter(queue=queue)))
 
 
 def main(argv: Sequence[str] | None = None) -> int:

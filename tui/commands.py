@@ -1,4 +1,4 @@
-"""The command palette's dashboard entries: every worker and queue action by name."""
+"""The command palette's dashboard entries: every worker, queue, schedule and job action by name."""
 
 from __future__ import annotations
 
@@ -8,6 +8,12 @@ from functools import partial
 from typing import TYPE_CHECKING, cast
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
+from textual.screen import Screen
+
+from engine.types import Job
+from tui.screens.job import JobScreen
+from tui.screens.jobs import JobsScreen
+from tui.widgets.filter_bar import STATE_KEYS
 
 if TYPE_CHECKING:
     from tui.app import PqwApp
@@ -22,8 +28,49 @@ class Command:
     discover: bool = True
 
 
-def dashboard_commands(app: PqwApp) -> list[Command]:
-    """Refresh controls, then one entry per action on each worker and queue on screen."""
+def job_commands(app: PqwApp, job: Job) -> list[Command]:
+    """The actions on one job: the selected one in the list, or the one in view."""
+    return [
+        Command(
+            f"Cancel job {job.id}",
+            f"{job.kind}, now {job.state}; asks first (x)",
+            partial(app.job_actions.cancel, job),
+        ),
+        Command(
+            f"Retry job {job.id}",
+            f"{job.kind}: run it again now (t)",
+            partial(app.job_actions.retry, job),
+        ),
+        Command(
+            f"Delete job {job.id}",
+            f"{job.kind}: remove it for good; asks first (d)",
+            partial(app.job_actions.delete, job),
+        ),
+    ]
+
+
+def jobs_screen_commands(app: PqwApp, screen: JobsScreen) -> list[Command]:
+    commands = [
+        Command(
+            f"Show {state or 'all'} jobs",
+            f"Jobs list: {'every state' if state is None else f'only {state}'} ({key})",
+            partial(screen.action_state, str(state or "all")),
+        )
+        for key, state in STATE_KEYS.items()
+    ]
+    commands += [
+        Command("Filter jobs by kind", "Type a job kind (/)", screen.action_filter_kind),
+        Command("Load more jobs", "The next page of older jobs (m)", screen.action_more),
+    ]
+    job = screen.selected_job()
+    if job is not None:
+        commands += job_commands(app, job)
+    return commands
+
+
+def dashboard_commands(app: PqwApp, screen: Screen[object] | None = None) -> list[Command]:
+    """Refresh controls, the jobs screen's own entries when it is open, then one entry
+    per action on each worker, queue and schedule."""
     commands = [
         Command(
             "Resume refresh" if app.rate.paused else "Pause refresh",
@@ -34,6 +81,10 @@ def dashboard_commands(app: PqwApp) -> list[Command]:
         Command("Refresh slower", "Poll less often (-)", app.action_refresh_slower, False),
         Command("Help: keys", "Every key of the dashboard (?)", app.action_help),
     ]
+    if isinstance(screen, JobsScreen):
+        commands += jobs_screen_commands(app, screen)
+    elif isinstance(screen, JobScreen) and not screen.gone:
+        commands += job_commands(app, screen.job)
     overview = app.overview
     if overview is None:
         return commands
@@ -57,11 +108,25 @@ def dashboard_commands(app: PqwApp) -> list[Command]:
             ),
         ]
     for q in overview.queues:
-        commands.append(
+        commands += [
             Command(
                 f"{'Resume' if q.paused else 'Pause'} queue {q.queue}",
                 "Clients stop or restart fetching from it (space)",
                 partial(app.toggle_queue, q.queue),
+            ),
+            Command(
+                f"Jobs of queue {q.queue}",
+                "Newest first, by state and kind (enter)",
+                partial(app.open_jobs, q.queue),
+            ),
+        ]
+    for p in overview.periodic:
+        verb = "Disable" if app.schedule_wants_enabled(p) else "Enable"
+        commands.append(
+            Command(
+                f"{verb} schedule {p.id}",
+                f"Periodic {p.kind}, {p.schedule} (e)",
+                partial(app.toggle_schedule, p.id),
             )
         )
     return commands
@@ -69,7 +134,8 @@ def dashboard_commands(app: PqwApp) -> list[Command]:
 
 class DashboardCommands(Provider):
     def _commands(self) -> list[Command]:
-        return dashboard_commands(cast("PqwApp", self.app))
+        # self.screen: the screen the palette was opened over.
+        return dashboard_commands(cast("PqwApp", self.app), self.screen)
 
     async def discover(self) -> Hits:
         for c in self._commands():

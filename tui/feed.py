@@ -17,7 +17,7 @@ from typing import TypeVar
 from textual.message import Message
 
 from engine.db import is_connection_error
-from engine.errors import DatabaseUnavailable, PqwError, SchemaError
+from engine.errors import DatabaseUnavailable, NotFound, PqwError, SchemaError
 from engine.models import Overview
 from tui.source import DashboardSource
 
@@ -87,6 +87,10 @@ class ConnectionChanged(Message):
 
 class ActionFailed(Exception):
     """An operator action did not happen; str() is one line fit for the screen."""
+
+
+class Missing(ActionFailed):
+    """What the action or read named (a job, a schedule) does not exist, or no longer does."""
 
 
 def is_outage(exc: BaseException) -> bool:
@@ -172,9 +176,15 @@ class Feed:
         except Exception as exc:
             if is_outage(exc):
                 raise ActionFailed(f"database unavailable: {describe_failure(exc)}") from exc
+            if isinstance(exc, NotFound):
+                raise Missing(describe_failure(exc)) from exc
             if not isinstance(exc, PqwError):
                 log.exception("dashboard action failed")
             raise ActionFailed(describe_failure(exc)) from exc
+
+    async def read(self, query: Callable[[DashboardSource], Awaitable[T]]) -> T:
+        """One read for a screen (a page of jobs, one job), failing like an action does."""
+        return await self.act(query)
 
     async def close(self) -> None:
         try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 from typing import Any
 
@@ -31,6 +32,15 @@ def ago(seconds: float | None) -> str:
     if seconds is None:
         return NONE
     return humanize.naturaltime(timedelta(seconds=max(0.0, seconds)))
+
+
+def until(seconds: float | None) -> str:
+    """ "in 12 seconds" (humanize) for a time ahead; "due now" once it has come."""
+    if seconds is None:
+        return NONE
+    if seconds < 1:
+        return "due now"
+    return "in " + humanize.naturaldelta(timedelta(seconds=seconds))
 
 
 def duration(seconds: float | None) -> str:
@@ -72,3 +82,10 @@ def queue_concurrency(queues: dict[str, int]) -> str:
     if not queues:
         return NONE
     return " ".join(f"{name}×{slots}" for name, slots in sorted(queues.items()))
+
+
+def json_line(value: Any, width: int) -> str:
+    """A JSON value on one line ({"to": "a@b.c"}), cut to width; a dash for nothing."""
+    if value in (None, {}, []):
+        return NONE
+    return one_line(json.dumps(value, ensure_ascii=False, default=str), width)

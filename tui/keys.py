@@ -7,9 +7,16 @@ from dataclasses import replace
 
 from textual.binding import Binding, BindingType
 
+from tui.screens.confirm import ConfirmationModal
 from tui.screens.help import HelpScreen, HelpSection, KeyHelp
+from tui.screens.job import JobScreen
+from tui.screens.jobs import JobsScreen
 from tui.screens.reconfigure import ReconfigureScreen
+from tui.widgets.filter_bar import STATE_KEYS
+from tui.widgets.jobs_table import JobsTable
+from tui.widgets.kind_filter import KindFilter
 from tui.widgets.queues_table import QueuesTable
+from tui.widgets.schedules_table import SchedulesTable
 from tui.widgets.workers_table import WorkersTable
 
 KeyDisplay = Callable[[Binding], str]
@@ -30,6 +37,25 @@ def key_lines(bindings: Sequence[BindingType], display: KeyDisplay) -> list[KeyH
     return [(" / ".join(keys), what) for keys, what in by_action.values()]
 
 
+def state_keys_line() -> KeyHelp:
+    """The eight state keys of the jobs list as one line."""
+    states = ", ".join(f"{k} {s or 'all'}" for k, s in STATE_KEYS.items())
+    return (f"0…{len(STATE_KEYS) - 1}", f"Jobs in one state: {states}")
+
+
+def jobs_list_keys(display: KeyDisplay) -> list[KeyHelp]:
+    screen_keys = [b for b in JobsScreen.BINDINGS if not _is_state_key(b)]
+    return [
+        *key_lines(JobsTable.BINDINGS, display),
+        *key_lines(screen_keys, display),
+        state_keys_line(),
+    ]
+
+
+def _is_state_key(binding: BindingType) -> bool:
+    return isinstance(binding, Binding) and binding.action.startswith("state(")
+
+
 def help_sections(app_bindings: Sequence[BindingType], display: KeyDisplay) -> list[HelpSection]:
     return [
         (
@@ -43,6 +69,18 @@ def help_sections(app_bindings: Sequence[BindingType], display: KeyDisplay) -> l
         ),
         ("Persistent workers table", key_lines(WorkersTable.BINDINGS, display)),
         ("Queues table", key_lines(QueuesTable.BINDINGS, display)),
+        ("Schedules table", key_lines(SchedulesTable.BINDINGS, display)),
+        ("Jobs list (enter on a queue)", jobs_list_keys(display)),
+        (
+            "Kind prompt (/ in the jobs list)",
+            [
+                ("enter", "Show only jobs of the kind typed (empty: every kind)"),
+                ("→", "Take the kind offered (kinds on screen)"),
+                *key_lines(KindFilter.BINDINGS, display),
+            ],
+        ),
+        ("Job view (enter on a job)", key_lines(JobScreen.BINDINGS, display)),
+        ("Confirmation", key_lines(ConfirmationModal.BINDINGS, display)),
         ("Reconfigure dialog", key_lines(ReconfigureScreen.BINDINGS, display)),
         ("This help", key_lines(HelpScreen.BINDINGS, display)),
     ]

@@ -8,11 +8,12 @@ row never stays "stopping…" forever; the status column shows the truth then.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Generic, TypeVar
 
-from engine.models import QueueCounts, WorkerInfo, WorkerStatus
+from engine.models import PeriodicInfo, QueueCounts, WorkerInfo, WorkerStatus
+from engine.types import FINAL_STATES, Job
 
 T = TypeVar("T")
 
@@ -22,6 +23,9 @@ PENDING_TTL = 30.0
 # Which cell of a worker's row shows the change.
 RUN = "run"
 CONFIG = "config"
+# The one aspect of a schedule, and of a job, an operator changes.
+ENABLED = "enabled"
+JOB = "job"
 
 _LIVE_RUN = (WorkerStatus.RUNNING, WorkerStatus.STOPPING, WorkerStatus.STALE)
 
@@ -69,6 +73,32 @@ def resuming() -> PendingChange[QueueCounts]:
     return PendingChange("resuming…", lambda q: not q.paused, target=False)
 
 
+def enabling() -> PendingChange[PeriodicInfo]:
+    return PendingChange("enabling…", lambda p: p.enabled, target=True)
+
+
+def disabling() -> PendingChange[PeriodicInfo]:
+    return PendingChange("disabling…", lambda p: not p.enabled, target=False)
+
+
+def cancelling(running: bool) -> PendingChange[Job]:
+    # A waiting job is cancelled by the action itself; a running one by its
+    # runner a moment later, so the label says what is still to happen.
+    label = "cancel requested…" if running else "cancelling…"
+    return PendingChange(label, lambda j: j.state in FINAL_STATES)
+
+
+def retrying() -> PendingChange[Job]:
+    # The action made it available; it may well have run again (and finished)
+    # before the refresh, so any read after the action shows its outcome.
+    return PendingChange("retrying…", lambda j: True)
+
+
+def deleting() -> PendingChange[Job]:
+    # Confirmed when a read no longer has the row (confirm treats a missing row as done).
+    return PendingChange("deleting…", lambda j: False)
+
+
 @dataclass
 class PendingChanges(Generic[T]):
     """Unconfirmed changes by (row key, aspect)."""
@@ -87,10 +117,26 @@ class PendingChanges(Generic[T]):
     def drop(self, key: str, aspect: str) -> None:
         self.changes.pop((key, aspect), None)
 
-    def confirm(self, rows: Mapping[str, T], read_started_at: float, now: float) -> None:
-        """Forget changes that a read begun at `read_started_at` shows done, or that expired."""
+    def confirm(
+        self,
+        rows: Mapping[str, T],
+        read_started_at: float,
+        now: float,
+        covered: Collection[str] | None = None,
+    ) -> None:
+        """Forget changes that a read begun at `read_started_at` shows done, or that expired.
+
+        A read sees every key unless `covered` names the keys it looked at (one
+        job's detail): a key it did not look at is not "gone" by its absence.
+        """
         for (key, aspect), change in list(self.changes.items()):
             if change.settled_at is None:
+                continue
+            if (
+                covered is not None
+                and key not in covered
+                and now - change.settled_at <= PENDING_TTL
+            ):
                 continue
             row = rows.get(key)
             expired = now - change.settled_at > PENDING_TTL

@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from engine.config_schema import validate_config
-from engine.errors import NotFound
+from engine.errors import InvalidJobOption, NotFound
 from engine.models import (
     ClientInfo,
     LeaderInfo,
@@ -21,7 +21,8 @@ from engine.models import (
     WorkerInfo,
     WorkerStatus,
 )
-from engine.types import JobState
+from engine.types import Job, JobState
+from tui.sample_jobs import sample_jobs, sample_periodic
 
 SAMPLE_NOW = datetime(2026, 3, 14, 9, 26, 53, tzinfo=UTC)
 SAMPLE_DATABASE = "pqw@db.internal:5432/orders"
@@ -214,15 +215,16 @@ def sample_overview() -> Overview:
         queues=sample_queues(),
         workers=sample_workers(clients),
         throughput=sample_throughput(),
-        periodic=[],
+        periodic=sample_periodic(SAMPLE_NOW),
     )
 
 
 class SampleSource:
     """A DashboardSource over the sample cluster; actions change it in memory."""
 
-    def __init__(self, overview: Overview | None = None) -> None:
+    def __init__(self, overview: Overview | None = None, jobs: list[Job] | None = None) -> None:
         self._overview = overview or sample_overview()
+        self._jobs = {j.id: j for j in (sample_jobs(SAMPLE_NOW) if jobs is None else jobs)}
 
     @property
     def database(self) -> str:
@@ -281,3 +283,67 @@ class SampleSource:
 
     async def resume_queue(self, name: str) -> None:
         self._change_queue(name, False)
+
+    def _change_periodic(self, schedule_id: str, enabled: bool) -> None:
+        if not any(p.id == schedule_id for p in self._overview.periodic):
+            raise NotFound(f"no periodic schedule with id {schedule_id!r}")
+        periodic = [
+            replace(p, enabled=enabled) if p.id == schedule_id else p
+            for p in self._overview.periodic
+        ]
+        self._overview = replace(self._overview, periodic=periodic)
+
+    async def enable_periodic(self, schedule_id: str) -> None:
+        self._change_periodic(schedule_id, True)
+
+    async def disable_periodic(self, schedule_id: str) -> None:
+        self._change_periodic(schedule_id, False)
+
+    async def list_jobs(
+        self,
+        *,
+        queue: str | None = None,
+        state: JobState | None = None,
+        kind: str | None = None,
+        before_id: int | None = None,
+        limit: int = 50,
+    ) -> list[Job]:
+        jobs = [
+            j
+            for j in sorted(self._jobs.values(), key=lambda j: -j.id)
+            if (queue is None or j.queue == queue)
+            and (state is None or j.state == state)
+            and (kind is None or j.kind == kind)
+            and (before_id is None or j.id < before_id)
+        ]
+        return jobs[:limit]
+
+    async def get_job(self, job_id: int) -> Job:
+        job = self._jobs.get(job_id)
+        if job is None:
+            raise NotFound(f"no job with id {job_id}")
+        return job
+
+    async def cancel_job(self, job_id: int) -> Job:
+        job = await self.get_job(job_id)
+        if job.state in (JobState.COMPLETED, JobState.CANCELLED, JobState.DISCARDED):
+            return job
+        if job.state is not JobState.RUNNING:
+            job = replace(job, state=JobState.CANCELLED, finalized_at=SAMPLE_NOW)
+            self._jobs[job_id] = job
+        return job
+
+    async def retry_job(self, job_id: int) -> Job:
+        job = await self.get_job(job_id)
+        if job.state is JobState.RUNNING:
+            raise InvalidJobOption(f"job {job_id} is running: wait for it or cancel it first")
+        job = replace(job, state=JobState.AVAILABLE, scheduled_at=SAMPLE_NOW, finalized_at=None)
+        self._jobs[job_id] = job
+        return job
+
+    async def delete_job(self, job_id: int) -> Job:
+        job = await self.get_job(job_id)
+        if job.state is JobState.RUNNING:
+            raise InvalidJobOption(f"job {job_id} is running: cancel it before deleting it")
+        del self._jobs[job_id]
+        return job

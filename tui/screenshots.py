@@ -17,7 +17,10 @@ from textual.pilot import Pilot
 
 from tui.app import PqwApp
 from tui.sample import SAMPLE_NOW, SampleSource
+from tui.screens.confirm import ConfirmationModal
 from tui.screens.help import HelpScreen
+from tui.screens.job import JobScreen
+from tui.screens.jobs import JobsScreen
 from tui.screens.reconfigure import ReconfigureScreen
 
 SIZE = (120, 36)
@@ -64,10 +67,53 @@ async def help_screen(pilot: Pilot[int]) -> None:
     await settle(pilot, lambda: isinstance(pilot.app.screen, HelpScreen), "the help screen")
 
 
+async def schedules_open(pilot: Pilot[int]) -> None:
+    """On a short screen, tab from the workers to the schedules: they unfold."""
+    await main_screen(pilot)
+    await pilot.press("tab")
+
+
+def app_of(pilot: Pilot[int]) -> PqwApp:
+    app = pilot.app
+    assert isinstance(app, PqwApp)
+    return app
+
+
+def _jobs_read(app: PqwApp) -> bool:
+    screen = app.screen
+    return isinstance(screen, JobsScreen) and screen.page is not None
+
+
+async def jobs_screen(pilot: Pilot[int]) -> None:
+    """Enter on the mail queue: its jobs, newest first."""
+    await main_screen(pilot)
+    await pilot.press("shift+tab", "down", "enter")  # workers → queues; default → mail
+    await settle(pilot, lambda: _jobs_read(app_of(pilot)), "the mail queue's jobs")
+
+
+async def job_screen(pilot: Pilot[int]) -> None:
+    """Enter on a retryable job: its args, metadata, times and errors."""
+    await jobs_screen(pilot)
+    await pilot.press("4")  # only retryable jobs
+    await settle(pilot, lambda: _jobs_read(app_of(pilot)), "the retryable jobs")
+    await pilot.press("enter")  # the first of them
+    await settle(pilot, lambda: isinstance(pilot.app.screen, JobScreen), "the job's view")
+
+
+async def confirm_delete(pilot: Pilot[int]) -> None:
+    await jobs_screen(pilot)
+    await pilot.press("7")  # only discarded jobs
+    await settle(pilot, lambda: _jobs_read(app_of(pilot)), "the discarded jobs")
+    await pilot.press("d")  # delete the first
+    await settle(pilot, lambda: isinstance(pilot.app.screen, ConfirmationModal), "the question")
+
+
 SCENES: dict[str, Scene] = {
     "main": main_screen,
     "reconfigure": reconfigure_modal,
     "help": help_screen,
+    "jobs": jobs_screen,
+    "job": job_screen,
 }
 
 

@@ -11,6 +11,7 @@ from engine.db import connection_failure, is_connection_error
 from engine.dsn import describe_dsn
 from engine.errors import DatabaseUnavailable
 from engine.models import Overview
+from engine.types import Job, JobState
 
 CLOSE_TIMEOUT = 2.0
 
@@ -48,6 +49,36 @@ class DashboardSource(Protocol):
     async def pause_queue(self, name: str) -> None: ...
 
     async def resume_queue(self, name: str) -> None: ...
+
+    async def enable_periodic(self, schedule_id: str) -> None: ...
+
+    async def disable_periodic(self, schedule_id: str) -> None: ...
+
+    async def list_jobs(
+        self,
+        *,
+        queue: str | None = None,
+        state: JobState | None = None,
+        kind: str | None = None,
+        before_id: int | None = None,
+        limit: int = 50,
+    ) -> list[Job]:
+        """Newest first; older pages with before_id."""
+        ...
+
+    async def get_job(self, job_id: int) -> Job:
+        """NotFound when there is no such job (any more)."""
+        ...
+
+    async def cancel_job(self, job_id: int) -> Job: ...
+
+    async def retry_job(self, job_id: int) -> Job:
+        """InvalidJobOption when it runs, or a live duplicate holds its unique key."""
+        ...
+
+    async def delete_job(self, job_id: int) -> Job:
+        """InvalidJobOption when it runs."""
+        ...
 
 
 class AdminSource:
@@ -120,3 +151,36 @@ class AdminSource:
 
     async def resume_queue(self, name: str) -> None:
         await self._with_admin(lambda a: a.resume_queue(name))
+
+    async def enable_periodic(self, schedule_id: str) -> None:
+        await self._with_admin(lambda a: a.enable_periodic(schedule_id))
+
+    async def disable_periodic(self, schedule_id: str) -> None:
+        await self._with_admin(lambda a: a.disable_periodic(schedule_id))
+
+    async def list_jobs(
+        self,
+        *,
+        queue: str | None = None,
+        state: JobState | None = None,
+        kind: str | None = None,
+        before_id: int | None = None,
+        limit: int = 50,
+    ) -> list[Job]:
+        return await self._with_admin(
+            lambda a: a.list_jobs(
+                queue=queue, state=state, kind=kind, before_id=before_id, limit=limit
+            )
+        )
+
+    async def get_job(self, job_id: int) -> Job:
+        return await self._with_admin(lambda a: a.get_job(job_id))
+
+    async def cancel_job(self, job_id: int) -> Job:
+        return await self._with_admin(lambda a: a.cancel_job(job_id))
+
+    async def retry_job(self, job_id: int) -> Job:
+        return await self._with_admin(lambda a: a.retry_job(job_id))
+
+    async def delete_job(self, job_id: int) -> Job:
+        return await self._with_admin(lambda a: a.delete_job(job_id))

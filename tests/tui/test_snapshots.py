@@ -1,4 +1,4 @@
-"""Pixels of the main screen, the reconfigure modal and help, from the fixed sample cluster.
+"""Pixels of every screen and modal, from the fixed sample cluster.
 
 The same scenes render screenshots/*.svg (`uv run python -m tui.screenshots`).
 Update after a deliberate change with `uv run pytest tests/tui --snapshot-update`.
@@ -8,9 +8,20 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from tui.screenshots import SIZE, help_screen, main_screen, reconfigure_modal, sample_app
+from tui.screenshots import (
+    SIZE,
+    confirm_delete,
+    help_screen,
+    job_screen,
+    jobs_screen,
+    main_screen,
+    reconfigure_modal,
+    sample_app,
+    schedules_open,
+)
 
 SnapCompare = Callable[..., bool]
+SMALL = (80, 24)
 
 
 def test_main_screen(snap_compare: SnapCompare) -> None:
@@ -18,7 +29,11 @@ def test_main_screen(snap_compare: SnapCompare) -> None:
 
 
 def test_main_screen_at_80x24(snap_compare: SnapCompare) -> None:
-    assert snap_compare(sample_app(), terminal_size=(80, 24), run_before=main_screen)
+    assert snap_compare(sample_app(), terminal_size=SMALL, run_before=main_screen)
+
+
+def test_schedules_unfold_at_80x24(snap_compare: SnapCompare) -> None:
+    assert snap_compare(sample_app(), terminal_size=SMALL, run_before=schedules_open)
 
 
 def test_reconfigure_modal(snap_compare: SnapCompare) -> None:
@@ -30,4 +45,20 @@ def test_help_screen(snap_compare: SnapCompare) -> None:
 
 
 def test_reconfigure_modal_at_80x24(snap_compare: SnapCompare) -> None:
-    assert snap_compare(sample_app(), terminal_size=(80, 24), run_before=reconfigure_modal)
+    assert snap_compare(sample_app(), terminal_size=SMALL, run_before=reconfigure_modal)
+
+
+def test_jobs_screen(snap_compare: SnapCompare) -> None:
+    assert snap_compare(sample_app(), terminal_size=SIZE, run_before=jobs_screen)
+
+
+def test_jobs_screen_at_80x24(snap_compare: SnapCompare) -> None:
+    assert snap_compare(sample_app(), terminal_size=SMALL, run_before=jobs_screen)
+
+
+def test_job_detail(snap_compare: SnapCompare) -> None:
+    assert snap_compare(sample_app(), terminal_size=SIZE, run_before=job_screen)
+
+
+def test_delete_asks_first(snap_compare: SnapCompare) -> None:
+    assert snap_compare(sample_app(), terminal_size=SIZE, run_before=confirm_delete)

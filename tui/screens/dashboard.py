@@ -1,4 +1,4 @@
-"""The main screen: status line, outage banner, queues, persistent workers, clients."""
+"""The main screen: status line, outage banner, queues, persistent workers, schedules, clients."""
 
 from __future__ import annotations
 
@@ -6,20 +6,29 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
+from textual import events
 from textual.app import ComposeResult
 from textual.containers import Vertical
-from textual.screen import Screen
 from textual.widgets import Footer
 
 from engine.models import Overview
 from tui.guard import guarded
-from tui.palette import Palette
+from tui.screens.live import LiveScreen
 from tui.widgets.banner import Banner
 from tui.widgets.clients_table import ClientsTable
+from tui.widgets.keyed_table import KeyedTable
 from tui.widgets.queues_table import QueuesTable
-from tui.widgets.status_bar import StatusBar, StatusLine
+from tui.widgets.schedules_table import SchedulesTable
+from tui.widgets.status_bar import StatusBar
 from tui.widgets.throughput import Throughput
 from tui.widgets.workers_table import WorkersTable
+
+# Below this many rows the schedules and clients panels share the bottom: the
+# one last focused shows, the other folds to its title line (tab reaches it).
+SHORT_BELOW = 30
+
+# The panels that share the bottom of a short screen, and their titles.
+BOTTOM_PANELS = {"schedules-panel": "Schedules", "clients-panel": "Clients"}
 
 
 @dataclass(frozen=True)
@@ -30,18 +39,18 @@ class DashboardData:
     now: datetime
     worker_changes: Mapping[tuple[str, str], str]
     queue_changes: Mapping[tuple[str, str], str]
+    schedule_changes: Mapping[tuple[str, str], str]
 
 
-class DashboardScreen(Screen[None]):
+class DashboardScreen(LiveScreen):
     # Persistent workers are what an operator comes for: the cursor starts there.
     AUTO_FOCUS = "#workers"
 
     def __init__(self) -> None:
         super().__init__(id="dashboard")
         self._data: DashboardData | None = None
-        self._status: tuple[StatusLine, float] | None = None
         self._dirty = False
-        self._ready = False
+        self._bottom = "clients-panel"  # which of BOTTOM_PANELS shows on a short screen
 
     def compose(self) -> ComposeResult:
         yield StatusBar(id="status-bar")
@@ -53,32 +62,49 @@ class DashboardScreen(Screen[None]):
         with Vertical(id="workers-panel", classes="panel") as panel:
             panel.border_title = "Persistent workers"
             yield WorkersTable(id="workers")
+        with Vertical(id="schedules-panel", classes="panel") as panel:
+            panel.border_title = "Schedules"
+            yield SchedulesTable(id="schedules")
         with Vertical(id="clients-panel", classes="panel") as panel:
             panel.border_title = "Clients"
             yield ClientsTable(id="clients")
         yield Footer()
 
-    @property
-    def palette(self) -> Palette:
-        return Palette.from_theme(self.app.theme_variables)
-
-    def on_mount(self) -> None:
-        self._ready = True
-        self._paint_status()
+    def mounted(self) -> None:
+        self._fold()
         self._paint()
 
-    def show_status(self, line: StatusLine, monotonic_now: float) -> None:
-        self._status = (line, monotonic_now)
-        self._paint_status()
+    # ------------------------------------------------------------------
+    # A short screen: schedules and clients take turns at the bottom
+    # ------------------------------------------------------------------
+
+    def on_resize(self) -> None:
+        self._fold()
+
+    def on_descendant_focus(self, event: events.DescendantFocus) -> None:
+        panel = event.widget.parent
+        if panel is not None and panel.id in BOTTOM_PANELS and panel.id != self._bottom:
+            self._bottom = panel.id
+            self._fold()
+
+    def on_click(self, event: events.Click) -> None:
+        # A folded panel is only its title line: a click there opens it.
+        widget = event.widget
+        if widget is not None and widget.has_class("-folded"):
+            widget.query_one(KeyedTable).focus()
 
     @guarded
-    def _paint_status(self) -> None:
-        if not self._ready or self._status is None:
-            return
-        line, monotonic_now = self._status
-        self.query_one(StatusBar).show(line, self.palette)
-        as_of = line.overview.now if line.overview is not None else None
-        self.query_one(Banner).show(line.state, monotonic_now, as_of)
+    def _fold(self) -> None:
+        short = self.size.height < SHORT_BELOW
+        for panel_id, title in BOTTOM_PANELS.items():
+            panel = self.query_one(f"#{panel_id}", Vertical)
+            folded = short and panel_id != self._bottom
+            panel.set_class(folded, "-folded")
+            panel.border_title = f"{title} ▸ tab to show" if folded else title
+
+    # ------------------------------------------------------------------
+    # Painting
+    # ------------------------------------------------------------------
 
     def show_data(self, data: DashboardData) -> None:
         """Repaint the tables now, or when this screen is back on top (a modal is open)."""
@@ -99,16 +125,23 @@ class DashboardScreen(Screen[None]):
             return
         self._dirty = False
         palette = self.palette
+        overview = data.overview
         with self.app.batch_update():
-            self.query_one(QueuesTable).show(data.overview.queues, data.queue_changes, palette)
-            self.query_one(Throughput).show(data.overview.throughput)
+            self.query_one(QueuesTable).show(overview.queues, data.queue_changes, palette)
+            self.query_one(Throughput).show(overview.throughput)
             self.query_one(WorkersTable).show(
-                data.overview.workers, data.now, data.worker_changes, palette
+                overview.workers, data.now, data.worker_changes, palette
             )
-            self.query_one(ClientsTable).show(data.overview.clients, data.now, palette)
+            self.query_one(SchedulesTable).show(
+                overview.periodic, data.now, data.schedule_changes, palette
+            )
+            self.query_one(ClientsTable).show(overview.clients, data.now, palette)
 
     def selected_worker(self) -> str | None:
         return self.query_one(WorkersTable).selected_key
 
     def selected_queue(self) -> str | None:
         return self.query_one(QueuesTable).selected_key
+
+    def selected_schedule(self) -> str | None:
+        return self.query_one(SchedulesTable).selected_key

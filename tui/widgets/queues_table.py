@@ -44,21 +44,29 @@ class QueuesTable(KeyedTable):
             tooltip="Pause or resume the selected queue",
         ),
         Binding("P", "toggle_pause", "Pause/resume queue", show=False),
+        Binding("enter", "open_jobs", "Jobs", tooltip="List the selected queue's jobs"),
     ]
 
     class ActionRequested(Message):
-        """The operator asked to pause or resume `queue`."""
+        """The operator asked for `action` ("toggle" pause, "jobs") on `queue`."""
 
-        def __init__(self, queue: str) -> None:
+        def __init__(self, action: str, queue: str) -> None:
             super().__init__()
+            self.action = action
             self.queue = queue
 
-    def action_toggle_pause(self) -> None:
+    def _request(self, action: str) -> None:
         name = self.selected_key
         if name is None:
             self.notify("No queue selected", severity="warning")
             return
-        self.post_message(self.ActionRequested(name))
+        self.post_message(self.ActionRequested(action, name))
+
+    def action_toggle_pause(self) -> None:
+        self._request("toggle")
+
+    def action_open_jobs(self) -> None:
+        self._request("jobs")
 
     def show(
         self,

@@ -1,0 +1,258 @@
+"""A queue's jobs (k9s-style drill-in): newest first, by state and kind, paged, live."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import TYPE_CHECKING, cast
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.widgets import DataTable, Footer, Static
+
+from engine.types import Job, JobState
+from tui.feed import ActionFailed, backoff_delay
+from tui.guard import guarded
+from tui.jobs_window import PAGE, JobFilter, JobsPage, read_window, window_floor
+from tui.poller import ScreenPoller
+from tui.screens.job import JobScreen
+from tui.screens.live import LiveScreen
+from tui.widgets.banner import Banner
+from tui.widgets.filter_bar import STATE_KEYS, FilterBar
+from tui.widgets.jobs_table import JobsTable
+from tui.widgets.kind_filter import KindFilter
+from tui.widgets.status_bar import StatusBar
+
+if TYPE_CHECKING:
+    from tui.app import PqwApp
+
+
+def describe(where: JobFilter) -> str:
+    """ "retryable email.send jobs in mail": what the filter selects, in words."""
+    words = [str(w) for w in (where.state, where.kind) if w is not None]
+    words += ["jobs", f"in {where.queue}" if where.queue is not None else "in any queue"]
+    return " ".join(words)
+
+
+class JobsScreen(LiveScreen):
+    AUTO_FOCUS = "#jobs"
+
+    BINDINGS = [
+        Binding("escape", "back", "Back", tooltip="Back to the dashboard"),
+        Binding("slash", "filter_kind", "Kind", key_display="/", tooltip="Filter by job kind"),
+        Binding("m", "more", "More", tooltip="Read the next page of older jobs"),
+        Binding("0", "state('all')", "State", key_display="0-7", tooltip="Jobs in every state"),
+        *(
+            Binding(
+                key, f"state('{state.value}')", str(state), show=False, tooltip=f"Only {state} jobs"
+            )
+            for key, state in STATE_KEYS.items()
+            if state is not None
+        ),
+    ]
+
+    def __init__(self, where: JobFilter) -> None:
+        super().__init__(id="jobs-screen")
+        self.where = where
+        self.page: JobsPage | None = None
+        self._paged_to: int | None = None  # the oldest job the operator paged down to
+        self._below = 0  # jobs to read under the window: "more" was asked for
+        self._generation = 0  # bumped by a new filter; an older read's answer is dropped
+        self._failures = 0
+        self._error: str | None = None
+        self._dirty = False
+        self._kinds_seen: set[str] = set()  # offered as completions by the kind prompt
+        self.poller = ScreenPoller(self, self._read, self._interval, "jobs")
+
+    @property
+    def pqw(self) -> PqwApp:
+        return cast("PqwApp", self.app)
+
+    def compose(self) -> ComposeResult:
+        yield StatusBar(id="status-bar")
+        yield Banner(id="banner")
+        with Vertical(id="jobs-panel", classes="panel"):
+            yield FilterBar(self.where, id="filter-bar")
+            yield JobsTable(id="jobs")
+            yield Static(id="jobs-empty")
+        yield KindFilter(id="kind-filter")
+        yield Footer()
+
+    @property
+    def table(self) -> JobsTable:
+        return self.query_one(JobsTable)
+
+    def mounted(self) -> None:
+        self.query_one(KindFilter).display = False
+        self._paint()
+        self.poller.now()
+
+    def on_screen_resume(self) -> None:
+        if self._dirty:
+            self._paint()
+        self.poller.resume()
+
+    def _interval(self) -> float | None:
+        rate = self.pqw.rate
+        return None if rate.paused else rate.seconds
+
+    # ------------------------------------------------------------------
+    # Reading
+    # ------------------------------------------------------------------
+
+    async def _list_jobs(self, where: JobFilter, before: int | None, limit: int) -> list[Job]:
+        return await self.pqw.feed.read(
+            lambda s: s.list_jobs(
+                queue=where.queue,
+                state=where.state,
+                kind=where.kind,
+                before_id=before,
+                limit=limit,
+            )
+        )
+
+    async def _read(self) -> float | None:
+        app = self.pqw
+        where, generation, below = self.where, self._generation, self._below
+        # The job under the cursor never leaves the window, however many arrive above it.
+        floor = window_floor(self._paged_to, self.table.selected_job)
+        started = app.monotonic()
+        try:
+            page = await read_window(self._list_jobs, where, floor, below)
+        except ActionFailed as exc:
+            if generation == self._generation:
+                return self._failed(str(exc))
+            return None
+        if generation != self._generation:
+            return None  # a new filter came meanwhile; the poller reads again at once
+        self._failures, self._error = 0, None
+        if below:
+            self._below = 0
+        if (below or self._paged_to is not None) and page.jobs:
+            self._paged_to = page.jobs[-1].id
+        app.job_changes.confirm({str(j.id): j for j in page.jobs}, started, app.monotonic())
+        self.page = page
+        self._kinds_seen.update(j.kind for j in page.jobs)
+        self.repaint()
+        return None
+
+    def _failed(self, message: str) -> float:
+        self._failures += 1
+        if message != self._error:
+            self.notify(message, title="Jobs not read", severity="error", markup=False)
+        self._error = message
+        self.repaint()
+        return backoff_delay(self._failures)
+
+    # ------------------------------------------------------------------
+    # Painting
+    # ------------------------------------------------------------------
+
+    def repaint(self) -> None:
+        """Paint now, or when this screen is back on top."""
+        if self.is_current:
+            self._paint()
+        else:
+            self._dirty = True
+
+    @guarded
+    def _paint(self) -> None:
+        if not self._ready:
+            return
+        self._dirty = False
+        app = self.pqw
+        panel = self.query_one("#jobs-panel", Vertical)
+        panel.border_title = "Jobs " + (f"in {self.where.queue}" if self.where.queue else "")
+        if self.where.kind is not None:
+            panel.border_title += f" · kind {self.where.kind}"
+        self.query_one(FilterBar).show(self.where)
+        jobs = self.page.jobs if self.page is not None else []
+        self.table.show(jobs, app.display_now(), app.job_changes.labels(), self.palette)
+        panel.border_subtitle = self._summary()
+        empty = self.page is not None and not jobs
+        panel.set_class(empty, "-empty")
+        if empty:
+            self.query_one("#jobs-empty", Static).update(Text(f"No {describe(self.where)}."))
+
+    def _summary(self) -> str:
+        if self._error is not None:
+            return f"⚠ not refreshed: {self._error}"
+        if self.page is None:
+            return "reading…"
+        n = len(self.page.jobs)
+        if self._below:
+            return f"{n} shown · reading more…"
+        if self.page.more:
+            return f"newest {n} · m or ↓ at the end for more"
+        return f"{n} job{'s' if n != 1 else ''}" if n else "no jobs"
+
+    # ------------------------------------------------------------------
+    # Filters and paging
+    # ------------------------------------------------------------------
+
+    def set_filter(self, where: JobFilter) -> None:
+        """Show the jobs `where` selects, from the newest, at once."""
+        if where == self.where:
+            return
+        self.where = where
+        self._generation += 1
+        self.page, self._paged_to, self._below, self._error = None, None, 0, None
+        self.table.show([], self.pqw.display_now(), {}, self.palette)
+        self._paint()
+        self.poller.now()
+
+    def action_state(self, name: str) -> None:
+        state = None if name == "all" else JobState(name)
+        self.set_filter(replace(self.where, state=state))
+
+    def action_filter_kind(self) -> None:
+        self.query_one(KindFilter).open(self.where.kind, self._kinds_seen)
+
+    def on_kind_filter_chosen(self, message: KindFilter.Chosen) -> None:
+        self.table.focus()
+        self.set_filter(replace(self.where, kind=message.kind))
+
+    def on_kind_filter_closed(self) -> None:
+        self.table.focus()
+
+    def action_more(self) -> None:
+        if self.page is None or self._below:
+            return
+        if not self.page.more:
+            self.notify(f"All {len(self.page.jobs)} {describe(self.where)} are shown", timeout=3)
+            return
+        self._below = PAGE
+        self._paint()
+        self.poller.now()
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        # Reaching the last row (arrows, end, pgdn) reads the next page, as scrolling would.
+        table = self.table
+        at_end = event.data_table is table and table.cursor_row == table.row_count - 1
+        if at_end and self.page is not None and self.page.more and not self._below:
+            self.action_more()
+
+    # ------------------------------------------------------------------
+    # A job
+    # ------------------------------------------------------------------
+
+    def find_job(self, job_id: int) -> Job | None:
+        jobs = self.page.jobs if self.page is not None else []
+        return next((j for j in jobs if j.id == job_id), None)
+
+    def selected_job(self) -> Job | None:
+        job_id = self.table.selected_job
+        return self.find_job(job_id) if job_id is not None else None
+
+    def on_jobs_table_action_requested(self, message: JobsTable.ActionRequested) -> None:
+        job = self.find_job(message.job_id)
+        if job is None:
+            return
+        if message.action == "open":
+            self.app.push_screen(JobScreen(job))
+        else:
+            self.pqw.job_actions.request(message.action, job)
+
+    def action_back(self) -> None:
+        self.dismiss(None)
