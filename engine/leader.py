@@ -106,10 +106,9 @@ class Elector:
 
     async def resign(self) -> None:
         """Give the lease up so another client takes over at once."""
-        was_leading = self._leading
         self._lose("resigned")
-        if not was_leading:
-            return
+        # Delete our row even if the local deadline already passed: the database
+        # may still name us, and deleting (or finding nothing) is always safe.
         try:
             async with self._pool.acquire() as conn, conn.transaction():
                 if await conn.fetchval(sql.RESIGN_LEADERSHIP, self.client_id):
