@@ -66,25 +66,34 @@ class Elector:
             log.info("pqw: %s is no longer the leader (%s)", self.client_id, why)
             self._on_lost()
 
+    async def _hold_or_take(self) -> bool:
+        """Renew the lease if it is ours, else take it if it has expired; True if ours now."""
+        async with self._pool.acquire() as conn:
+            if await conn.fetchval(sql.RENEW_LEADERSHIP, self.client_id, self.ttl) is not None:
+                return True
+            lease = await conn.fetchrow(sql.READ_LEADERSHIP)
+            if lease is not None and lease["valid"]:
+                return False  # someone else holds it: no lock taken, nothing waited for
+            async with conn.transaction():
+                await conn.execute(sql.TAKE_EXPIRED_LEADERSHIP)
+                holder = await conn.fetchval(sql.CLAIM_LEADERSHIP, self.client_id, self.ttl)
+            return bool(holder == self.client_id)
+
     async def run(self) -> None:
         loop = asyncio.get_running_loop()
         try:
             while True:
                 sent = loop.time()
                 try:
-                    holder = await asyncio.wait_for(
-                        self._pool.fetchval(sql.ACQUIRE_LEADERSHIP, self.client_id, self.ttl),
-                        timeout=self.ttl / 2,
-                    )
+                    ours = await asyncio.wait_for(self._hold_or_take(), timeout=self.ttl / 2)
                 except Exception as exc:
-                    holder = None
                     if self._leading:
                         log.warning("pqw: renewing the leader lease failed (%s)", exc)
                         # Keep acting until the local deadline; is_leader checks it.
                         _ = self.is_leader
                     await self._pause(self.renew_interval)
                     continue
-                if holder == self.client_id:
+                if ours:
                     self._deadline = sent + self.ttl
                     if not self._leading:
                         self._leading = True
@@ -110,8 +119,11 @@ class Elector:
         # Delete our row even if the local deadline already passed: the database
         # may still name us, and deleting (or finding nothing) is always safe.
         try:
-            async with self._pool.acquire() as conn, conn.transaction():
-                if await conn.fetchval(sql.RESIGN_LEADERSHIP, self.client_id):
-                    await conn.execute(sql.NOTIFY, sql.LEADER_CHANNEL, f"resigned:{self.client_id}")
+            async with asyncio.timeout(self.ttl):
+                async with self._pool.acquire() as conn, conn.transaction():
+                    if await conn.fetchval(sql.RESIGN_LEADERSHIP, self.client_id):
+                        await conn.execute(
+                            sql.NOTIFY, sql.LEADER_CHANNEL, f"resigned:{self.client_id}"
+                        )
         except Exception as exc:
             log.warning("pqw: could not resign leadership (%s); it expires by itself", exc)

@@ -85,6 +85,7 @@ class LeaderServices:
         self._on_fence_lost = on_fence_lost
         self._passes: list[tuple[str, float, Pass]] = []
         self._tasks: list[asyncio.Task[None]] = []
+        self._finishing = asyncio.Event()
 
     def add(self, name: str, interval: float, run_pass: Pass) -> None:
         self._passes.append((name, interval, run_pass))
@@ -101,15 +102,21 @@ class LeaderServices:
             task.cancel()
         self._tasks = []
 
-    async def wait_stopped(self) -> None:
+    async def wait_stopped(self, grace: float = 5.0) -> None:
+        """Stop after the passes under way finish: a pass cancelled inside its fenced
+        transaction would hold the fence's lock (and so delay our own resignation)."""
         tasks, self._tasks = self._tasks, []
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        self._finishing.set()
+        if tasks:
+            _, late = await asyncio.wait(tasks, timeout=grace)
+            for task in late:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+        self._finishing.clear()
 
     async def _loop(self, name: str, interval: float, run_pass: Pass) -> None:
         failures = 0
-        while True:
+        while not self._finishing.is_set():
             # The local check saves a round trip; the fence inside the pass decides.
             if self._is_leader():
                 try:
@@ -123,7 +130,12 @@ class LeaderServices:
                     failures += 1
                     if failures == 1 or not is_connection_error(exc):
                         log.warning("pqw: maintenance %s failed (%s); retrying", name, exc)
-            await asyncio.sleep(interval if not failures else min(10.0, interval * 2**failures))
+            pause = interval if not failures else min(10.0, interval * 2**failures)
+            try:
+                async with asyncio.timeout(pause):
+                    await self._finishing.wait()
+            except TimeoutError:
+                pass
 
 
 class Maintenance:

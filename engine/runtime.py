@@ -55,6 +55,7 @@ class Runtime:
         self._timeouts_json = "{}"
         self.leader_pool: asyncpg.Pool[Any] | None = None
         self.elector: Elector | None = None
+        self.elector_task: asyncio.Task[None] | None = None
         self.leader_services: LeaderServices | None = None
         self.notifier: Notifier | None = None
 
@@ -113,7 +114,7 @@ class Runtime:
         for producer in self.producers.values():
             self._spawn(producer.run(), f"producer:{producer.queue}")
         assert self.elector is not None
-        self._spawn(self.elector.run(), "elector")
+        self.elector_task = self._spawn(self.elector.run(), "elector")
         try:
             async with asyncio.timeout(5.0):
                 await self.notifier.connected.wait()
@@ -229,6 +230,10 @@ class Runtime:
             )
         if self.leader_services is not None:
             await self.leader_services.wait_stopped()
+        if self.elector_task is not None:
+            # Stop campaigning first, or the elector would take back the lease we give up.
+            self.elector_task.cancel()
+            await asyncio.gather(self.elector_task, return_exceptions=True)
         if self.elector is not None:
             await self.elector.resign()
         for task in self._tasks:

@@ -54,8 +54,14 @@ class Workers:
                 proc.wait(10)
 
     def terminate(self, proc: subprocess.Popen[bytes], timeout: float = 30) -> int:
+        """SIGTERM and wait for the graceful exit; a hang fails with the workers' logs."""
         proc.send_signal(signal.SIGTERM)
-        return proc.wait(timeout)
+        try:
+            return proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            raise AssertionError(
+                f"worker {proc.pid} did not stop within {timeout}s\n{self.logs()}"
+            ) from None
 
     def logs(self) -> str:
         return "\n".join(

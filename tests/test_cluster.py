@@ -124,7 +124,7 @@ async def test_a_leader_that_stops_cleanly_hands_over_at_once(
     await wait_for(other, timeout=10, message="a new leader")
     elected = await db.fetchval("SELECT elected_at FROM pqw_leader")
     # Resigned and notified: no waiting for the lease to run out.
-    assert (elected - stopped_at).total_seconds() < FAST.leader_ttl / 2
+    assert (elected - stopped_at).total_seconds() < FAST.leader_ttl / 2, workers.logs()
 
 
 def tick_times(rows: list[asyncpg.Record]) -> list[datetime]:

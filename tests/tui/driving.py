@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from textual.message import Message
+from textual.notifications import Notify
 from textual.pilot import Pilot
 
 from tests.helpers import wait_for
@@ -44,3 +46,8 @@ async def select_row(pilot: Pilot[int], table: KeyedTable, row: str) -> None:
     table.move_cursor(row=table.get_row_index(row), animate=False)
     await pilot.pause()
     assert table.selected_key == row
+
+
+def notices(seen: list[Message]) -> list[str]:
+    """The text of every notification the app posted (run_test(message_hook=seen.append))."""
+    return [m.notification.message for m in seen if isinstance(m, Notify)]

@@ -87,3 +87,60 @@ async def add_job(conn: Any, queue: str = "default", kind: str = "send_email") -
 
 async def worker_row(conn: Any, name: str = "feed") -> Any:
     return await conn.fetchrow("SELECT * FROM pqw_persistent_worker WHERE name = $1", name)
+
+
+async def add_job_in_state(
+    conn: Any,
+    state: str,
+    *,
+    queue: str = "mail",
+    kind: str = "email.send",
+    attempt: int = 0,
+    errors: list[dict[str, Any]] | None = None,
+    args: dict[str, Any] | None = None,
+) -> int:
+    """A job as the engine would have left it in `state` (final states have finalized_at)."""
+    job_id: int = await conn.fetchval(
+        """
+        INSERT INTO pqw_job (kind, queue, state, attempt, max_attempts, args, errors,
+                             attempted_at, finalized_at, heartbeat_at, attempted_by)
+        VALUES ($1, $2, $3::pqw_job_state, $4::smallint, 5, $5, $6,
+                CASE WHEN $4 > 0 THEN now() END,
+                CASE WHEN $3::text IN ('completed', 'cancelled', 'discarded') THEN now() END,
+                CASE WHEN $3::text = 'running' THEN now() END,
+                CASE WHEN $4 > 0 THEN ARRAY['client-test-1'] ELSE '{}' END)
+        RETURNING id
+        """,
+        kind,
+        queue,
+        state,
+        attempt,
+        args or {"to": "ana@example.com"},
+        errors or [],
+    )
+    return job_id
+
+
+def smtp_error(attempt: int) -> dict[str, Any]:
+    return {
+        "attempt": attempt,
+        "at": "2026-03-14T09:26:41+00:00",
+        "error": "ConnectionError: SMTP server closed the connection",
+        "trace": 'Traceback (most recent call last):\n  File "mailer.py", line 41, in send\n'
+        "ConnectionError: SMTP server closed the connection",
+    }
+
+
+async def add_periodic(
+    conn: Any, schedule_id: str = "report.build", *, enabled: bool = True
+) -> None:
+    await conn.execute(
+        "INSERT INTO pqw_periodic_job (id, kind, schedule, args, enabled, next_run_at)"
+        " VALUES ($1, $1, 'every 30s', '{}', $2, now() + interval '12 seconds')",
+        schedule_id,
+        enabled,
+    )
+
+
+async def job_row(conn: Any, job_id: int) -> Any:
+    return await conn.fetchrow("SELECT * FROM pqw_job WHERE id = $1", job_id)

@@ -8,6 +8,7 @@ from datetime import timedelta
 import pytest
 
 from engine.models import WorkerStatus
+from engine.types import Job, JobState
 from tui import formatting as fmt
 from tui import pending
 from tui.clock import DisplayClock
@@ -15,6 +16,7 @@ from tui.feed import Reconnecting, backoff_delay, is_outage
 from tui.launch import parse_options
 from tui.refresh import RefreshRate
 from tui.sample import SAMPLE_NOW, sample_overview
+from tui.sample_jobs import sample_jobs
 from tui.screens.reconfigure import ConfigError, parse_config, schema_hint
 from tui.widgets.banner import banner_text
 from tui.widgets.throughput import throughput_summary
@@ -34,6 +36,16 @@ def test_ages_are_words_and_durations_are_compact() -> None:
     assert fmt.duration(45) == "45s"
     assert fmt.duration(3 * 3600 + 12 * 60 + 5) == "3h 12m"
     assert fmt.duration(2 * 86_400 + 4 * 3600) == "2d 04h"
+
+
+def test_times_ahead_are_words() -> None:
+    assert fmt.until(12) == "in 12 seconds"
+    assert fmt.until(3 * 3600) == "in 3 hours"
+    assert fmt.until(0.4) == "due now"
+    assert fmt.until(-30) == "due now"
+    assert fmt.until(None) == fmt.NONE
+    assert fmt.json_line({"to": "a@b.c"}, 40) == '{"to": "a@b.c"}'
+    assert fmt.json_line({}, 40) == fmt.NONE
 
 
 def test_free_text_is_one_line_and_cut() -> None:
@@ -150,3 +162,50 @@ def test_options(capsys: pytest.CaptureFixture[str]) -> None:
     assert "must be between 0.1 and 3600 seconds" in err
     assert "not a number of seconds: 'soon'" in err
     assert "Traceback" not in err
+
+
+def test_a_job_change_is_confirmed_only_by_a_read_that_looked_at_the_job() -> None:
+    job = sample_jobs(SAMPLE_NOW)[0]
+    changes: pending.PendingChanges[Job] = pending.PendingChanges()
+    changes.begin(str(job.id), pending.JOB, pending.deleting())
+    changes.begin("1", pending.JOB, pending.cancelling(running=True))
+    changes.settle(str(job.id), pending.JOB, at=1.0)
+    changes.settle("1", pending.JOB, at=1.0)
+    # One job's detail read says nothing about the others.
+    changes.confirm({str(job.id): job}, 2.0, 2.0, covered={str(job.id)})
+    assert set(changes.labels()) == {(str(job.id), "job"), ("1", "job")}
+    # A list read without the deleted job: it is gone; the running one still runs.
+    running = replace(job, id=1, state=JobState.RUNNING)
+    changes.confirm({"1": running}, 3.0, 3.0)
+    assert changes.labels() == {("1", "job"): "cancel requested…"}
+    changes.confirm({"1": replace(running, state=JobState.CANCELLED)}, 4.0, 4.0)
+    assert changes.labels() == {}
+
+
+def test_a_schedule_change_is_confirmed_by_its_state() -> None:
+    schedule = sample_overview().periodic[1]
+    changes: pending.PendingChanges[object] = pending.PendingChanges()
+    changes.begin(schedule.id, pending.ENABLED, pending.disabling())
+    changes.settle(schedule.id, pending.ENABLED, at=1.0)
+    changes.confirm({schedule.id: schedule}, 2.0, 2.0)
+    assert changes.labels() == {(schedule.id, "enabled"): "disabling…"}
+    changes.confirm({schedule.id: replace(schedule, enabled=False)}, 2.0, 2.0)
+    assert changes.labels() == {}
+
+
+def test_the_state_keys_and_help_cover_every_new_key() -> None:
+
+    from tui.keys import help_sections
+
+    text = str(help_sections([], lambda b: b.key_display or b.key))
+    for line in (
+        "Enable or disable the selected schedule",
+        "List the selected queue's jobs",
+        "Cancel the job (asks first)",
+        "Run the job again now",
+        "Delete the job (asks first)",
+        "Filter by job kind",
+        "7 discarded",
+        "Read the next page of older jobs",
+    ):
+        assert line in text, line
