@@ -105,6 +105,7 @@ class PqwApp(App[int]):
         self.job_actions = JobActions(self)
         self._monotonic = monotonic
         self._dashboard: DashboardScreen | None = None
+        self.last_status: tuple[StatusLine, float] | None = None
         self._poll_timer: Timer | None = None
         self._polling = False
         self._demo_exit_reported = False
@@ -286,6 +287,7 @@ class PqwApp(App[int]):
             demo=self.demo is not None,
         )
         now = self._monotonic()
+        self.last_status = (line, now)
         self.dashboard.show_status(line, now)
         for screen in self.screen_stack:
             if isinstance(screen, LiveScreen) and screen is not self._dashboard:

@@ -40,9 +40,12 @@ class ScreenPoller:
         # Asked for while a read ran (a new filter): that read's answer is
         # already stale, so another follows at once.
         self._again = False
+        # The next read was asked for by the operator: it happens even if paused.
+        self._asked = False
 
     def now(self) -> None:
         """Read at once, paused or not: the operator asked for something new."""
+        self._asked = True
         if self._reading:
             self._again = True
         else:
@@ -61,6 +64,9 @@ class ScreenPoller:
     def _start(self) -> None:
         if self._reading or not self._screen.is_current:
             return  # on_screen_resume reads again when the screen is back
+        if self._interval() is None and not self._asked:
+            return  # paused since this read was armed: the data holds still
+        self._asked = False
         self._reading = True
         self._again = False
         self._screen.run_worker(self._run(), name=self._name, group=self._name, exit_on_error=False)
@@ -74,6 +80,7 @@ class ScreenPoller:
         finally:
             self._reading = False
         if self._again:
+            self._again = False
             self._arm(0)
             return
         interval = self._interval()

@@ -229,8 +229,14 @@ class JobsScreen(LiveScreen):
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         # Reaching the last row (arrows, end, pgdn) reads the next page, as scrolling would.
         table = self.table
-        at_end = event.data_table is table and table.cursor_row == table.row_count - 1
-        if at_end and self.page is not None and self.page.more and not self._below:
+        if event.data_table is table and table.cursor_row == table.row_count - 1:
+            self._more_at_end()
+
+    def on_jobs_table_reached_end(self) -> None:
+        self._more_at_end()
+
+    def _more_at_end(self) -> None:
+        if self.page is not None and self.page.more and not self._below:
             self.action_more()
 
     # ------------------------------------------------------------------

@@ -26,6 +26,9 @@ class LiveScreen(Screen[None]):
         # Textual calls each class's on_mount along the MRO; subclasses add to
         # `mounted` instead, so the order is certain.
         self._ready = True
+        if self._status is None:
+            # A screen opened between two status updates starts with the last one.
+            self._status = getattr(self.app, "last_status", None)
         self._paint_status()
         self.mounted()
 

@@ -61,7 +61,13 @@ class JobsTable(KeyedTable):
         Binding("x", "request('cancel')", "Cancel", tooltip="Cancel the job (asks first)"),
         Binding("t", "request('retry')", "Retry", tooltip="Run the job again now"),
         Binding("d", "request('delete')", "Delete", tooltip="Delete the job (asks first)"),
+        # A list read page by page: home and end go to its first and last row.
+        Binding("home", "scroll_top", "First", show=False),
+        Binding("end", "scroll_bottom", "Last", show=False),
     ]
+
+    class ReachedEnd(Message):
+        """The list was scrolled to its bottom (wheel or scrollbar): time for older jobs."""
 
     class ActionRequested(Message):
         """The operator asked for `action` ("open", "cancel", "retry", "delete") on a job."""
@@ -94,6 +100,11 @@ class JobsTable(KeyedTable):
                 self.sort("id", key=lambda cell: -int(cell.plain))
                 if selected is not None and selected in rows:
                     self.move_cursor(row=self.get_row_index(selected), animate=False)
+
+    def watch_scroll_y(self, old_value: float, new_value: float) -> None:
+        super().watch_scroll_y(old_value, new_value)
+        if new_value > old_value and self.max_scroll_y > 0 and new_value >= self.max_scroll_y:
+            self.post_message(self.ReachedEnd())
 
     @property
     def selected_job(self) -> int | None:
