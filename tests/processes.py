@@ -46,6 +46,16 @@ class Workers:
         self.procs.append(proc)
         return proc
 
+    async def ready(self, proc: subprocess.Popen[bytes]) -> None:
+        """Wait until the worker says it has started (its queues are being worked)."""
+        index = self.procs.index(proc)
+        log = self.log_dir / f"worker-{index}.log"
+
+        async def started() -> bool:
+            return log.exists() and "started on" in log.read_text(errors="replace")
+
+        await wait_for(started, timeout=30, message=f"worker {proc.pid} to start")
+
     def kill(self, pid: int) -> None:
         """SIGKILL: no cleanup, no goodbye, exactly like a crashed machine."""
         os.kill(pid, signal.SIGKILL)

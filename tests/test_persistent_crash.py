@@ -182,6 +182,8 @@ async def test_sigterm_hands_the_run_over_at_once(
 ) -> None:
     first = workers.spawn()
     second = workers.spawn()
+    await workers.ready(first)
+    await workers.ready(second)
     current = await wait_for(lambda: running(admin), timeout=30, message="a running singleton")
     runner = first if current.pid == first.pid else second
     stopped_at = await db.fetchval("SELECT clock_timestamp()")
@@ -191,5 +193,5 @@ async def test_sigterm_hands_the_run_over_at_once(
     )
     started = await wait_for(lambda: run_started_at(db, moved.job_id), message="run-started")
     # A graceful stop ends the run and inserts the next: no waiting for a lease to lapse.
-    assert (started - stopped_at).total_seconds() < SINGLETON_TIMEOUT
+    assert (started - stopped_at).total_seconds() < SINGLETON_TIMEOUT, workers.logs()
     assert await overlaps(db) == []
