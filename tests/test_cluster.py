@@ -40,6 +40,8 @@ async def acting_sequence(db: asyncpg.Connection) -> list[str]:
 
 async def two_workers(db: asyncpg.Connection, workers: Workers) -> dict[str, int]:
     procs = [workers.spawn(), workers.spawn()]
+    for proc in procs:
+        await workers.ready(proc)
     ids = {await registered(db, p.pid): p.pid for p in procs}
     await wait_for(lambda: leader_id(db), timeout=30, message="a leader")
     return ids
