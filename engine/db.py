@@ -9,6 +9,7 @@ from typing import Any, TypeAlias, TypeVar
 
 import asyncpg
 
+from engine import json_text
 from engine.dsn import describe_dsn, mask_dsn
 from engine.errors import DatabaseUnavailable
 from engine.insert_params import RawJson
@@ -45,11 +46,8 @@ _CONNECT_FAILURES: tuple[type[BaseException], ...] = (
 )
 
 
-_ENCODER = json.JSONEncoder(separators=(",", ":"), allow_nan=False)
-
-
 def json_dumps(value: Any) -> str:
-    return _ENCODER.encode(value)
+    return json_text.dumps(value)
 
 
 def _encode_json(value: Any) -> str:

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from engine import json_text
 from engine.errors import InvalidJobOption, InvalidJobType
 from engine.types import InsertOpts, UniqueOpts
 from engine.unique import unique_key, unique_states_mask
@@ -81,16 +82,12 @@ def validate_priority(value: object) -> int:
     return value
 
 
-# One encoder for every row: json.dumps with options builds a new one per call.
-_ENCODER = json.JSONEncoder(separators=(",", ":"), allow_nan=False)
-
-
 def encode_object(name: str, value: object) -> RawJson:
     """JSON text of a dict, or a clear error naming the field."""
     if type(value) is not dict and not isinstance(value, Mapping):
         raise InvalidJobType(f"{name} must be a JSON object (a dict), got {type(value).__name__}")
     try:
-        return RawJson(_ENCODER.encode(value))
+        return RawJson(json_text.dumps(value))
     except (TypeError, ValueError) as exc:
         raise InvalidJobType(f"{name} must be JSON-serializable: {exc}") from exc
 

@@ -21,6 +21,12 @@ from engine.errors import DuplicateKind
 from engine.inserter import COPY_THRESHOLD
 
 
+def _cyclic() -> dict[str, object]:
+    args: dict[str, object] = {}
+    args["self"] = args
+    return args
+
+
 async def count_jobs(client: Client) -> int:
     return int(await client.pool.fetchval("SELECT count(*) FROM pqw_job"))
 
@@ -122,6 +128,7 @@ async def test_bad_options_are_refused_before_anything_is_written(
         ("k", {"when": datetime.now()}, InvalidJobType, "args must be JSON-serializable"),
         ("k", {"x": float("nan")}, InvalidJobType, "args must be JSON-serializable"),
         ("k", {"s": {1, 2}}, InvalidJobType, "set is not JSON serializable"),
+        ("k", _cyclic(), InvalidJobType, "circular reference"),
     ],
 )
 async def test_bad_kind_or_args_are_refused(

@@ -77,8 +77,10 @@ async def test_open_a_queue_and_filter_by_state_and_kind(dsn: str, conn: Any) ->
         assert cell(table, str(failed), "state") == "● discarded"
         assert "SMTP server closed" in cell(table, str(failed), "error")
 
+        await pilot.press("end")  # the cursor on the oldest: a new filter starts at the top
         await pilot.press("7")  # discarded only
         await until(pilot, lambda: shown(app) == {failed}, "the discarded job only")
+        assert table.cursor_row == 0
         await pilot.press("1")  # available only
         await until(pilot, lambda: shown(app) == {waiting, sms}, "the available jobs")
         await pilot.press("0")
