@@ -155,6 +155,11 @@ class PersistentContext:
         progress, self._progress = self._progress, None
         return progress
 
+    def _keep_progress(self, progress: str | None) -> None:
+        """A heartbeat carrying progress failed: send it with the next, unless newer came."""
+        if self._progress is None:
+            self._progress = progress
+
     def _wake_sleepers(self) -> None:
         self._interrupt.set()
         self._interrupt = asyncio.Event()
@@ -298,7 +303,8 @@ class PersistentRun:
     async def _hold_lease(self) -> None:
         loop = asyncio.get_running_loop()
         interval = self.worker.heartbeat_interval
-        last_confirmed = loop.time()
+        # The fetch set the first heartbeat: the lease is counted from there.
+        last_confirmed = self.running.started
         assert self.ctx is not None
         while True:
             self._poke.clear()
@@ -308,18 +314,16 @@ class PersistentRun:
             except TimeoutError:
                 pass
             sent = loop.time()
+            progress = self.ctx._take_progress()
             try:
                 row = await asyncio.wait_for(
                     self.pool.fetchrow(
-                        sql.HEARTBEAT_RUN,
-                        self.job.id,
-                        self.job.attempt,
-                        self.worker.name,
-                        self.ctx._take_progress(),
+                        sql.HEARTBEAT_RUN, self.job.id, self.job.attempt, self.worker.name, progress
                     ),
                     timeout=interval,
                 )
             except Exception as exc:
+                self.ctx._keep_progress(progress)
                 # The lease may already be another client's by the time it would
                 # expire: stop one interval before that, so two runs never overlap
                 # by more than one heartbeat interval even across a partition.
