@@ -199,6 +199,8 @@ class JobsScreen(LiveScreen):
         self._generation += 1
         self.page, self._paged_to, self._below, self._error = None, None, 0, None
         self.table.show([], self.pqw.display_now(), {}, self.palette)
+        # A new list starts at its newest job, not at the old cursor's index.
+        self.table.move_cursor(row=0, animate=False)
         self._paint()
         self.poller.now()
 

@@ -62,8 +62,10 @@ class JobsTable(KeyedTable):
         Binding("t", "request('retry')", "Retry", tooltip="Run the job again now"),
         Binding("d", "request('delete')", "Delete", tooltip="Delete the job (asks first)"),
         # A list read page by page: home and end go to its first and last row.
-        Binding("home", "scroll_top", "First", show=False),
-        Binding("end", "scroll_bottom", "Last", show=False),
+        Binding("home", "scroll_top", "First", show=False, tooltip="The newest job"),
+        Binding(
+            "end", "scroll_bottom", "Last", show=False, tooltip="The oldest job read (reads more)"
+        ),
     ]
 
     class ReachedEnd(Message):
