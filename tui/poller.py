@@ -75,8 +75,12 @@ class ScreenPoller:
         delay: float | None = None
         try:
             delay = await self._read()
-        except Exception:
-            log.exception("%s failed", self._name)  # reads catch their own; belt and braces
+        except Exception as exc:
+            # Reads catch the database's failures; what gets here is a bug: told, not fatal.
+            log.exception("%s failed", self._name)
+            report = getattr(self._screen.app, "report_internal_error", None)
+            if report is not None:
+                report(exc)
         finally:
             self._reading = False
         if self._again:

@@ -211,6 +211,7 @@ class JobsScreen(LiveScreen):
     def action_filter_kind(self) -> None:
         self.query_one(KindFilter).open(self.where.kind, self._kinds_seen)
 
+    @guarded
     def on_kind_filter_chosen(self, message: KindFilter.Chosen) -> None:
         self.table.focus()
         self.set_filter(replace(self.where, kind=message.kind))
@@ -228,12 +229,14 @@ class JobsScreen(LiveScreen):
         self._paint()
         self.poller.now()
 
+    @guarded
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         # Reaching the last row (arrows, end, pgdn) reads the next page, as scrolling would.
         table = self.table
         if event.data_table is table and table.cursor_row == table.row_count - 1:
             self._more_at_end()
 
+    @guarded
     def on_jobs_table_reached_end(self) -> None:
         self._more_at_end()
 
@@ -253,6 +256,7 @@ class JobsScreen(LiveScreen):
         job_id = self.table.selected_job
         return self.find_job(job_id) if job_id is not None else None
 
+    @guarded
     def on_jobs_table_action_requested(self, message: JobsTable.ActionRequested) -> None:
         job = self.find_job(message.job_id)
         if job is None:
