@@ -163,7 +163,8 @@ class JobsScreen(LiveScreen):
         self._dirty = False
         app = self.pqw
         panel = self.query_one("#jobs-panel", Vertical)
-        panel.border_title = "Jobs " + (f"in {self.where.queue}" if self.where.queue else "")
+        queue = self.where.queue
+        panel.border_title = f"Jobs in {queue}" if queue is not None else "Jobs in every queue"
         if self.where.kind is not None:
             panel.border_title += f" · kind {self.where.kind}"
         self.query_one(FilterBar).show(self.where)
