@@ -190,6 +190,7 @@ class PersistentRun:
         self._handler: asyncio.Task[None] | None = None
         self._lease_lost = False
         self._run_started_at: datetime | None = None
+        self._early_stop: str | None = None
 
     @property
     def pool(self) -> asyncpg.Pool[Any]:
@@ -200,9 +201,13 @@ class PersistentRun:
         self._poke.set()
 
     def request_stop(self, reason: str) -> None:
-        if self.ctx is not None:
-            self.ctx._request_stop(reason)
-            self.manager.schedule_grace(self)
+        if self.ctx is None:
+            # Asked before the handler started (e.g. shutdown during the claim):
+            # remember it, the handler is told the moment it exists.
+            self._early_stop = self._early_stop or reason
+            return
+        self.ctx._request_stop(reason)
+        self.manager.schedule_grace(self)
 
     def cancel_handler(self) -> None:
         if self._handler is not None and not self._handler.done():
@@ -238,6 +243,8 @@ class PersistentRun:
         self.ctx = PersistentContext(
             self.worker, claim["runs"], self.job.id, config, claim["config_version"]
         )
+        if self._early_stop is not None:
+            self.request_stop(self._early_stop)
         log.info("pqw: persistent worker %s: run started (job %d)", self.worker.name, self.job.id)
         self._handler = asyncio.create_task(
             self.worker.fn(self.ctx), name=f"pqw:persistent:{self.worker.name}"

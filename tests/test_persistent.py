@@ -312,3 +312,34 @@ async def test_definitions_are_checked(make_client: Callable[..., Client]) -> No
         client.persistent("four")(lambda ctx: None)  # type: ignore[arg-type, return-value]
     with pytest.raises(InvalidConfig, match="missing required field 'url'"):
         client.persistent("five", config={}, config_type=FeedConfig)(fn)
+
+
+async def test_a_stop_asked_before_the_handler_starts_is_honoured(
+    make_client: Callable[..., Client], admin: Admin
+) -> None:
+    """Shutdown between the fetch and the claim: the handler starts already stopping."""
+    from engine.persistent import PersistentRun
+
+    client = make_client()
+    seen: list[bool] = []
+
+    @client.persistent("early")
+    async def early(ctx: PersistentContext) -> None:
+        seen.append(ctx.stopping)
+        while not ctx.stopping:
+            await ctx.sleep(60)
+
+    original = PersistentRun.execute
+
+    async def stop_first(run: PersistentRun) -> None:
+        run.request_stop("shutdown")  # before the claim, as a SIGTERM might
+        await original(run)
+
+    PersistentRun.execute = stop_first  # type: ignore[method-assign]
+    try:
+        await client.start()
+        await wait_for(lambda: _value(bool(seen)), message="the handler to start")
+    finally:
+        PersistentRun.execute = original  # type: ignore[method-assign]
+    # Every run began while the patch held was told to stop before its first line.
+    assert seen[0] is True
