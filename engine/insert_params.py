@@ -7,7 +7,6 @@ encoding per row.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -123,11 +122,12 @@ class RowTemplate:
     max_attempts: int
     scheduled_at: datetime | None
     tags: tuple[str, ...]
-    tags_json: str
     metadata: dict[str, Any]
     metadata_json: RawJson
     unique: UniqueOpts | None
     unique_states: str | None  # bit(8) as text, e.g. '11110101'
+    # The fixed part of this template's rows in the JSON batch of sql.INSERT_JOBS.
+    json_prefix: str
 
     def row(self, args: Any) -> InsertParams:
         args_json = encode_object("args", args)
@@ -150,6 +150,11 @@ class InsertParams:
     def unique_states(self) -> str | None:
         return self.template.unique_states
 
+    def row_json(self) -> str:
+        """This row in the JSON batch of sql.INSERT_JOBS (args spliced in as encoded)."""
+        key = f'"{self.unique_key.hex()}"' if self.unique_key is not None else "null"
+        return f"{self.template.json_prefix},{self.args_json},{key}]"
+
 
 def template_for(kind: str, opts: InsertOpts) -> RowTemplate:
     """Validate a kind and its resolved options (defaults filled in)."""
@@ -161,18 +166,33 @@ def template_for(kind: str, opts: InsertOpts) -> RowTemplate:
     metadata = resolved.metadata or {}
     metadata_json = encode_object("metadata", metadata)
     unique = resolved.unique
+    queue = validate_queue(resolved.queue)
+    priority = validate_priority(resolved.priority)
+    max_attempts = validate_max_attempts(resolved.max_attempts)
+    scheduled_at = validate_scheduled_at(resolved.scheduled_at)
+    states = unique_states_mask(unique.by_state) if unique is not None else None
+    fixed = [
+        kind,
+        queue,
+        priority,
+        max_attempts,
+        scheduled_at.isoformat() if scheduled_at else None,
+        list(tags),
+    ]
+    # [kind, queue, priority, max_attempts, scheduled_at, tags, metadata, states, ...
+    json_prefix = f"{json_text.dumps(fixed)[:-1]},{metadata_json},{json_text.dumps(states)}"
     return RowTemplate(
         kind=kind,
-        queue=validate_queue(resolved.queue),
-        priority=validate_priority(resolved.priority),
-        max_attempts=validate_max_attempts(resolved.max_attempts),
-        scheduled_at=validate_scheduled_at(resolved.scheduled_at),
+        queue=queue,
+        priority=priority,
+        max_attempts=max_attempts,
+        scheduled_at=scheduled_at,
         tags=tags,
-        tags_json=json.dumps(list(tags)),
         metadata=dict(metadata),
         metadata_json=metadata_json,
         unique=unique,
-        unique_states=unique_states_mask(unique.by_state) if unique is not None else None,
+        unique_states=states,
+        json_prefix=json_prefix,
     )
 
 

@@ -7,7 +7,7 @@ caller's connection go through one INSERT ... SELECT FROM unnest.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any, TypeAlias, overload
 
@@ -37,7 +37,9 @@ async def insert_rows(
     return await insert_statement(executor, rows)
 
 
-async def insert_statement(executor: Executor, rows: Sequence[InsertParams]) -> list[InsertResult]:
+async def insert_statement(
+    executor: Executor, rows: Sequence[InsertParams]
+) -> Sequence[InsertResult]:
     # ON CONFLICT cannot touch one existing row twice in a statement, so rows
     # repeating a unique key of an earlier row in the batch are answered by it.
     first_of_key: dict[bytes, int] = {}
@@ -51,31 +53,23 @@ async def insert_statement(executor: Executor, rows: Sequence[InsertParams]) -> 
             first_of_key[row.unique_key] = len(sent)
         source.append(len(sent))
         sent.append(row)
-    records = await executor.fetch(
-        sql.INSERT_JOBS,
-        [r.template.kind for r in sent],
-        [str(r.args_json) for r in sent],
-        [r.template.queue for r in sent],
-        [r.template.priority for r in sent],
-        [r.template.max_attempts for r in sent],
-        [r.template.scheduled_at for r in sent],
-        [r.template.tags_json for r in sent],
-        [str(r.template.metadata_json) for r in sent],
-        [r.unique_key for r in sent],
-        [r.template.unique_states for r in sent],
-    )
+    batch = "[" + ",".join(row.row_json() for row in sent) + "]"
+    records = await executor.fetch(sql.INSERT_JOBS, batch)
     if len(records) != len(sent):
         raise RuntimeError(f"insert returned {len(records)} rows for {len(sent)}")
-    results = [InsertResult(Job.from_record(rec), bool(rec["duplicate"])) for rec in records]
-    out: list[InsertResult] = []
-    seen: set[int] = set()
-    for index in source:
-        result = results[index]
-        if index in seen:
-            result = InsertResult(result.job, duplicate=True)
-        seen.add(index)
-        out.append(result)
-    return out
+
+    first_row: dict[int, int] = {}
+    for index, sent_index in enumerate(source):
+        first_row.setdefault(sent_index, index)
+
+    def make(index: int) -> InsertResult:
+        sent_index = source[index]
+        record = records[sent_index]
+        # A repeat of an earlier row of the batch is a duplicate of what that row got.
+        repeat = first_row[sent_index] != index
+        return InsertResult(record=record, duplicate=bool(record["duplicate"]) or repeat)
+
+    return LazyResults(len(source), make)
 
 
 async def copy_rows(conn: Any, rows: Sequence[InsertParams]) -> Sequence[InsertResult]:
@@ -111,31 +105,28 @@ async def copy_rows(conn: Any, rows: Sequence[InsertParams]) -> Sequence[InsertR
                 record += (t.tags, t.metadata_json)
             records.append(record)
         await conn.copy_records_to_table("pqw_job", records=records, columns=columns)
-    return CopiedResults(ids, rows, now)
+    return LazyResults(len(rows), lambda i: InsertResult(_copied_job(ids[i], rows[i], now)))
 
 
-class CopiedResults(Sequence[InsertResult]):
-    """Results of a COPY batch, each made when first read.
+class LazyResults(Sequence[InsertResult]):
+    """A batch's results, each made when first read.
 
-    A bulk insert of 100,000 rows would otherwise spend more time building
-    result objects than the database spends storing the rows.
+    A bulk insert of 100,000 rows would otherwise spend more time building (and
+    decoding JSON for) result objects than the database spends storing the rows.
     """
 
-    def __init__(self, ids: list[int], rows: Sequence[InsertParams], now: datetime) -> None:
-        self._ids = ids
-        self._rows = rows
-        self._now = now
+    def __init__(self, count: int, make: Callable[[int], InsertResult]) -> None:
+        self._count = count
+        self._make = make
         self._made: dict[int, InsertResult] = {}
 
     def __len__(self) -> int:
-        return len(self._ids)
+        return self._count
 
     def _get(self, index: int) -> InsertResult:
-        if index < 0:
-            index += len(self._ids)
         result = self._made.get(index)
         if result is None:
-            result = InsertResult(_copied_job(self._ids[index], self._rows[index], self._now))
+            result = self._make(index)
             self._made[index] = result
         return result
 
@@ -147,16 +138,16 @@ class CopiedResults(Sequence[InsertResult]):
 
     def __getitem__(self, index: int | slice) -> InsertResult | list[InsertResult]:
         if isinstance(index, slice):
-            return [self._get(i) for i in range(*index.indices(len(self._ids)))]
-        if not -len(self._ids) <= index < len(self._ids):
+            return [self._get(i) for i in range(*index.indices(self._count))]
+        if not -self._count <= index < self._count:
             raise IndexError(index)
-        return self._get(index)
+        return self._get(index % self._count)
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Sequence) and list(self) == list(other)
 
     def __repr__(self) -> str:
-        return f"CopiedResults({len(self)} jobs, ids {self._ids[0]}..{self._ids[-1]})"
+        return f"<{self._count} insert results>"
 
 
 def _copied_job(job_id: int, row: InsertParams, now: datetime) -> Job:

@@ -119,12 +119,46 @@ class InsertOpts:
         return replace(self, **changes)
 
 
-@dataclass(frozen=True, slots=True)
 class InsertResult:
-    """What an insert produced: the job (or the live duplicate it met) and whether it was one."""
+    """What an insert produced: the job (or the live duplicate it met) and whether it was one.
 
-    job: Job
-    duplicate: bool = False
+    A result made from a database row decodes that row into a Job on first
+    access, so reading only `duplicate` across a large batch stays cheap.
+    """
+
+    __slots__ = ("_job", "_record", "duplicate")
+
+    def __init__(
+        self,
+        job: Job | None = None,
+        duplicate: bool = False,
+        *,
+        record: Mapping[str, Any] | None = None,
+    ) -> None:
+        if job is None and record is None:
+            raise TypeError("InsertResult needs a job or the row it comes from")
+        self._job = job
+        self._record = record
+        self.duplicate = duplicate
+
+    @property
+    def job(self) -> Job:
+        if self._job is None:
+            assert self._record is not None
+            self._job = Job.from_record(self._record)
+            self._record = None
+        return self._job
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, InsertResult):
+            return NotImplemented
+        return (self.job, self.duplicate) == (other.job, other.duplicate)
+
+    def __hash__(self) -> int:
+        return hash((self.job.id, self.duplicate))
+
+    def __repr__(self) -> str:
+        return f"InsertResult(job={self.job!r}, duplicate={self.duplicate})"
 
 
 class JobSnooze(Exception):
