@@ -142,7 +142,8 @@ class PqwApp(App[int]):
         self._show_status()
         if self.demo is not None:
             self.notify(
-                f"Demo workers running in process {self.demo.pid}; log: {self.demo.log_path}",
+                f"Demo workers running in processes {', '.join(map(str, self.demo.pids))}; "
+                f"log: {self.demo.log_path}",
                 title="Demo",
                 markup=False,
             )
@@ -300,7 +301,7 @@ class PqwApp(App[int]):
         if code is not None:
             self._demo_exit_reported = True
             self.notify(
-                f"The demo worker process exited with code {code}; see {self.demo.log_path}",
+                f"A demo worker process exited with code {code}; see {self.demo.log_path}",
                 title="Demo",
                 severity="error",
                 timeout=30,

@@ -1,4 +1,9 @@
-"""The demo's worker process: `pqw demo` in a child process, its output in a log file."""
+"""The demo's cluster: `pqw demo` in two child processes, their output in one log file.
+
+Two processes, so the dashboard shows what pqw is for: two live clients, one
+leader, and a persistent worker that moves to the other process when its own
+is killed (`kill -9` the pid in its "Runs on" column).
+"""
 
 from __future__ import annotations
 
@@ -11,6 +16,7 @@ from pathlib import Path
 
 DEMO_COMMAND: tuple[str, ...] = (sys.executable, "-m", "engine.cli", "demo")
 STOP_TIMEOUT = 10.0
+CLUSTER_SIZE = 2
 
 
 def default_log_path() -> Path:
@@ -18,10 +24,10 @@ def default_log_path() -> Path:
 
 
 class DemoProcess:
-    """A running `pqw demo`; stop() ends it (SIGTERM, then SIGKILL) and waits for it."""
+    """The running `pqw demo` processes; stop() ends them (SIGTERM, then SIGKILL) and waits."""
 
-    def __init__(self, process: subprocess.Popen[bytes], log_path: Path) -> None:
-        self.process = process
+    def __init__(self, processes: list[subprocess.Popen[bytes]], log_path: Path) -> None:
+        self.processes = processes
         self.log_path = log_path
 
     @classmethod
@@ -30,39 +36,52 @@ class DemoProcess:
         dsn: str,
         log_path: Path | None = None,
         command: Sequence[str] = DEMO_COMMAND,
+        size: int = CLUSTER_SIZE,
     ) -> DemoProcess:
         log_path = log_path or default_log_path()
         # The DSN travels in the environment, not on the command line, so its
         # password never shows in `ps`.
         env = {**os.environ, "PQW_DATABASE_URL": dsn}
+        processes = []
         with open(log_path, "ab") as log:
-            process = subprocess.Popen(
-                list(command),
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                env=env,
-                # Its own session: the terminal's signals belong to the dashboard,
-                # which stops the demo itself when it quits.
-                start_new_session=True,
-            )
-        return cls(process, log_path)
+            for _ in range(size):
+                processes.append(
+                    subprocess.Popen(
+                        list(command),
+                        stdin=subprocess.DEVNULL,
+                        stdout=log,
+                        stderr=subprocess.STDOUT,
+                        env=env,
+                        # Their own session: the terminal's signals belong to the
+                        # dashboard, which stops the demo itself when it quits.
+                        start_new_session=True,
+                    )
+                )
+        return cls(processes, log_path)
 
     @property
-    def pid(self) -> int:
-        return self.process.pid
+    def pids(self) -> list[int]:
+        return [p.pid for p in self.processes]
 
     @property
     def exit_code(self) -> int | None:
-        """None while it runs."""
-        return self.process.poll()
+        """None while every process runs; else the exit code of the first that ended."""
+        for process in self.processes:
+            code = process.poll()
+            if code is not None:
+                return code
+        return None
 
     def stop(self, timeout: float = STOP_TIMEOUT) -> int:
-        """Terminate and wait; its exit code."""
-        if self.process.poll() is None:
-            self.process.terminate()
+        """Terminate and wait for every process; the first non-zero exit code, or 0."""
+        for process in self.processes:
+            if process.poll() is None:
+                process.terminate()
+        codes = []
+        for process in self.processes:
             try:
-                return self.process.wait(timeout)
+                codes.append(process.wait(timeout))
             except subprocess.TimeoutExpired:
-                self.process.kill()
-        return self.process.wait()
+                process.kill()
+                codes.append(process.wait())
+        return next((code for code in codes if code), 0)

@@ -86,7 +86,9 @@ async def test_demo_migrates_starts_workers_in_a_process_and_stops_them(
             return "demo started; dsn given: True" in log.read_text()
 
         await wait_for(started, message="the demo process to write its log")
-        assert bare_dsn not in " ".join(launch.demo.process.args)  # type: ignore[arg-type]
+        assert len(launch.demo.processes) == 2  # a cluster: two clients, one leader
+        for process in launch.demo.processes:
+            assert bare_dsn not in " ".join(process.args)  # type: ignore[arg-type]
     finally:
         await asyncio.to_thread(launch.close)
     assert launch.demo.exit_code == 0
