@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 import os
 import subprocess
 import sys
@@ -17,17 +18,19 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 async def wait_for(
-    check: Callable[[], Awaitable[T]],
+    check: Callable[[], Awaitable[T] | T],
     *,
     timeout: float = 10.0,
     interval: float = 0.02,
     message: str = "condition",
 ) -> T:
-    """Poll an async check until it returns something truthy; fail after timeout."""
+    """Poll a check (plain or async) until it returns something truthy; fail after timeout."""
     deadline = time.monotonic() + timeout
     last: Any = None
     while True:
-        last = await check()
+        last = check()
+        if inspect.isawaitable(last):
+            last = await last
         if last:
             return last
         if time.monotonic() > deadline:

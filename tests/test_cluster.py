@@ -187,7 +187,7 @@ async def test_missed_runs_are_caught_up_once_not_n_times(db: asyncpg.Connection
                 await client.pool.fetchval("SELECT count(*) FROM pqw_job WHERE kind = 'catch.up'")
             )
 
-        await wait_for(lambda: _positive(inserted()), timeout=10, message="the catch-up run")
+        await wait_for(inserted, timeout=10, message="the catch-up run")
         first = await client.pool.fetchrow(
             "SELECT metadata, (SELECT next_run_at FROM pqw_periodic_job) AS next FROM pqw_job WHERE kind = 'catch.up' ORDER BY id LIMIT 1"
         )
@@ -196,10 +196,6 @@ async def test_missed_runs_are_caught_up_once_not_n_times(db: asyncpg.Connection
         assert await inserted() <= 3  # the catch-up run plus at most the next regular ones
     finally:
         await client.stop()
-
-
-async def _positive(value: Any) -> bool:
-    return bool(await value)
 
 
 async def test_bad_cron_strings_and_zones_fail_at_definition() -> None:
@@ -235,7 +231,7 @@ async def test_run_on_start_and_disabling_a_schedule(
             await client.pool.fetchval("SELECT count(*) FROM pqw_job WHERE kind = 'hourly.report'")
         )
 
-    await wait_for(lambda: _positive(runs()), timeout=10, message="the run on start")
+    await wait_for(runs, timeout=10, message="the run on start")
     admin = await Admin.connect(dsn)
     try:
         schedules = await admin.list_periodic_jobs()

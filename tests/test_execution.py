@@ -203,17 +203,13 @@ async def test_fetch_respects_concurrency_and_priority(make_client: Callable[...
         "UPDATE pqw_job SET priority = 0 WHERE id = ANY($1)", [r.job.id for r in results[4:]]
     )
     await client.start()
-    await wait_for(lambda: _value(len(order) == 2), message="two jobs running")
+    await wait_for(lambda: len(order) == 2, message="two jobs running")
     assert sorted(order) == [4, 5]
     assert running == 2
     gate.set()
-    await wait_for(lambda: _value(len(order) == 6), message="all jobs")
+    await wait_for(lambda: len(order) == 6, message="all jobs")
     assert peak == 2
     await wait_for(lambda: _completed(client, 6), message="six completions")
-
-
-async def _value(value: bool) -> bool:
-    return value
 
 
 async def _completed(client: Client, n: int) -> bool:
@@ -236,7 +232,7 @@ async def test_graceful_stop_waits_for_running_jobs_and_loses_no_completion(
     await client.start()
     await client.insert_many([("work", {"n": n}) for n in range(20)])
     await started.wait()
-    await wait_for(lambda: _value(len(client.running_jobs) == 20), message="20 running")
+    await wait_for(lambda: len(client.running_jobs) == 20, message="20 running")
     asyncio.get_running_loop().call_later(0.2, release.set)
     await client.stop()  # waits for the handlers, then flushes every completion
     admin = await Admin.connect(client.dsn)

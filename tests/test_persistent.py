@@ -165,7 +165,7 @@ async def test_configs_are_validated_and_a_bad_one_changes_nothing(
             await ctx.sleep(60)
 
     await client.start()
-    await wait_for(lambda: _value(bool(seen)), message="the typed run")
+    await wait_for(lambda: bool(seen), message="the typed run")
     assert seen[0] == FeedConfig(url="https://a")  # a typed object, not a dict
 
     bad = [
@@ -189,10 +189,6 @@ async def test_configs_are_validated_and_a_bad_one_changes_nothing(
     assert issubclass(InvalidConfig, ValueError)
 
 
-async def _value(v: bool) -> bool:
-    return v
-
-
 async def test_crashing_runs_back_off_and_show_the_last_error(
     make_client: Callable[..., Client], admin: Admin
 ) -> None:
@@ -205,7 +201,7 @@ async def test_crashing_runs_back_off_and_show_the_last_error(
         raise ConnectionError(f"upstream down (run {ctx.run})")
 
     await client.start()
-    await wait_for(lambda: _value(len(attempts) >= 3), timeout=15, message="three crashes")
+    await wait_for(lambda: len(attempts) >= 3, timeout=15, message="three crashes")
     gaps = [b - a for a, b in itertools.pairwise(attempts)]
     # 1 s, then 2 s: doubling (the first retry may come a little early or late by a pass).
     assert 0.8 <= gaps[0] < 2.0 and 1.8 <= gaps[1] < 3.5
@@ -338,7 +334,7 @@ async def test_a_stop_asked_before_the_handler_starts_is_honoured(
     PersistentRun.execute = stop_first  # type: ignore[method-assign]
     try:
         await client.start()
-        await wait_for(lambda: _value(bool(seen)), message="the handler to start")
+        await wait_for(lambda: bool(seen), message="the handler to start")
     finally:
         PersistentRun.execute = original  # type: ignore[method-assign]
     # Every run began while the patch held was told to stop before its first line.
