@@ -49,7 +49,6 @@ class DashboardScreen(LiveScreen):
     def __init__(self) -> None:
         super().__init__(id="dashboard")
         self._data: DashboardData | None = None
-        self._dirty = False
         self._bottom = "clients-panel"  # which of BOTTOM_PANELS shows on a short screen
 
     def compose(self) -> ComposeResult:
@@ -109,14 +108,10 @@ class DashboardScreen(LiveScreen):
     def show_data(self, data: DashboardData) -> None:
         """Repaint the tables now, or when this screen is back on top (a modal is open)."""
         self._data = data
-        if self.is_current:
-            self._paint()
-        else:
-            self._dirty = True
+        self.repaint()
 
     def on_screen_resume(self) -> None:
-        if self._dirty:
-            self._paint()
+        self.paint_if_dirty()
 
     @guarded
     def _paint(self) -> None:

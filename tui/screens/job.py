@@ -39,7 +39,6 @@ class JobScreen(LiveScreen):
         self.gone = False  # deleted (or cleaned up) since it was opened
         self._failures = 0
         self._error: str | None = None
-        self._dirty = False
         self.poller = ScreenPoller(self, self._read, self._interval, "job")
 
     @property
@@ -61,8 +60,7 @@ class JobScreen(LiveScreen):
         if self.gone:
             self.dismiss(None)  # it went while something was open over it
             return
-        if self._dirty:
-            self._paint()
+        self.paint_if_dirty()
         self.poller.resume()
 
     def _interval(self) -> float | None:
@@ -103,12 +101,6 @@ class JobScreen(LiveScreen):
         self.notify(f"Job {self.job.id} {what}", title="Job", markup=False)
         if self.is_current:
             self.dismiss(None)
-
-    def repaint(self) -> None:
-        if self.is_current:
-            self._paint()
-        else:
-            self._dirty = True
 
     @guarded
     def _paint(self) -> None:

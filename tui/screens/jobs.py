@@ -61,7 +61,6 @@ class JobsScreen(LiveScreen):
         self._generation = 0  # bumped by a new filter; an older read's answer is dropped
         self._failures = 0
         self._error: str | None = None
-        self._dirty = False
         self._kinds_seen: set[str] = set()  # offered as completions by the kind prompt
         self.poller = ScreenPoller(self, self._read, self._interval, "jobs")
 
@@ -89,8 +88,7 @@ class JobsScreen(LiveScreen):
         self.poller.now()
 
     def on_screen_resume(self) -> None:
-        if self._dirty:
-            self._paint()
+        self.paint_if_dirty()
         self.poller.resume()
 
     def _interval(self) -> float | None:
@@ -148,13 +146,6 @@ class JobsScreen(LiveScreen):
     # ------------------------------------------------------------------
     # Painting
     # ------------------------------------------------------------------
-
-    def repaint(self) -> None:
-        """Paint now, or when this screen is back on top."""
-        if self.is_current:
-            self._paint()
-        else:
-            self._dirty = True
 
     @guarded
     def _paint(self) -> None:

@@ -17,6 +17,7 @@ class LiveScreen(Screen[None]):
         super().__init__(id=id)
         self._status: tuple[StatusLine, float] | None = None
         self._ready = False
+        self._dirty = False
 
     @property
     def palette(self) -> Palette:
@@ -34,6 +35,21 @@ class LiveScreen(Screen[None]):
 
     def mounted(self) -> None:
         """Called once the screen's widgets exist."""
+
+    def repaint(self) -> None:
+        """Paint now, or when this screen is back on top."""
+        if self.is_current:
+            self._paint()
+        else:
+            self._dirty = True
+
+    def paint_if_dirty(self) -> None:
+        """On resume: catch up with data that arrived while covered."""
+        if self._dirty:
+            self._paint()
+
+    def _paint(self) -> None:
+        """Draw the screen's own data (subclasses; they clear _dirty)."""
 
     def show_status(self, line: StatusLine, monotonic_now: float) -> None:
         self._status = (line, monotonic_now)
