@@ -146,10 +146,6 @@ class InsertParams:
     args_json: RawJson
     unique_key: bytes | None
 
-    @property
-    def unique_states(self) -> str | None:
-        return self.template.unique_states
-
     def row_json(self) -> str:
         """This row in the JSON batch of sql.INSERT_JOBS (args spliced in as encoded)."""
         key = f'"{self.unique_key.hex()}"' if self.unique_key is not None else "null"

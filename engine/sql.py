@@ -12,9 +12,11 @@ JOB_COLUMNS = """id, kind, args, queue, priority, state, attempt, max_attempts, 
 
 # The same, with the JSON columns as text: a batch insert decodes them only for
 # the results its caller reads (Job.from_record accepts both).
-JOB_COLUMNS_JSON_AS_TEXT = """id, kind, args::text AS args, queue, priority, state, attempt,
-    max_attempts, created_at, scheduled_at, attempted_at, finalized_at, errors::text AS errors,
-    metadata::text AS metadata, tags, attempted_by, heartbeat_at"""
+JOB_COLUMNS_JSON_AS_TEXT = (
+    JOB_COLUMNS.replace(" args,", " args::text AS args,")
+    .replace(" errors,", " errors::text AS errors,")
+    .replace(" metadata,", " metadata::text AS metadata,")
+)
 
 # ---------------------------------------------------------------------------
 # Inserting jobs
@@ -173,8 +175,6 @@ STOP_CLIENT = "UPDATE pqw_client SET stopped_at = now() WHERE id = $1"
 # ---------------------------------------------------------------------------
 # Queues
 # ---------------------------------------------------------------------------
-
-QUEUE_PAUSED = "SELECT paused_at IS NOT NULL FROM pqw_queue WHERE name = $1"
 
 CONTROL_CHANNEL = "pqw_control"
 INSERT_CHANNEL = "pqw_insert"

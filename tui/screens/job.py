@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING
 
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -20,7 +20,7 @@ from tui.widgets.job_detail import JobDetail
 from tui.widgets.status_bar import StatusBar
 
 if TYPE_CHECKING:
-    from tui.app import PqwApp
+    pass
 
 
 class JobScreen(LiveScreen):
@@ -40,10 +40,6 @@ class JobScreen(LiveScreen):
         self._failures = 0
         self._error: str | None = None
         self.poller = ScreenPoller(self, self._read, self._interval, "job")
-
-    @property
-    def pqw(self) -> PqwApp:
-        return cast("PqwApp", self.app)
 
     def compose(self) -> ComposeResult:
         yield StatusBar(id="status-bar")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -25,7 +25,7 @@ from tui.widgets.kind_filter import KindFilter
 from tui.widgets.status_bar import StatusBar
 
 if TYPE_CHECKING:
-    from tui.app import PqwApp
+    pass
 
 
 def describe(where: JobFilter) -> str:
@@ -63,10 +63,6 @@ class JobsScreen(LiveScreen):
         self._error: str | None = None
         self._kinds_seen: set[str] = set()  # offered as completions by the kind prompt
         self.poller = ScreenPoller(self, self._read, self._interval, "jobs")
-
-    @property
-    def pqw(self) -> PqwApp:
-        return cast("PqwApp", self.app)
 
     def compose(self) -> ComposeResult:
         yield StatusBar(id="status-bar")

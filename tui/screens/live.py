@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, cast
+
 from textual.screen import Screen
 
 from tui.guard import guarded
 from tui.palette import Palette
 from tui.widgets.banner import Banner
 from tui.widgets.status_bar import StatusBar, StatusLine
+
+if TYPE_CHECKING:
+    from tui.app import PqwApp
 
 
 class LiveScreen(Screen[None]):
@@ -18,6 +23,10 @@ class LiveScreen(Screen[None]):
         self._status: tuple[StatusLine, float] | None = None
         self._ready = False
         self._dirty = False
+
+    @property
+    def pqw(self) -> PqwApp:
+        return cast("PqwApp", self.app)
 
     @property
     def palette(self) -> Palette:
