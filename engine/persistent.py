@@ -194,7 +194,10 @@ class PersistentRun:
 
     @property
     def pool(self) -> asyncpg.Pool[Any]:
-        return self.manager.client.pool
+        # The started client's pool, which outlives every run (the client's own
+        # handle is dropped as soon as stop() is done).
+        assert self.manager.runtime is not None
+        return self.manager.runtime.pool
 
     def poke(self) -> None:
         """Check the worker's desired state now (a control message arrived)."""
@@ -257,8 +260,11 @@ class PersistentRun:
             try:
                 await asyncio.shield(self._handler)
             except asyncio.CancelledError:
-                if self._handler.done():
-                    pass  # the handler itself was cancelled (grace ran out, or lease lost)
+                this = asyncio.current_task()
+                if this is not None and this.cancelling() == 0:
+                    # Not us: the handler itself was cancelled (grace ran out, or the
+                    # lease was lost) and shield passed it on. Let its cleanup finish.
+                    await asyncio.gather(self._handler, return_exceptions=True)
                 elif self.running.stop_reason is not None:
                     # This client is shutting down hard, or an operator cancelled
                     # this run's job: end the handler now.
@@ -466,6 +472,7 @@ class PersistentManager:
         self.client = client
         self.workers: dict[str, PersistentWorker] = {}
         self.runs: dict[str, PersistentRun] = {}
+        self.runtime: Runtime | None = None
         self._grace: dict[str, asyncio.TimerHandle] = {}
 
     def define(
@@ -528,6 +535,7 @@ class PersistentManager:
 
     def install(self, runtime: Runtime) -> None:
         """Give the started client a producer per persistent queue and a runner per worker."""
+        self.runtime = runtime
         by_queue: dict[str, list[PersistentWorker]] = {}
         for worker in self.workers.values():
             by_queue.setdefault(worker.queue, []).append(worker)

@@ -52,6 +52,7 @@ class Runtime:
         self.extra_heartbeat_timeouts: dict[str, float] = {}
         self.completer = Completer(pool, client.id)
         self._tasks: list[asyncio.Task[Any]] = []
+        self.producer_tasks: list[asyncio.Task[None]] = []
         self._timeouts_json = "{}"
         self.leader_pool: asyncpg.Pool[Any] | None = None
         self.elector: Elector | None = None
@@ -112,7 +113,7 @@ class Runtime:
         self._spawn(self.completer.run(), "completer")
         self._spawn(self._heartbeat_loop(), "heartbeat")
         for producer in self.producers.values():
-            self._spawn(producer.run(), f"producer:{producer.queue}")
+            self.producer_tasks.append(self._spawn(producer.run(), f"producer:{producer.queue}"))
         assert self.elector is not None
         self.elector_task = self._spawn(self.elector.run(), "elector")
         try:
@@ -209,6 +210,10 @@ class Runtime:
         client = self.client
         for producer in self.producers.values():
             producer.stop()
+        # A fetch under way still starts what it fetched: wait for it, so every
+        # running job (and persistent run) is known before we stop and wait for them.
+        if self.producer_tasks:
+            await asyncio.wait(self.producer_tasks, timeout=10.0)
         await client.persistent_manager.on_stop(cancel)
         if cancel:
             self.cancel_running()
