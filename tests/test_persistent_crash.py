@@ -91,6 +91,12 @@ async def test_no_two_runs_overlap_while_processes_die_and_connections_are_cut(
     actions = ["kill", "terminate", "kill", "terminate", "freeze", "kill", "terminate"]
     for action in actions:
         current = await wait_for(lambda: running(admin), timeout=30, message="a running singleton")
+        # Act only once this run's handler is in its loop (it has recorded itself).
+        await wait_for(
+            lambda current=current: run_started_at(db, current.job_id),
+            timeout=30,
+            message="the handler",
+        )
         if action == "kill":
             workers.kill(current.pid)
             workers.spawn()
