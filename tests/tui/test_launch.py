@@ -21,11 +21,11 @@ from tui.sample import SampleSource
 # Stands in for `pqw demo`: says it started (and whether it got the DSN), stops on SIGTERM.
 FAKE_DEMO = """
 import os, signal, sys
-print("demo started; dsn given:", "PQW_DATABASE_URL" in os.environ, flush=True)
 def stop(*_):
     print("demo stopping", flush=True)
     sys.exit(0)
 signal.signal(signal.SIGTERM, stop)
+print("demo started; dsn given:", "PQW_DATABASE_URL" in os.environ, flush=True)
 while True:
     signal.pause()
 """
@@ -83,16 +83,17 @@ async def test_demo_migrates_starts_workers_in_a_process_and_stops_them(
         assert launch.demo.exit_code is None
 
         async def started() -> bool:
-            return "demo started; dsn given: True" in log.read_text()
+            # Both members of the cluster, each ready for its SIGTERM.
+            return log.read_text().count("demo started; dsn given: True") == 2
 
-        await wait_for(started, message="the demo process to write its log")
+        await wait_for(started, message="both demo processes to write their log")
         assert len(launch.demo.processes) == 2  # a cluster: two clients, one leader
         for process in launch.demo.processes:
             assert bare_dsn not in " ".join(process.args)  # type: ignore[arg-type]
     finally:
         await asyncio.to_thread(launch.close)
     assert launch.demo.exit_code == 0
-    assert "demo stopping" in log.read_text()
+    assert log.read_text().count("demo stopping") == 2
 
 
 async def test_a_demo_process_that_dies_is_reported(tmp_path: Path) -> None:
