@@ -15,9 +15,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from engine.admin import Admin
+from engine.admin.models import WorkerStatus
 from engine.bench_worker import WORKER
 from engine.errors import NotFound
-from engine.models import WorkerStatus
 
 if TYPE_CHECKING:
     from engine.bench import Figure

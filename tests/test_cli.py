@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 from engine import Client, PersistentContext
 from engine.admin import Admin
-from engine.models import WorkerStatus
+from engine.admin.models import WorkerStatus
 from tests.helpers import run_pqw, wait_for
 
 

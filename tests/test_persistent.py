@@ -12,7 +12,7 @@ import pytest
 
 from engine import Client, InvalidConfig, NotFound, PersistentContext
 from engine.admin import Admin
-from engine.models import WorkerStatus
+from engine.admin.models import WorkerStatus
 from engine.persistent import crash_backoff
 from tests.helpers import wait_for
 

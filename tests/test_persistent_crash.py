@@ -12,8 +12,8 @@ from typing import Any
 import asyncpg
 
 from engine.admin import Admin
+from engine.admin.models import WorkerStatus
 from engine.errors import NotFound
-from engine.models import WorkerStatus
 from tests.helpers import wait_for
 from tests.processes import Workers
 from tests.workers.app import SINGLETON_INTERVAL, SINGLETON_TIMEOUT

@@ -15,7 +15,7 @@ from textual.binding import Binding, BindingType
 from textual.screen import Screen
 from textual.timer import Timer
 
-from engine.models import Overview, PeriodicInfo, QueueCounts, WorkerInfo
+from engine.admin.models import Overview, PeriodicInfo, QueueCounts, WorkerInfo
 from engine.types import Job
 from tui import pending
 from tui.clock import DisplayClock

@@ -16,9 +16,9 @@ from typing import TypeVar
 
 from textual.message import Message
 
+from engine.admin.models import Overview
 from engine.db import is_connection_error
 from engine.errors import DatabaseUnavailable, NotFound, PqwError, SchemaError
-from engine.models import Overview
 from tui.source import DashboardSource
 
 log = logging.getLogger("pqw.tui")

@@ -12,7 +12,7 @@ from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Generic, TypeVar
 
-from engine.models import PeriodicInfo, QueueCounts, WorkerInfo, WorkerStatus
+from engine.admin.models import PeriodicInfo, QueueCounts, WorkerInfo, WorkerStatus
 from engine.types import FINAL_STATES, Job
 
 T = TypeVar("T")

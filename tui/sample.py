@@ -11,9 +11,7 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from engine.config_schema import validate_config
-from engine.errors import InvalidJobOption, NotFound
-from engine.models import (
+from engine.admin.models import (
     ClientInfo,
     LeaderInfo,
     Overview,
@@ -21,6 +19,8 @@ from engine.models import (
     WorkerInfo,
     WorkerStatus,
 )
+from engine.config_schema import validate_config
+from engine.errors import InvalidJobOption, NotFound
 from engine.types import Job, JobState
 from tui.sample_jobs import sample_jobs, sample_periodic
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from engine.models import PeriodicInfo
+from engine.admin.models import PeriodicInfo
 from engine.types import FINAL_STATES, Job, JobState
 
 SMTP_TRACE = """Traceback (most recent call last):

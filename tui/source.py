@@ -7,10 +7,10 @@ from collections.abc import Awaitable, Callable
 from typing import Any, Protocol, TypeVar
 
 from engine.admin import Admin
+from engine.admin.models import Overview
 from engine.db import connection_failure, is_connection_error
 from engine.dsn import describe_dsn
 from engine.errors import DatabaseUnavailable
-from engine.models import Overview
 from engine.types import Job, JobState
 
 CLOSE_TIMEOUT = 2.0

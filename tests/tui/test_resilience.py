@@ -8,7 +8,7 @@ from typing import Any
 from textual.message import Message
 from textual.notifications import Notify
 
-from engine.models import Overview
+from engine.admin.models import Overview
 from tests.tui.driving import until
 from tui.app import PqwApp
 from tui.feed import Reconnecting

@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import pytest
 
-from engine.models import WorkerStatus
+from engine.admin.models import WorkerStatus
 from engine.types import Job, JobState
 from tui import formatting as fmt
 from tui import pending

@@ -8,7 +8,7 @@ from rich.text import Text
 from textual.binding import Binding
 from textual.message import Message
 
-from engine.models import QueueCounts
+from engine.admin.models import QueueCounts
 from engine.types import DISPLAY_STATES
 from tui import formatting as fmt
 from tui.palette import Palette

@@ -9,7 +9,7 @@ from rich.text import Text
 from textual.binding import Binding
 from textual.message import Message
 
-from engine.models import PeriodicInfo
+from engine.admin.models import PeriodicInfo
 from tui import formatting as fmt
 from tui.palette import Palette
 from tui.pending import ENABLED

@@ -9,7 +9,7 @@ from rich.text import Text
 from textual.binding import Binding
 from textual.message import Message
 
-from engine.models import WorkerInfo, WorkerStatus
+from engine.admin.models import WorkerInfo, WorkerStatus
 from tui import formatting as fmt
 from tui.palette import Palette
 from tui.pending import CONFIG, RUN

@@ -18,13 +18,7 @@ from typing import Any
 import asyncpg
 
 from engine import control, sql
-from engine.config_schema import validate_config
-from engine.db import create_pool, json_dumps
-from engine.dsn import describe_dsn, resolve_dsn
-from engine.errors import InvalidConfig, InvalidJobOption, NotFound
-from engine.insert_params import validate_queue
-from engine.migrate import check_schema
-from engine.models import (
+from engine.admin.models import (
     ClientInfo,
     LeaderInfo,
     Overview,
@@ -32,9 +26,15 @@ from engine.models import (
     QueueCounts,
     WorkerInfo,
 )
+from engine.admin.worker_status import worker_status
+from engine.config_schema import validate_config
+from engine.db import create_pool, json_dumps
+from engine.dsn import describe_dsn, resolve_dsn
+from engine.errors import InvalidConfig, InvalidJobOption, NotFound
+from engine.insert_params import validate_queue
+from engine.migrate import check_schema
 from engine.types import Job, JobState
 from engine.unique import NON_FINAL_STATES, states_to_mask
-from engine.worker_status import worker_status
 
 # A client whose heartbeat is older than this is not counted as alive.
 CLIENT_STALE_AFTER = 10.0

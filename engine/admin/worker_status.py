@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from engine.models import WorkerStatus
+from engine.admin.models import WorkerStatus
 from engine.types import JobState
 
 

@@ -1,0 +1,61 @@
+"""The operator's one door: reads and actions for the dashboard and the CLI.
+
+The dashboard imports this package and nothing else of the engine, so
+everything it needs is re-exported here: the Admin and its Protocol, the read
+models, job states, the errors it shows, config validation, and the helpers
+that find and prepare a database.
+"""
+
+from engine.admin.admin import Admin
+from engine.admin.api import AdminApi
+from engine.admin.database import check_reachable, migrate_to_latest
+from engine.admin.models import (
+    ClientInfo,
+    LeaderInfo,
+    Overview,
+    PeriodicInfo,
+    QueueCounts,
+    WorkerInfo,
+    WorkerStatus,
+)
+from engine.config_schema import validate_config
+from engine.db import connection_failure, is_connection_error
+from engine.dsn import configured_dsn, describe_dsn, resolve_dsn
+from engine.errors import (
+    DatabaseUnavailable,
+    InvalidConfig,
+    InvalidJobOption,
+    NotFound,
+    PqwError,
+    SchemaError,
+)
+from engine.types import FINAL_STATES, Job, JobState
+
+__all__ = [
+    "FINAL_STATES",
+    "Admin",
+    "AdminApi",
+    "ClientInfo",
+    "DatabaseUnavailable",
+    "InvalidConfig",
+    "InvalidJobOption",
+    "Job",
+    "JobState",
+    "LeaderInfo",
+    "NotFound",
+    "Overview",
+    "PeriodicInfo",
+    "PqwError",
+    "QueueCounts",
+    "SchemaError",
+    "WorkerInfo",
+    "WorkerStatus",
+    "check_reachable",
+    "configured_dsn",
+    "connection_failure",
+    "describe_dsn",
+    "is_connection_error",
+    "migrate_to_latest",
+    "resolve_dsn",
+    "validate_config",
+]
