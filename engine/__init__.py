@@ -1,6 +1,6 @@
 """pqw: a Postgres job queue with persistent workers."""
 
-from engine.client import Client, JobHandler, JobSpec
+from engine.client import Client
 from engine.errors import (
     DatabaseUnavailable,
     DuplicateKind,
@@ -12,15 +12,17 @@ from engine.errors import (
     PqwError,
     SchemaError,
 )
-from engine.maintenance import MaintenanceConfig, Retention
-from engine.periodic import cron, every
-from engine.persistent import PersistentContext
+from engine.jobs.kinds import JobHandler
+from engine.maintenance.config import MaintenanceConfig, Retention
+from engine.persistent.context import PersistentContext
+from engine.schedules import cron, every
 from engine.types import (
     InsertOpts,
     InsertResult,
     Job,
     JobCancel,
     JobSnooze,
+    JobSpec,
     JobState,
     UniqueOpts,
 )

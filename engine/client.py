@@ -8,69 +8,33 @@ import os
 import secrets
 import socket
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any, Generic, ParamSpec, TypeVar, Unpack
+from typing import Any, ParamSpec, TypeVar, Unpack
 
 import asyncpg
 
-from engine import migrate
-from engine.db import Conn, create_pool
-from engine.dsn import configured_dsn, resolve_dsn
-from engine.errors import DuplicateKind, InvalidJobOption, InvalidSchedule
-from engine.executor import JobKind
-from engine.insert_params import (
+from engine.db.open import open_pool
+from engine.db.pool import Conn
+from engine.jobs.insert_params import (
     RowTemplate,
-    build_params,
     template_for,
-    validate_kind,
-    validate_queue,
+    validate_concurrency,
 )
-from engine.inserter import insert_rows
-from engine.maintenance import Fence, MaintenanceConfig
-from engine.periodic import PeriodicJob, Schedule
-from engine.persistent import PersistentHandler, PersistentManager, PersistentOptions
-from engine.retry import RetryBackoff, default_backoff
-from engine.runtime import Runtime
-from engine.types import InsertOpts, InsertResult, Job, UniqueOpts
+from engine.jobs.inserter import insert_rows
+from engine.jobs.kinds import JobHandler, JobKind, define_kind
+from engine.jobs.retry import RetryBackoff, default_backoff
+from engine.leadership.fence import Fence
+from engine.maintenance.config import MaintenanceConfig
+from engine.maintenance.periodic import define_periodic
+from engine.node import Node
+from engine.persistent.manager import PersistentManager
+from engine.persistent.options import PersistentHandler, PersistentOptions
+from engine.schedules import PeriodicJob, Schedule
+from engine.types import InsertOpts, InsertResult, Job, JobSpec, UniqueOpts
 
 log = logging.getLogger("pqw.client")
 
 P = ParamSpec("P")
 R = TypeVar("R")
-
-VERSION = "0.1.0"
-
-
-@dataclass(frozen=True)
-class JobSpec:
-    """One job for insert_many."""
-
-    kind: str
-    args: Mapping[str, Any]
-    opts: InsertOpts | None = None
-
-
-class JobHandler(Generic[P, R]):
-    """A registered handler: still callable as the function, plus `enqueue`."""
-
-    def __init__(self, client: Client, kind: str, fn: Callable[P, R]) -> None:
-        self.client = client
-        self.kind = kind
-        self.fn = fn
-        self.__doc__ = fn.__doc__
-        self.__name__ = getattr(fn, "__name__", kind)
-
-    def __call__(self, *args: P.args, **kwargs: P.kwargs) -> R:
-        return self.fn(*args, **kwargs)
-
-    async def enqueue(
-        self,
-        args: Mapping[str, Any] | None = None,
-        *,
-        conn: asyncpg.Connection[Any] | None = None,
-        **opts: Any,
-    ) -> InsertResult:
-        return await self.client.insert(self.kind, args or {}, conn=conn, **opts)
 
 
 def default_client_id() -> str:
@@ -109,15 +73,13 @@ class Client:
         self._pool: asyncpg.Pool[Any] | None = None
         self._pool_lock = asyncio.Lock()
         self.maintenance_config = maintenance or MaintenanceConfig()
-        self.persistent_manager = PersistentManager(self)
+        self.persistent_manager = PersistentManager()
         self.periodic_jobs: list[PeriodicJob] = []
         self.leader_tasks: list[tuple[str, float, Callable[[Fence], Awaitable[None]]]] = []
-        self._runtime: Runtime | None = None
+        self._node: Node | None = None
         self.configure(queues=queues)
 
-    # ------------------------------------------------------------------
-    # Registering job kinds
-    # ------------------------------------------------------------------
+    # -- Registering job kinds --
 
     def job(
         self,
@@ -149,7 +111,7 @@ class Client:
                 retry_backoff=retry_backoff,
                 heartbeat_timeout=heartbeat_timeout,
             )
-            return JobHandler(self, kind, fn)
+            return JobHandler(self.insert, kind, fn)
 
         return register
 
@@ -163,21 +125,10 @@ class Client:
         retry_backoff: RetryBackoff | None = None,
         heartbeat_timeout: float | None = None,
     ) -> None:
-        validate_kind(kind)
-        if kind in self.kinds:
-            raise DuplicateKind(f"job kind {kind!r} is already registered on this client")
-        if timeout is not None and timeout <= 0:
-            raise InvalidJobOption(f"{kind}: timeout must be positive seconds, got {timeout}")
-        if heartbeat_timeout is not None and heartbeat_timeout <= 0:
-            raise InvalidJobOption(
-                f"{kind}: heartbeat_timeout must be positive, got {heartbeat_timeout}"
-            )
-        opts = opts or InsertOpts()
-        # Validate the kind's defaults now, not at its first insert.
-        build_params(kind, {}, opts)
-        self.kinds[kind] = JobKind(
-            kind=kind,
-            fn=fn,
+        self.kinds[kind] = define_kind(
+            kind,
+            fn,
+            registered=self.kinds,
             opts=opts,
             timeout=timeout,
             retry_backoff=retry_backoff,
@@ -194,7 +145,7 @@ class Client:
         """
 
         def define(fn: PersistentHandler) -> PersistentHandler:
-            self.persistent_manager.define(name, fn, **options)
+            self.persistent_manager.define(name, fn, job_queues=self.queues, **options)
             return fn
 
         return define
@@ -211,19 +162,15 @@ class Client:
         **overrides: Any,
     ) -> None:
         """Insert a job of `kind` on a durable schedule (every(...) or cron(...))."""
-        if not hasattr(schedule, "next_after"):
-            raise InvalidSchedule("schedule must be every(...) or cron(...)")
-        job = PeriodicJob(
-            id=id or kind,
-            kind=validate_kind(kind),
-            schedule=schedule,
-            args=dict(args or {}),
-            opts=self._opts_for(kind, opts, overrides),
+        job = define_periodic(
+            kind,
+            schedule,
+            args=args,
+            id=id,
             run_on_start=run_on_start,
+            opts=self._opts_for(kind, opts, overrides),
+            defined=[p.id for p in self.periodic_jobs],
         )
-        if any(p.id == job.id for p in self.periodic_jobs):
-            raise InvalidSchedule(f"periodic job id {job.id!r} is defined twice")
-        template_for(job.kind, job.opts).row(job.args)
         self.periodic_jobs.append(job)
 
     def configure(self, *, dsn: str | None = None, queues: Mapping[str, int] | None = None) -> None:
@@ -233,21 +180,15 @@ class Client:
         if dsn:
             self._dsn_option = dsn
         for name, concurrency in (queues or {}).items():
-            validate_queue(name)
-            if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
-                raise InvalidJobOption(
-                    f"queue {name!r}: concurrency must be a positive int, got {concurrency!r}"
-                )
+            validate_concurrency(name, concurrency)
             self.queues[name] = concurrency
 
     def cancel_running(self) -> None:
         """Cancel every running handler (their jobs become retryable at once)."""
-        if self._runtime is not None:
-            self._runtime.cancel_running()
+        if self._node is not None:
+            self._node.runtime.cancel_running()
 
-    # ------------------------------------------------------------------
-    # Connecting
-    # ------------------------------------------------------------------
+    # -- Connecting --
 
     async def _ensure_pool(self) -> asyncpg.Pool[Any]:
         if self._pool is not None:
@@ -255,26 +196,13 @@ class Client:
         async with self._pool_lock:
             if self._pool is not None:
                 return self._pool
-            embedded = configured_dsn(self._dsn_option) is None
-            dsn = await asyncio.to_thread(resolve_dsn, self._dsn_option)
-            size = max(4, len(self.queues) + 4)
-            # Operators (and crash tests) find a client's sessions in pg_stat_activity by name.
-            pool = await create_pool(
-                dsn,
-                min_size=1,
-                max_size=size,
-                server_settings={"application_name": f"pqw {self.id}"},
+            dsn, pool = await open_pool(
+                self._dsn_option,
+                # Operators (and crash tests) find a client's sessions in pg_stat_activity by name.
+                application_name=f"pqw {self.id}",
+                max_size=max(4, len(self.queues) + 4),
+                auto_migrate=self._auto_migrate,
             )
-            try:
-                async with pool.acquire() as conn:
-                    migrate_now = embedded if self._auto_migrate is None else self._auto_migrate
-                    if migrate_now:
-                        await migrate.migrate_up(conn)
-                    else:
-                        await migrate.check_schema(conn)
-            except BaseException:
-                await pool.close()
-                raise
             self.dsn = dsn
             self._pool = pool
             return pool
@@ -289,9 +217,7 @@ class Client:
             raise RuntimeError("the client is not connected yet: await client.start() first")
         return self._pool
 
-    # ------------------------------------------------------------------
-    # Inserting
-    # ------------------------------------------------------------------
+    # -- Inserting --
 
     def _opts_for(
         self, kind: str, opts: InsertOpts | None, overrides: dict[str, Any]
@@ -347,9 +273,7 @@ class Client:
             return await insert_rows(conn, params)
         return await insert_rows(await self._ensure_pool(), params, own_pool=True)
 
-    # ------------------------------------------------------------------
-    # Running
-    # ------------------------------------------------------------------
+    # -- Running --
 
     async def __aenter__(self) -> Client:
         await self.start()
@@ -360,26 +284,26 @@ class Client:
 
     async def start(self) -> None:
         """Connect, register this client, and start working its queues and workers."""
-        if self._runtime is not None:
+        if self._node is not None:
             return
         pool = await self._ensure_pool()
         assert self.dsn is not None
-        runtime = Runtime(self, pool, self.dsn)
-        self._runtime = runtime
+        node = Node(self, pool, self.dsn)
+        self._node = node
         try:
-            await runtime.start()
+            await node.start()
         except BaseException:
-            self._runtime = None
-            await runtime.stop(cancel=True, timeout=0)
+            self._node = None
+            await node.stop(cancel=True, timeout=0)
             raise
 
     async def stop(self, cancel: bool = False, timeout: float | None = None) -> None:
         """Stop fetching, let running jobs finish (or cancel them), and record every outcome."""
-        runtime = self._runtime
-        if runtime is None or runtime.stopping:
+        node = self._node
+        if node is None or node.stopping:
             return
-        await runtime.stop(cancel, self.stop_timeout if timeout is None else timeout)
-        self._runtime = None
+        await node.stop(cancel, self.stop_timeout if timeout is None else timeout)
+        self._node = None
         await self.close()
 
     async def close(self) -> None:
@@ -390,19 +314,19 @@ class Client:
 
     @property
     def is_leader(self) -> bool:
-        return self._runtime is not None and self._runtime.is_leader
+        return self._node is not None and self._node.is_leader
 
     @property
     def running_jobs(self) -> dict[int, Job]:
         """The jobs this client is running now, by id."""
-        if self._runtime is None:
+        if self._node is None:
             return {}
-        return {job_id: r.job for job_id, r in self._runtime.running.items()}
+        return {job_id: r.job for job_id, r in self._node.runtime.running.items()}
 
     @property
     def completed_count(self) -> int:
         """Finished attempts this client has written to the database since it started."""
-        return self._runtime.completer.flushed if self._runtime is not None else 0
+        return self._node.runtime.completer.flushed if self._node is not None else 0
 
     def leader_task(
         self, name: str, interval: float

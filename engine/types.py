@@ -119,6 +119,15 @@ class InsertOpts:
         return replace(self, **changes)
 
 
+@dataclass(frozen=True)
+class JobSpec:
+    """One job for insert_many."""
+
+    kind: str
+    args: Mapping[str, Any]
+    opts: InsertOpts | None = None
+
+
 class InsertResult:
     """What an insert produced: the job (or the live duplicate it met) and whether it was one.
 

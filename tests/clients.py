@@ -7,8 +7,7 @@ from typing import Any
 
 import pytest
 
-from engine import Client
-from engine.maintenance import MaintenanceConfig
+from engine import Client, MaintenanceConfig
 
 # Tests want retries and maintenance at once, not after the production defaults.
 FAST = MaintenanceConfig(

@@ -15,8 +15,8 @@ from typing import Any
 import asyncpg
 import pytest
 
-from engine import migrate
-from engine.embedded import start_server, stop_server
+from engine.db import migrate
+from engine.db.embedded import start_server, stop_server
 
 os.environ.setdefault("TEXTUAL_ANIMATIONS", "none")
 
@@ -140,7 +140,7 @@ def bare_dsn(pg_server: str) -> Iterator[str]:
 @pytest.fixture
 async def conn(dsn: str) -> Any:
     """A plain connection (with pqw's codecs) to the test database."""
-    from engine.db import connect
+    from engine.db.pool import connect
 
     c = await connect(dsn)
     yield c

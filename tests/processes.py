@@ -13,7 +13,7 @@ import asyncpg
 import pytest
 
 from engine.admin import Admin
-from engine.db import connect
+from engine.db.pool import connect
 from tests.helpers import ROOT, subprocess_env, wait_for
 from tests.workers.app import CREATE_TABLES
 

@@ -14,9 +14,8 @@ from typing import Any
 import asyncpg
 import pytest
 
-from engine import Client, JobState
+from engine import Client, JobState, Retention
 from engine.admin import Admin
-from engine.maintenance import Retention
 from tests.clients import FAST
 from tests.helpers import wait_for
 from tests.processes import Workers, registered

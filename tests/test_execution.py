@@ -99,7 +99,7 @@ async def test_retry_backoff_follows_the_policy(make_client: Callable[..., Clien
 async def test_default_backoff_is_about_attempt_to_the_fourth() -> None:
     from datetime import UTC, datetime
 
-    from engine.retry import default_backoff
+    from engine.jobs.retry import default_backoff
 
     def job_at(attempt: int) -> Job:
         now = datetime.now(UTC)

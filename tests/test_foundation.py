@@ -10,9 +10,9 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from engine import migrate
-from engine.db import connect
-from engine.dsn import describe_dsn, mask_dsn
+from engine.db import migrate
+from engine.db.dsn import describe_dsn, mask_dsn
+from engine.db.pool import connect
 from engine.errors import SchemaError
 from tests.helpers import ROOT, run_pqw, subprocess_env
 
@@ -178,8 +178,8 @@ def test_mask_and_describe_dsn() -> None:
 EMBEDDED_PROBE = """
 import logging, sys
 logging.basicConfig(level=logging.INFO, format="%(message)s")
-from engine.dsn import resolve_dsn
-from engine.embedded import default_data_dir, start_server
+from engine.db.dsn import resolve_dsn
+from engine.db.embedded import default_data_dir, start_server
 dsn = resolve_dsn(None)
 print(start_server(default_data_dir()).get_pid(), flush=True)
 sys.stdin.read()  # hold the server until the test closes our stdin

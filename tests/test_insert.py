@@ -16,9 +16,9 @@ from engine import (
     JobSpec,
     JobState,
 )
-from engine.db import connect
+from engine.db.pool import connect
 from engine.errors import DuplicateKind
-from engine.inserter import COPY_THRESHOLD
+from engine.jobs.inserter import COPY_THRESHOLD
 
 
 def _cyclic() -> dict[str, object]:

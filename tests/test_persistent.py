@@ -13,7 +13,7 @@ import pytest
 from engine import Client, InvalidConfig, NotFound, PersistentContext
 from engine.admin import Admin
 from engine.admin.models import WorkerStatus
-from engine.persistent import crash_backoff
+from engine.persistent.run import crash_backoff
 from tests.helpers import wait_for
 
 
@@ -314,7 +314,7 @@ async def test_a_stop_asked_before_the_handler_starts_is_honoured(
     make_client: Callable[..., Client], admin: Admin
 ) -> None:
     """Shutdown between the fetch and the claim: the handler starts already stopping."""
-    from engine.persistent import PersistentRun
+    from engine.persistent.run import PersistentRun
 
     client = make_client()
     seen: list[bool] = []

@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from engine import Client, InsertOpts, InvalidJobOption, JobSpec, JobState, UniqueOpts
-from engine.unique import (
+from engine.jobs.unique import (
     DEFAULT_UNIQUE_STATES,
     mask_to_states,
     period_bucket,
@@ -154,7 +154,7 @@ async def test_states_a_finished_job_blocks_by_default_but_not_when_left_out(
 
 
 def test_custom_states_must_keep_the_waiting_and_running_ones() -> None:
-    from engine.unique import unique_states_mask
+    from engine.jobs.unique import unique_states_mask
 
     with pytest.raises(InvalidJobOption, match="missing: pending, running"):
         unique_states_mask([JobState.AVAILABLE, JobState.SCHEDULED])

@@ -17,7 +17,7 @@ from typing import TypeVar
 from textual.message import Message
 
 from engine.admin.models import Overview
-from engine.db import is_connection_error
+from engine.db.outage import is_connection_error
 from engine.errors import DatabaseUnavailable, NotFound, PqwError, SchemaError
 from tui.source import DashboardSource
 

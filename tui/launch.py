@@ -9,9 +9,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from engine import migrate
-from engine.db import connect
-from engine.dsn import configured_dsn, resolve_dsn
+from engine.db import migrate
+from engine.db.dsn import configured_dsn, resolve_dsn
+from engine.db.pool import connect
 from engine.errors import PqwError
 from tui.demo import DEMO_COMMAND, DemoProcess
 from tui.refresh import seconds_label

@@ -19,8 +19,8 @@ from engine.admin.models import (
     WorkerInfo,
     WorkerStatus,
 )
-from engine.config_schema import validate_config
 from engine.errors import InvalidJobOption, NotFound
+from engine.persistent.config_schema import validate_config
 from engine.types import Job, JobState
 from tui.sample_jobs import sample_jobs, sample_periodic
 

@@ -8,8 +8,8 @@ from typing import Any, Protocol, TypeVar
 
 from engine.admin import Admin
 from engine.admin.models import Overview
-from engine.db import connection_failure, is_connection_error
-from engine.dsn import describe_dsn
+from engine.db.dsn import describe_dsn
+from engine.db.outage import connection_failure, is_connection_error
 from engine.errors import DatabaseUnavailable
 from engine.types import Job, JobState
 

@@ -18,9 +18,8 @@ from engine.admin.models import (
     WorkerInfo,
     WorkerStatus,
 )
-from engine.config_schema import validate_config
-from engine.db import connection_failure, is_connection_error
-from engine.dsn import configured_dsn, describe_dsn, resolve_dsn
+from engine.db.dsn import configured_dsn, describe_dsn, resolve_dsn
+from engine.db.outage import connection_failure, is_connection_error
 from engine.errors import (
     DatabaseUnavailable,
     InvalidConfig,
@@ -29,6 +28,7 @@ from engine.errors import (
     PqwError,
     SchemaError,
 )
+from engine.persistent.config_schema import validate_config
 from engine.types import FINAL_STATES, Job, JobState
 
 __all__ = [

@@ -17,7 +17,7 @@ from typing import Any
 
 import asyncpg
 
-from engine import control, sql
+from engine import sql
 from engine.admin.models import (
     ClientInfo,
     LeaderInfo,
@@ -26,21 +26,21 @@ from engine.admin.models import (
     QueueCounts,
     WorkerInfo,
 )
-from engine.admin.worker_status import worker_status
-from engine.config_schema import validate_config
-from engine.db import create_pool, json_dumps
-from engine.dsn import describe_dsn, resolve_dsn
+from engine.admin.records import client_info, periodic_info, worker_info
+from engine.db import json_text
+from engine.db.dsn import describe_dsn, resolve_dsn
+from engine.db.migrate import check_schema
+from engine.db.pool import create_pool
 from engine.errors import InvalidConfig, InvalidJobOption, NotFound
-from engine.insert_params import validate_queue
-from engine.migrate import check_schema
+from engine.jobs import control
+from engine.jobs.insert_params import validate_queue
+from engine.jobs.unique import NON_FINAL_MASK
+from engine.maintenance.config import CLIENT_DEAD_AFTER
+from engine.persistent.config_schema import validate_config
 from engine.types import Job, JobState
-from engine.unique import NON_FINAL_STATES, states_to_mask
 
-# A client whose heartbeat is older than this is not counted as alive.
-CLIENT_STALE_AFTER = 10.0
 # Exact counts up to this many jobs per queue and state; estimates above.
 COUNT_CAP = 10_000
-NON_FINAL_MASK = states_to_mask(NON_FINAL_STATES)
 
 
 def default_actor() -> str:
@@ -189,24 +189,8 @@ class Admin:
     # ------------------------------------------------------------------
 
     async def list_clients(self, *, include_stopped: bool = False) -> list[ClientInfo]:
-        rows = await self.pool.fetch(sql.LIST_CLIENTS, CLIENT_STALE_AFTER, include_stopped)
-        return [
-            ClientInfo(
-                id=r["id"],
-                host=r["host"],
-                pid=r["pid"],
-                queues=r["queues"],
-                kinds=list(r["kinds"]),
-                persistent=list(r["persistent"]),
-                started_at=r["started_at"],
-                heartbeat_at=r["heartbeat_at"],
-                stopped_at=r["stopped_at"],
-                alive=r["alive"],
-                is_leader=r["is_leader"],
-                version=r["version"],
-            )
-            for r in rows
-        ]
+        rows = await self.pool.fetch(sql.LIST_CLIENTS, CLIENT_DEAD_AFTER, include_stopped)
+        return [client_info(r) for r in rows]
 
     async def leader(self) -> LeaderInfo | None:
         row = await self.pool.fetchrow(sql.GET_LEADER)
@@ -229,63 +213,14 @@ class Admin:
     # ------------------------------------------------------------------
 
     async def list_persistent_workers(self, name: str | None = None) -> list[WorkerInfo]:
-        rows = await self.pool.fetch(sql.LIST_PERSISTENT_WORKERS, CLIENT_STALE_AFTER, name)
-        return [self._worker_info(r) for r in rows]
+        rows = await self.pool.fetch(sql.LIST_PERSISTENT_WORKERS, CLIENT_DEAD_AFTER, name)
+        return [worker_info(r) for r in rows]
 
     async def get_worker(self, name: str) -> WorkerInfo:
         workers = await self.list_persistent_workers(name)
         if not workers:
             raise NotFound(f"no persistent worker named {name!r}")
         return workers[0]
-
-    @staticmethod
-    def _worker_info(r: asyncpg.Record) -> WorkerInfo:
-        job_state = JobState(r["job_state"]) if r["job_state"] else None
-        timeout = float(r["heartbeat_timeout_s"])
-        last_heartbeat = r["job_heartbeat_at"] if job_state is JobState.RUNNING else None
-        status = worker_status(
-            enabled=r["enabled"],
-            job_state=job_state,
-            last_heartbeat=last_heartbeat,
-            heartbeat_timeout=timeout,
-            consecutive_failures=r["consecutive_failures"],
-            next_run_at=r["next_run_at"],
-            runners=r["runners"],
-            now=r["now"],
-        )
-        running = job_state is JobState.RUNNING
-        return WorkerInfo(
-            name=r["name"],
-            enabled=r["enabled"],
-            status=status,
-            queue=r["queue"],
-            config=r["config"],
-            config_version=r["config_version"],
-            config_schema=r["config_schema"],
-            heartbeat_interval=float(r["heartbeat_interval_s"]),
-            heartbeat_timeout=timeout,
-            runs=r["runs"],
-            restarts=r["restarts"],
-            consecutive_failures=r["consecutive_failures"],
-            last_error=r["last_error"],
-            last_error_at=r["last_error_at"],
-            progress=r["progress"],
-            progress_at=r["progress_at"],
-            next_run_at=r["next_run_at"],
-            run_started_at=r["run_started_at"],
-            last_run_ended_at=r["last_run_ended_at"],
-            restart_requested_at=r["restart_requested_at"],
-            updated_at=r["updated_at"],
-            updated_by=r["updated_by"],
-            job_id=r["job_id"],
-            job_state=job_state,
-            last_heartbeat=last_heartbeat,
-            client_id=r["runner_id"] if running else None,
-            host=r["host"] if running else None,
-            pid=r["pid"] if running else None,
-            runners=r["runners"],
-            now=r["now"],
-        )
 
     async def _change_worker(self, name: str, change: str, statement: str) -> None:
         """Update the worker's row, then (unless stopping) insert its run if it has none,
@@ -324,7 +259,7 @@ class Admin:
                 raise NotFound(f"no persistent worker named {name!r}")
             valid = validate_config(found["config_schema"], config)
             try:
-                encoded = json_dumps(valid)
+                encoded = json_text.dumps(valid)
             except (TypeError, ValueError) as exc:
                 raise InvalidConfig(f"config must be JSON-serializable: {exc}") from exc
             version: int = await conn.fetchval(sql.SET_WORKER_CONFIG, name, encoded, self.actor)
@@ -337,25 +272,12 @@ class Admin:
 
     async def list_periodic_jobs(self) -> list[PeriodicInfo]:
         rows = await self.pool.fetch(sql.LIST_PERIODIC)
-        return [
-            PeriodicInfo(
-                id=r["id"],
-                kind=r["kind"],
-                schedule=r["schedule"],
-                args=r["args"],
-                enabled=r["enabled"],
-                next_run_at=r["next_run_at"],
-                last_run_at=r["last_run_at"],
-                last_job_id=r["last_job_id"],
-            )
-            for r in rows
-        ]
+        return [periodic_info(r) for r in rows]
 
     async def set_periodic_enabled(self, schedule_id: str, enabled: bool) -> None:
-        async with self.pool.acquire() as conn, conn.transaction():
-            if await conn.fetchval(sql.SET_PERIODIC_ENABLED, schedule_id, enabled) is None:
-                raise NotFound(f"no periodic schedule with id {schedule_id!r}")
-            await control.send(conn, control.periodic_changed(schedule_id))
+        # No control message: the leader's periodic pass reads the row every half second.
+        if await self.pool.fetchval(sql.SET_PERIODIC_ENABLED, schedule_id, enabled) is None:
+            raise NotFound(f"no periodic schedule with id {schedule_id!r}")
 
     async def enable_periodic(self, schedule_id: str) -> None:
         await self.set_periodic_enabled(schedule_id, True)

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from engine import migrate
-from engine.db import connect
+from engine.db import migrate
+from engine.db.pool import connect
 
 
 async def check_reachable(dsn: str) -> None:

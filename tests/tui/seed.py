@@ -58,9 +58,9 @@ async def add_running_run(conn: Any, name: str = "feed", client_id: str = CLIENT
         """
         INSERT INTO pqw_job (kind, queue, state, args, max_attempts, attempt, priority,
                              attempted_at, attempted_by, heartbeat_at, unique_key, unique_states)
-        VALUES ('pqw.persistent:' || $1, 'persistent', 'running', jsonb_build_object('worker', $1),
+        VALUES (pqw_persistent_kind($1), 'persistent', 'running', jsonb_build_object('worker', $1),
                 1, 1, 0, now(), ARRAY[$2], now(),
-                sha256(convert_to('pqw.persistent:' || $1, 'UTF8')), B'11110001')
+                pqw_persistent_run_key($1), B'11110001')
         RETURNING id
         """,
         name,

@@ -7,8 +7,8 @@ from typing import Any
 from textual.message import Message
 from textual.notifications import Notify
 
-from engine import migrate
-from engine.db import connect
+from engine.db import migrate
+from engine.db.pool import connect
 from tests.tui.driving import cell, until
 from tests.tui.seed import add_job, add_running_worker
 from tui.app import PqwApp

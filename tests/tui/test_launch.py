@@ -10,8 +10,8 @@ import pytest
 from textual.message import Message
 from textual.notifications import Notify
 
-from engine.db import connect
-from engine.migrate import check_schema
+from engine.db.migrate import check_schema
+from engine.db.pool import connect
 from tests.helpers import wait_for
 from tui.app import PqwApp, main
 from tui.demo import DEMO_COMMAND, DemoProcess

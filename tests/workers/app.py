@@ -13,7 +13,7 @@ from datetime import timedelta
 from typing import Any
 
 from engine import Client, Job, PersistentContext, every
-from engine.db import is_connection_error
+from engine.db.outage import is_connection_error
 from tests.clients import FAST
 
 CREATE_TABLES = """

@@ -1,0 +1,5 @@
+"""The `pqw` command: migrate, worker, demo, queue, persistent, bench."""
+
+from engine.cli.main import main
+
+__all__ = ["main"]

@@ -1,0 +1,1 @@
+"""`pqw bench`: figures measured on a scratch database, with real worker processes where it counts."""

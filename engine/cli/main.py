@@ -1,0 +1,182 @@
+"""The `pqw` command line: its parser, the operator commands, and one-line errors."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from collections.abc import Callable, Coroutine, Sequence
+from typing import Any
+
+import asyncpg
+
+from engine.db import migrate
+from engine.db.dsn import describe_dsn, mask_dsn, resolve_dsn
+from engine.db.pool import connect
+from engine.errors import PqwError
+
+Handler = Callable[[argparse.Namespace], Coroutine[Any, Any, int]]
+
+
+def add_dsn_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--dsn",
+        help="Postgres URL (default: $PQW_DATABASE_URL, $DATABASE_URL, else the embedded server)",
+    )
+
+
+async def cmd_migrate(args: argparse.Namespace) -> int:
+    dsn = resolve_dsn(args.dsn)
+    conn = await connect(dsn)
+    try:
+        where = describe_dsn(dsn)
+        if args.action == "up":
+            done = await migrate.migrate_up(conn, args.target)
+            if not done:
+                print(f"{where}: already up to date (version {migrate.latest_version()})")
+            for m in done:
+                print(f"{where}: applied {m.version:03d}_{m.name}")
+        elif args.action == "down":
+            target = 0 if args.target is None else args.target
+            done = await migrate.migrate_down(conn, target)
+            if not done:
+                print(f"{where}: nothing to revert")
+            for m in done:
+                print(f"{where}: reverted {m.version:03d}_{m.name}")
+        else:
+            rows = await migrate.status(conn)
+            print(f"{where}:")
+            for row in rows:
+                when = (
+                    f"applied {row.applied_at:%Y-%m-%d %H:%M:%S%z}" if row.applied_at else "pending"
+                )
+                print(f"  {row.version:03d}_{row.name:<28} {when}")
+    finally:
+        await conn.close()
+    return 0
+
+
+async def cmd_demo(args: argparse.Namespace) -> int:
+    from engine.cli import demo
+    from engine.cli.worker import run_until_signalled
+
+    demo.client.configure(dsn=args.dsn)
+    await run_until_signalled(demo.client, alongside=demo.produce_traffic)
+    return 0
+
+
+async def cmd_queue(args: argparse.Namespace) -> int:
+    from engine.admin import Admin
+
+    admin = await Admin.connect(args.dsn)
+    try:
+        if args.action == "pause":
+            await admin.pause_queue(args.name)
+            print(f"queue {args.name} paused: clients stop fetching from it within a second")
+        else:
+            await admin.resume_queue(args.name)
+            print(f"queue {args.name} resumed")
+    finally:
+        await admin.close()
+    return 0
+
+
+async def cmd_persistent(args: argparse.Namespace) -> int:
+    from engine.admin import Admin
+
+    admin = await Admin.connect(args.dsn)
+    try:
+        if args.action == "list":
+            workers = await admin.list_persistent_workers()
+            if not workers:
+                print("no persistent workers")
+            for w in workers:
+                where = w.where or "-"
+                print(
+                    f"{w.name:<24} {w.status:<12} {where:<28} runs={w.runs} restarts={w.restarts}"
+                )
+            return 0
+        if not args.name:
+            raise SystemExit("pqw persistent: a worker name is required")
+        if args.action == "start":
+            await admin.start_worker(args.name)
+        elif args.action == "stop":
+            await admin.stop_worker(args.name)
+        elif args.action == "restart":
+            await admin.restart_worker(args.name)
+        elif args.action == "config":
+            if args.config is None:
+                raise SystemExit("pqw persistent config: give the new config as JSON")
+            version = await admin.set_worker_config(args.name, args.config)
+            print(f"{args.name}: config v{version}")
+            return 0
+        print(f"{args.name}: {args.action} requested")
+    finally:
+        await admin.close()
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="pqw",
+        description="pqw, a Postgres job queue with persistent workers: "
+        "migrate, worker, demo, queue, persistent, bench.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("migrate", help="apply, revert or show schema migrations")
+    p.add_argument("action", choices=["up", "down", "status"])
+    p.add_argument("--target", type=int, help="stop at this version (down: keep it)")
+    add_dsn_option(p)
+    p.set_defaults(run=cmd_migrate)
+
+    from engine.cli import worker as worker_cli
+
+    p = sub.add_parser("worker", help="run a client from your module until SIGTERM/SIGINT")
+    worker_cli.configure(p)
+
+    p = sub.add_parser("demo", help="run the demo persistent workers and jobs")
+    add_dsn_option(p)
+    p.set_defaults(run=cmd_demo)
+
+    p = sub.add_parser("queue", help="pause or resume a queue on every client")
+    p.add_argument("action", choices=["pause", "resume"])
+    p.add_argument("name")
+    add_dsn_option(p)
+    p.set_defaults(run=cmd_queue)
+
+    p = sub.add_parser("persistent", help="list, start, stop, restart or reconfigure workers")
+    p.add_argument("action", choices=["list", "start", "stop", "restart", "config"])
+    p.add_argument("name", nargs="?")
+    p.add_argument("config", nargs="?", help="the new config as a JSON object (for config)")
+    add_dsn_option(p)
+    p.set_defaults(run=cmd_persistent)
+
+    from engine.cli.bench import command as bench
+
+    p = sub.add_parser("bench", help="measure throughput, latency and failover")
+    bench.configure(p)
+    return parser
+
+
+def run_command(handler: Handler, args: argparse.Namespace) -> int:
+    """Run a command's coroutine; pqw's own errors become one line and exit 1."""
+    try:
+        return asyncio.run(handler(args))
+    except PqwError as exc:
+        print(f"pqw: error: {exc}", file=sys.stderr)
+        return 1
+    except asyncpg.PostgresError as exc:
+        print(f"pqw: database error: {mask_dsn(str(exc))}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    run: Any = args.run
+    return run_command(run, args)

@@ -1,0 +1,1 @@
+"""The database: pools and codecs, DSN resolution, outages, the embedded server, migrations."""

@@ -1,0 +1,1 @@
+"""Jobs: validating and inserting them, fetching, running, heartbeating and recording their outcomes."""

@@ -1,0 +1,158 @@
+"""Runs one job and turns what happened into an Outcome: the state change the completer will write."""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from enum import Enum
+from typing import Any
+
+from engine.jobs.kinds import JobKind
+from engine.jobs.retry import RetryBackoff
+from engine.types import Job, JobCancel, JobSnooze, JobState
+
+TRACE_LIMIT = 8_000
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """How an attempt ended, as the completer writes it."""
+
+    job_id: int
+    attempt: int
+    state: JobState
+    error: dict[str, Any] | None = None
+    metadata: dict[str, Any] | None = None
+    delay: float | None = None  # seconds until it may run again (retryable, scheduled)
+    refund: int = 0  # 1 gives the attempt back (snooze)
+
+
+class StopReason(Enum):
+    """Why this client cancelled a running handler."""
+
+    CANCEL_REQUESTED = "cancel requested by an operator"
+    LEASE_LOST = "lease lost: the job was rescued or changed elsewhere"
+    SHUTDOWN = "interrupted by client shutdown"
+
+
+@dataclass
+class RunningJob:
+    job: Job
+    task: asyncio.Task[None] | None = None
+    stop_reason: StopReason | None = None
+    started: float = field(default_factory=lambda: asyncio.get_running_loop().time())
+
+    def stop(self, reason: StopReason) -> None:
+        """Cancel the handler, remembering why (the first reason wins)."""
+        if self.stop_reason is None:
+            self.stop_reason = reason
+        if self.task is not None and not self.task.done():
+            self.task.cancel()
+
+
+def error_entry(job: Job, message: str, trace: str | None = None) -> dict[str, Any]:
+    entry: dict[str, Any] = {
+        "attempt": job.attempt,
+        "at": datetime.now(UTC).isoformat(),
+        "error": message,
+    }
+    if trace:
+        entry["trace"] = trace[-TRACE_LIMIT:]
+    return entry
+
+
+def failure_outcome(
+    job: Job, entry: dict[str, Any], backoff: RetryBackoff, *, retry_now: bool = False
+) -> Outcome:
+    """A failed attempt: retryable with backoff, or discarded once attempts are spent."""
+    if job.attempt >= job.max_attempts:
+        return Outcome(job.id, job.attempt, JobState.DISCARDED, error=entry)
+    delay = 0.0 if retry_now else max(0.0, float(backoff(job)))
+    return Outcome(job.id, job.attempt, JobState.RETRYABLE, error=entry, delay=delay)
+
+
+async def call_handler(kind: JobKind, job: Job) -> None:
+    if kind.is_async:
+        result = kind.fn(job)
+        if inspect.isawaitable(result):
+            await result
+    else:
+        # Sync handlers run in a thread so they never block the event loop (and
+        # with it heartbeats). A timeout abandons the thread; Python cannot kill it.
+        await asyncio.to_thread(kind.fn, job)
+
+
+async def execute(
+    job: Job,
+    kind: JobKind | None,
+    running: RunningJob,
+    backoff: RetryBackoff,
+    known_kinds: Callable[[], list[str]],
+) -> Outcome | None:
+    """Run the job's handler; the Outcome to record, or None when the lease is gone."""
+    if kind is None:
+        here = ", ".join(sorted(known_kinds())) or "none"
+        entry = error_entry(
+            job,
+            f"unknown job kind {job.kind!r}: no handler is registered for it on this client "
+            f"(kinds here: {here}); another deployment may still run it",
+        )
+        return failure_outcome(job, entry, backoff)
+    try:
+        if kind.timeout is not None:
+            async with asyncio.timeout(kind.timeout):
+                await call_handler(kind, job)
+        else:
+            await call_handler(kind, job)
+    except JobSnooze as snooze:
+        return Outcome(
+            job.id,
+            job.attempt,
+            JobState.SCHEDULED,
+            delay=snooze.seconds,
+            refund=1,
+            metadata={"snoozes": int(job.metadata.get("snoozes", 0)) + 1},
+        )
+    except JobCancel as cancel:
+        entry = error_entry(job, f"JobCancel: {cancel.reason}")
+        return Outcome(job.id, job.attempt, JobState.CANCELLED, error=entry)
+    except TimeoutError as exc:
+        if running.stop_reason is None and kind.timeout is not None:
+            entry = error_entry(job, f"timed out after {kind.timeout:g}s")
+            return failure_outcome(job, entry, kind.retry_backoff or backoff)
+        return _failed(job, kind, exc, backoff)
+    except asyncio.CancelledError:
+        reason = running.stop_reason
+        if reason is None:
+            raise  # not ours: let the loop's cancellation through
+        return stopped_outcome(job, reason, kind.retry_backoff or backoff)
+    except Exception as exc:
+        if running.stop_reason is not None:
+            return stopped_outcome(job, running.stop_reason, kind.retry_backoff or backoff)
+        return _failed(job, kind, exc, backoff)
+    if running.stop_reason is StopReason.CANCEL_REQUESTED:
+        # The handler finished before the cancellation reached it: it ran, so it completed.
+        return Outcome(job.id, job.attempt, JobState.COMPLETED)
+    if running.stop_reason is StopReason.LEASE_LOST:
+        return None
+    return Outcome(job.id, job.attempt, JobState.COMPLETED)
+
+
+def _failed(job: Job, kind: JobKind, exc: BaseException, backoff: RetryBackoff) -> Outcome:
+    message = f"{type(exc).__name__}: {exc}"
+    trace = "".join(traceback.format_exception(exc))
+    return failure_outcome(job, error_entry(job, message, trace), kind.retry_backoff or backoff)
+
+
+def stopped_outcome(job: Job, reason: StopReason, backoff: RetryBackoff) -> Outcome | None:
+    if reason is StopReason.LEASE_LOST:
+        return None
+    entry = error_entry(job, reason.value)
+    if reason is StopReason.CANCEL_REQUESTED:
+        return Outcome(job.id, job.attempt, JobState.CANCELLED, error=entry)
+    # Shutdown: the work was interrupted, not wrong; it may run again at once.
+    return failure_outcome(job, entry, backoff, retry_now=True)

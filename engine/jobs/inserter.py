@@ -1,0 +1,169 @@
+"""Writes validated rows to pqw_job: one statement per batch, duplicates reported per row.
+
+Non-unique batches from pqw's own pool go through COPY (ids reserved first, so
+every caller still gets its jobs back); unique rows and rows inserted on a
+caller's connection go through one INSERT ... SELECT FROM unnest.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from typing import Any, TypeAlias, overload
+
+import asyncpg
+
+from engine import sql
+from engine.db.pool import Conn
+from engine.jobs.insert_params import InsertParams
+from engine.types import InsertResult, Job, JobState
+
+Executor: TypeAlias = "Conn | asyncpg.Pool[Any]"
+
+# Below this many rows, one INSERT beats reserving ids and a COPY.
+COPY_THRESHOLD = 100
+
+
+async def insert_rows(
+    executor: Executor, rows: Sequence[InsertParams], *, own_pool: bool = False
+) -> Sequence[InsertResult]:
+    """Insert rows; a unique row meeting a live duplicate returns that job as a duplicate."""
+    if not rows:
+        return []
+    if own_pool and len(rows) >= COPY_THRESHOLD and all(r.unique_key is None for r in rows):
+        assert isinstance(executor, asyncpg.Pool)
+        async with executor.acquire() as conn:
+            return await copy_rows(conn, rows)
+    return await insert_statement(executor, rows)
+
+
+async def insert_statement(
+    executor: Executor, rows: Sequence[InsertParams]
+) -> Sequence[InsertResult]:
+    # ON CONFLICT cannot touch one existing row twice in a statement, so rows
+    # repeating a unique key of an earlier row in the batch are answered by it.
+    first_of_key: dict[bytes, int] = {}
+    sent: list[InsertParams] = []
+    source: list[int] = []  # for each input row, its index in `sent`
+    for row in rows:
+        if row.unique_key is not None and row.unique_key in first_of_key:
+            source.append(first_of_key[row.unique_key])
+            continue
+        if row.unique_key is not None:
+            first_of_key[row.unique_key] = len(sent)
+        source.append(len(sent))
+        sent.append(row)
+    batch = "[" + ",".join(row.row_json() for row in sent) + "]"
+    records = await executor.fetch(sql.INSERT_JOBS, batch)
+    if len(records) != len(sent):
+        raise RuntimeError(f"insert returned {len(records)} rows for {len(sent)}")
+
+    first_row: dict[int, int] = {}
+    for index, sent_index in enumerate(source):
+        first_row.setdefault(sent_index, index)
+
+    def make(index: int) -> InsertResult:
+        sent_index = source[index]
+        record = records[sent_index]
+        # A repeat of an earlier row of the batch is a duplicate of what that row got.
+        repeat = first_row[sent_index] != index
+        return InsertResult(record=record, duplicate=bool(record["duplicate"]) or repeat)
+
+    return LazyResults(len(source), make)
+
+
+async def copy_rows(conn: Any, rows: Sequence[InsertParams]) -> Sequence[InsertResult]:
+    """COPY non-unique rows with ids reserved up front; Jobs are built from what was sent."""
+    templates = {id(r.template): r.template for r in rows}.values()
+    # Columns every row leaves at the table's default are not sent at all.
+    columns = ["id", "kind", "args", "queue", "priority", "max_attempts"]
+    with_schedule = any(t.scheduled_at is not None for t in templates)
+    with_extras = any(t.tags or t.metadata for t in templates)
+    if with_schedule:
+        columns += ["state", "scheduled_at"]
+    if with_extras:
+        columns += ["tags", "metadata"]
+    async with conn.transaction():
+        reserved = await conn.fetchrow(sql.RESERVE_JOB_IDS, len(rows))
+        ids: list[int] = reserved["ids"]
+        now: datetime = reserved["now"]
+        records: list[tuple[Any, ...]] = []
+        for job_id, row in zip(ids, rows, strict=True):
+            t = row.template
+            record: tuple[Any, ...] = (
+                job_id,
+                t.kind,
+                row.args_json,
+                t.queue,
+                t.priority,
+                t.max_attempts,
+            )
+            if with_schedule:
+                at = t.scheduled_at or now
+                record += ("scheduled" if at > now else "available", at)
+            if with_extras:
+                record += (t.tags, t.metadata_json)
+            records.append(record)
+        await conn.copy_records_to_table("pqw_job", records=records, columns=columns)
+    return LazyResults(len(rows), lambda i: InsertResult(_copied_job(ids[i], rows[i], now)))
+
+
+class LazyResults(Sequence[InsertResult]):
+    """A batch's results, each made when first read.
+
+    A bulk insert of 100,000 rows would otherwise spend more time building (and
+    decoding JSON for) result objects than the database spends storing the rows.
+    """
+
+    def __init__(self, count: int, make: Callable[[int], InsertResult]) -> None:
+        self._count = count
+        self._make = make
+        self._made: dict[int, InsertResult] = {}
+
+    def __len__(self) -> int:
+        return self._count
+
+    def _get(self, index: int) -> InsertResult:
+        result = self._made.get(index)
+        if result is None:
+            result = self._make(index)
+            self._made[index] = result
+        return result
+
+    @overload
+    def __getitem__(self, index: int) -> InsertResult: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[InsertResult]: ...
+
+    def __getitem__(self, index: int | slice) -> InsertResult | list[InsertResult]:
+        if isinstance(index, slice):
+            return [self._get(i) for i in range(*index.indices(self._count))]
+        if not -self._count <= index < self._count:
+            raise IndexError(index)
+        return self._get(index % self._count)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Sequence) and list(self) == list(other)
+
+    def __repr__(self) -> str:
+        return f"<{self._count} insert results>"
+
+
+def _copied_job(job_id: int, row: InsertParams, now: datetime) -> Job:
+    t = row.template
+    at = t.scheduled_at or now
+    return Job(
+        id=job_id,
+        kind=t.kind,
+        args=dict(row.args),
+        queue=t.queue,
+        priority=t.priority,
+        state=JobState.SCHEDULED if at > now else JobState.AVAILABLE,
+        attempt=0,
+        max_attempts=t.max_attempts,
+        created_at=now,
+        scheduled_at=at,
+        metadata=dict(t.metadata),
+        tags=list(t.tags),
+    )

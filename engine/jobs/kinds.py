@@ -1,0 +1,93 @@
+"""Job kinds: a handler and the defaults of its kind, checked when it is registered."""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Awaitable, Callable, Collection, Mapping
+from dataclasses import dataclass
+from typing import Any, Generic, ParamSpec, TypeVar
+
+import asyncpg
+
+from engine.errors import DuplicateKind, InvalidJobOption
+from engine.jobs.insert_params import build_params, validate_kind
+from engine.jobs.retry import RetryBackoff
+from engine.types import InsertOpts, InsertResult, Job
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+# Client.insert(kind, args, conn=..., **options).
+Insert = Callable[..., Awaitable[InsertResult]]
+
+
+@dataclass(frozen=True)
+class JobKind:
+    """A registered handler and the defaults of its kind."""
+
+    kind: str
+    fn: Callable[[Job], Any]
+    opts: InsertOpts
+    timeout: float | None = None
+    retry_backoff: RetryBackoff | None = None
+    heartbeat_timeout: float | None = None
+
+    @property
+    def is_async(self) -> bool:
+        return inspect.iscoroutinefunction(self.fn)
+
+
+def define_kind(
+    kind: str,
+    fn: Callable[[Job], Any],
+    *,
+    registered: Collection[str],
+    opts: InsertOpts | None = None,
+    timeout: float | None = None,
+    retry_backoff: RetryBackoff | None = None,
+    heartbeat_timeout: float | None = None,
+) -> JobKind:
+    """A kind with its defaults, or a clear error now rather than at its first insert."""
+    validate_kind(kind)
+    if kind in registered:
+        raise DuplicateKind(f"job kind {kind!r} is already registered on this client")
+    if timeout is not None and timeout <= 0:
+        raise InvalidJobOption(f"{kind}: timeout must be positive seconds, got {timeout}")
+    if heartbeat_timeout is not None and heartbeat_timeout <= 0:
+        raise InvalidJobOption(
+            f"{kind}: heartbeat_timeout must be positive, got {heartbeat_timeout}"
+        )
+    opts = opts or InsertOpts()
+    build_params(kind, {}, opts)
+    return JobKind(
+        kind=kind,
+        fn=fn,
+        opts=opts,
+        timeout=timeout,
+        retry_backoff=retry_backoff,
+        heartbeat_timeout=heartbeat_timeout,
+    )
+
+
+class JobHandler(Generic[P, R]):
+    """A registered handler: still callable as the function, plus `enqueue`."""
+
+    def __init__(self, insert: Insert, kind: str, fn: Callable[P, R]) -> None:
+        self._insert = insert
+        self.kind = kind
+        self.fn = fn
+        self.__doc__ = fn.__doc__
+        self.__name__ = getattr(fn, "__name__", kind)
+
+    def __call__(self, *args: P.args, **kwargs: P.kwargs) -> R:
+        return self.fn(*args, **kwargs)
+
+    async def enqueue(
+        self,
+        args: Mapping[str, Any] | None = None,
+        *,
+        conn: asyncpg.Connection[Any] | None = None,
+        **opts: Any,
+    ) -> InsertResult:
+        """Insert a job of this kind (in the caller's transaction when `conn` is given)."""
+        return await self._insert(self.kind, args or {}, conn=conn, **opts)

@@ -1,0 +1,89 @@
+"""One queue's fetch loop: wake on notifications, poll as a fallback, never take more than free slots."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+
+from engine.db.outage import is_connection_error, retry_delay
+from engine.types import Job
+
+log = logging.getLogger("pqw.producer")
+
+Fetch = Callable[[str, int], Awaitable[list[Job]]]
+StartJob = Callable[[Job, "Producer"], None]
+
+
+class Producer:
+    def __init__(
+        self,
+        queue: str,
+        concurrency: int,
+        *,
+        fetch: Fetch,
+        start_job: StartJob,
+        poll_interval: float = 1.0,
+    ) -> None:
+        if concurrency < 1:
+            raise ValueError(f"queue {queue!r}: concurrency must be at least 1, got {concurrency}")
+        self.queue = queue
+        self.concurrency = concurrency
+        self.active = 0
+        self._fetch = fetch
+        self._start_job = start_job
+        self._poll_interval = poll_interval
+        self._wake = asyncio.Event()
+        self._slot_freed = asyncio.Event()
+        self._stopping = False
+
+    def wake(self) -> None:
+        """Something may be available: fetch as soon as a slot is free."""
+        self._wake.set()
+
+    def job_started(self) -> None:
+        self.active += 1
+
+    def job_finished(self) -> None:
+        self.active -= 1
+        self._slot_freed.set()
+
+    def stop(self) -> None:
+        self._stopping = True
+        self._wake.set()
+        self._slot_freed.set()
+
+    async def _wait(self, event: asyncio.Event, timeout: float) -> None:
+        try:
+            async with asyncio.timeout(timeout):
+                await event.wait()
+        except TimeoutError:
+            pass
+
+    async def run(self) -> None:
+        failures = 0
+        while not self._stopping:
+            free = self.concurrency - self.active
+            if free <= 0:
+                self._slot_freed.clear()
+                await self._wait(self._slot_freed, self._poll_interval)
+                continue
+            self._wake.clear()
+            try:
+                jobs = await self._fetch(self.queue, free)
+            except Exception as exc:
+                if not is_connection_error(exc):
+                    log.exception("pqw: fetching from queue %r failed", self.queue)
+                elif failures == 0:
+                    log.warning("pqw: cannot fetch from queue %r (%s); retrying", self.queue, exc)
+                failures += 1
+                await self._wait(self._wake, retry_delay(failures))
+                continue
+            if failures:
+                log.info("pqw: fetching from queue %r again", self.queue)
+            failures = 0
+            for job in jobs:
+                self._start_job(job, self)
+            if len(jobs) < free and not self._stopping:
+                # Drained as far as we know: wait for an insert, or poll.
+                await self._wait(self._wake, self._poll_interval)

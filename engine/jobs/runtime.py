@@ -1,0 +1,345 @@
+"""A started client's job machinery: producers, running jobs, the completer, notifications
+and heartbeats. It knows jobs only: persistent runs plug in as runners for their
+kinds, and whatever else listens (leadership, persistent control) registers a
+handler. `engine.node.Node` builds one at `Client.start()` and ends it at `stop()`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import socket
+from collections.abc import Callable, Coroutine, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import asyncpg
+
+from engine import sql
+from engine.db.outage import is_connection_error
+from engine.jobs.completer import Completer
+from engine.jobs.executor import RunningJob, StopReason, execute
+from engine.jobs.kinds import JobKind
+from engine.jobs.notifier import Notifier
+from engine.jobs.producer import Producer
+from engine.jobs.retry import RetryBackoff
+from engine.types import Job
+from engine.version import VERSION
+
+log = logging.getLogger("pqw.client")
+
+# Runs a job of one kind its own way (persistent runs), instead of the executor.
+Runner = Callable[[RunningJob], Coroutine[Any, Any, None]]
+ControlHandler = Callable[[dict[str, Any]], None]
+
+
+@dataclass(frozen=True)
+class RuntimeSettings:
+    """What a started client was given: who it is, what it runs, how often it checks in."""
+
+    client_id: str
+    kinds: Mapping[str, JobKind]
+    retry_backoff: RetryBackoff
+    poll_interval: float
+    job_heartbeat_interval: float
+    heartbeat_timeout: float
+    persistent_names: Sequence[str] = ()
+
+
+class Runtime:
+    """Everything that works jobs between a client's start and stop."""
+
+    def __init__(self, pool: asyncpg.Pool[Any], dsn: str, settings: RuntimeSettings) -> None:
+        self.pool = pool
+        self.dsn = dsn
+        self.settings = settings
+        self.stopping = False
+        self.producers: dict[str, Producer] = {}
+        self.running: dict[int, RunningJob] = {}
+        self.completer = Completer(pool, settings.client_id)
+        self.notifier: Notifier | None = None
+        self._runners: dict[str, Runner] = {}
+        # Heartbeat timeouts of kinds with a runner of their own (persistent runs).
+        self._runner_timeouts: dict[str, float] = {}
+        self._channels: dict[str, Callable[[str], None]] = {
+            sql.INSERT_CHANNEL: self._on_insert,
+            sql.CONTROL_CHANNEL: self._on_control,
+        }
+        self._control: dict[str, ControlHandler] = {}
+        self._reconnected: list[Callable[[], None]] = []
+        self._tasks: list[asyncio.Task[Any]] = []
+        self._producer_tasks: list[asyncio.Task[None]] = []
+        self._timeouts_json = "{}"
+
+    # ------------------------------------------------------------------
+    # Wiring, before start
+    # ------------------------------------------------------------------
+
+    def add_producer(
+        self, queue: str, concurrency: int, fetch_kinds: Sequence[str] | None = None
+    ) -> Producer:
+        """Work `queue` with `concurrency` slots; `fetch_kinds` limits the kinds it takes."""
+        kinds = list(fetch_kinds) if fetch_kinds is not None else None
+
+        async def fetch(name: str, limit: int) -> list[Job]:
+            return await self._fetch(name, limit, kinds)
+
+        producer = Producer(
+            queue,
+            concurrency,
+            fetch=fetch,
+            start_job=self._start_job,
+            poll_interval=self.settings.poll_interval,
+        )
+        self.producers[queue] = producer
+        return producer
+
+    def set_runner(self, kind: str, runner: Runner, heartbeat_timeout: float) -> None:
+        """Run jobs of `kind` with a runner of its own, which holds its own lease."""
+        self._runners[kind] = runner
+        self._runner_timeouts[kind] = heartbeat_timeout
+
+    def on_channel(self, channel: str, handler: Callable[[str], None]) -> None:
+        """Call handler(payload) for every notification on `channel`."""
+        self._channels[channel] = handler
+
+    def on_control(self, action: str, handler: ControlHandler) -> None:
+        """Call handler(message) for every control message with this action."""
+        self._control[action] = handler
+
+    def on_reconnect(self, callback: Callable[[], None]) -> None:
+        """Call back whenever notifications connect (again): some may have been missed."""
+        self._reconnected.append(callback)
+
+    # ------------------------------------------------------------------
+    # Starting and stopping
+    # ------------------------------------------------------------------
+
+    async def register(self) -> None:
+        """Write (or revive) this client's row in pqw_client."""
+        s = self.settings
+        await self.pool.execute(
+            sql.REGISTER_CLIENT,
+            s.client_id,
+            socket.gethostname(),
+            os.getpid(),
+            json.dumps({name: p.concurrency for name, p in self.producers.items()}),
+            sorted(s.kinds),
+            list(s.persistent_names),
+            VERSION,
+        )
+
+    async def start(self) -> None:
+        """Start listening, recording, heartbeating and fetching."""
+        self._timeouts_json = self._heartbeat_timeouts()
+        self.notifier = Notifier(
+            self.dsn,
+            self._channels,
+            on_connect=self._on_notifier_connect,
+            application_name=f"pqw {self.settings.client_id}",
+        )
+        self.spawn(self.notifier.run(), "notifier")
+        self.spawn(self.completer.run(), "completer")
+        self.spawn(self._heartbeat_loop(), "heartbeat")
+        for producer in self.producers.values():
+            self._producer_tasks.append(self.spawn(producer.run(), f"producer:{producer.queue}"))
+        try:
+            async with asyncio.timeout(5.0):
+                await self.notifier.connected.wait()
+        except TimeoutError:
+            log.warning("pqw: notifications not connected yet; polling meanwhile")
+
+    def spawn(self, coro: Coroutine[Any, Any, Any], name: str) -> asyncio.Task[Any]:
+        """A background task ended (cancelled) by close(); an error in it is logged."""
+        task = asyncio.create_task(coro, name=f"pqw:{name}")
+        task.add_done_callback(_service_done)
+        self._tasks.append(task)
+        return task
+
+    async def stop_fetching(self) -> None:
+        """Stop every producer and wait for fetches under way: what they fetched still
+        starts, so afterwards every running job (and persistent run) is known."""
+        self.stopping = True
+        for producer in self.producers.values():
+            producer.stop()
+        if self._producer_tasks:
+            await asyncio.wait(self._producer_tasks, timeout=10.0)
+
+    async def finish_jobs(self, cancel: bool, timeout: float) -> None:
+        """Let running jobs finish (or cancel them), then record every outcome."""
+        if cancel:
+            self.cancel_running()
+        await self._wait_for_jobs(timeout)
+        if self.running:
+            log.warning(
+                "pqw: %d job(s) still running after %.0fs; cancelling", len(self.running), timeout
+            )
+            self.cancel_running()
+            await self._wait_for_jobs(5.0)
+        try:
+            async with asyncio.timeout(max(timeout, 5.0)):
+                await self.completer.wait_idle()
+        except TimeoutError:
+            log.error(
+                "pqw: %d finished job(s) could not be recorded before shutdown; "
+                "they stay running until rescued",
+                len(self.completer),
+            )
+
+    async def close(self) -> None:
+        """End every background task and mark this client stopped."""
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks.clear()
+        try:
+            await self.pool.execute(sql.STOP_CLIENT, self.settings.client_id)
+        except Exception as exc:
+            log.warning("pqw: could not mark client %s stopped (%s)", self.settings.client_id, exc)
+
+    def cancel_running(self) -> None:
+        for running in list(self.running.values()):
+            running.stop(StopReason.SHUTDOWN)
+
+    async def _wait_for_jobs(self, timeout: float) -> None:
+        tasks = [r.task for r in self.running.values() if r.task is not None]
+        if tasks:
+            await asyncio.wait(tasks, timeout=timeout)
+
+    # ------------------------------------------------------------------
+    # Fetching and executing
+    # ------------------------------------------------------------------
+
+    def _heartbeat_timeouts(self) -> str:
+        kinds = self.settings.kinds.values()
+        timeouts = {k.kind: k.heartbeat_timeout for k in kinds if k.heartbeat_timeout}
+        timeouts.update(self._runner_timeouts)
+        return json.dumps(timeouts)
+
+    async def _fetch(self, queue: str, limit: int, kinds: list[str] | None) -> list[Job]:
+        if self.stopping:
+            return []
+        rows = await self.pool.fetch(
+            sql.FETCH_JOBS,
+            queue,
+            limit,
+            self.settings.client_id,
+            self._timeouts_json,
+            self.settings.heartbeat_timeout,
+            kinds,
+        )
+        return [Job.from_record(r) for r in rows]
+
+    def _start_job(self, job: Job, producer: Producer) -> None:
+        running = RunningJob(job)
+        self.running[job.id] = running
+        producer.job_started()
+        running.task = asyncio.create_task(self._work(running, producer), name=f"pqw:job:{job.id}")
+
+    async def _work(self, running: RunningJob, producer: Producer) -> None:
+        job = running.job
+        kinds = self.settings.kinds
+        try:
+            runner = self._runners.get(job.kind)
+            if runner is not None:
+                await runner(running)
+                return
+            outcome = await execute(
+                job, kinds.get(job.kind), running, self.settings.retry_backoff, lambda: list(kinds)
+            )
+            if outcome is not None:
+                self.completer.add(outcome)
+        except Exception:
+            log.exception("pqw: job %d (%s) failed outside its handler", job.id, job.kind)
+        finally:
+            self.running.pop(job.id, None)
+            producer.job_finished()
+
+    # ------------------------------------------------------------------
+    # Notifications and heartbeats
+    # ------------------------------------------------------------------
+
+    def _on_insert(self, queue: str) -> None:
+        producer = self.producers.get(queue)
+        if producer is not None:
+            producer.wake()
+
+    def _on_control(self, payload: str) -> None:
+        try:
+            message = json.loads(payload)
+        except ValueError:
+            log.warning("pqw: ignoring a malformed control message: %r", payload[:200])
+            return
+        if not isinstance(message, dict):
+            return
+        action = message.get("action")
+        if action == "cancel":
+            running = self.running.get(message.get("job_id", -1))
+            if running is not None:
+                running.stop(StopReason.CANCEL_REQUESTED)
+        elif action in ("resume", "pause"):
+            producer = self.producers.get(message.get("queue", ""))
+            if producer is not None:
+                producer.wake()
+        elif isinstance(action, str) and action in self._control:
+            self._control[action](message)
+
+    def _on_notifier_connect(self) -> None:
+        # Notifications sent while we were not listening are lost: look again.
+        for producer in self.producers.values():
+            producer.wake()
+        for callback in self._reconnected:
+            callback()
+
+    async def _heartbeat_loop(self) -> None:
+        """Heartbeat until cancelled; no error ends this loop (a dead loop would get
+        every running job rescued from under a healthy client)."""
+        failures = 0
+        while True:
+            await asyncio.sleep(self.settings.job_heartbeat_interval)
+            try:
+                await self._heartbeat_once()
+                if failures:
+                    log.info("pqw: heartbeats restored")
+                failures = 0
+            except Exception as exc:
+                failures += 1
+                if failures == 1:
+                    if is_connection_error(exc):
+                        log.warning("pqw: heartbeat failed (%s); retrying", exc)
+                    else:
+                        log.exception("pqw: heartbeat failed; retrying")
+
+    async def _heartbeat_once(self) -> None:
+        if await self.pool.fetchval(sql.HEARTBEAT_CLIENT, self.settings.client_id) is None:
+            # Pruned while we could not reach the database: register again.
+            await self.register()
+        # Jobs with a runner of their own hold their own, tighter lease.
+        held = {
+            job_id: r.job.attempt
+            for job_id, r in self.running.items()
+            if r.job.kind not in self._runners
+        }
+        held.update(self.completer.outstanding)
+        if not held:
+            return
+        rows = await self.pool.fetch(sql.HEARTBEAT_JOBS, list(held), list(held.values()))
+        alive = {r["id"]: r["cancel_requested"] for r in rows}
+        for job_id, running in list(self.running.items()):
+            if job_id not in held or running.job.kind in self._runners:
+                continue
+            if job_id not in alive:
+                log.warning("pqw: lost the lease on job %d; cancelling it here", job_id)
+                running.stop(StopReason.LEASE_LOST)
+            elif alive[job_id]:
+                running.stop(StopReason.CANCEL_REQUESTED)
+
+
+def _service_done(task: asyncio.Task[Any]) -> None:
+    if task.cancelled():
+        return
+    exc = task.exception()
+    if exc is not None:
+        log.error("pqw: %s stopped with an error", task.get_name(), exc_info=exc)

@@ -1,0 +1,118 @@
+"""Unique jobs: the key that makes two inserts duplicates, and the states in which a job blocks one."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from engine.errors import InvalidJobOption, InvalidJobType
+from engine.types import JobState, UniqueOpts
+
+# Bit i (from the left) stands for the i-th state of the enum; the SQL function
+# pqw_job_state_in_bitmask reads the same positions.
+_BIT_ORDER = tuple(JobState)
+
+DEFAULT_UNIQUE_STATES = frozenset(
+    {
+        JobState.AVAILABLE,
+        JobState.COMPLETED,
+        JobState.PENDING,
+        JobState.RUNNING,
+        JobState.RETRYABLE,
+        JobState.SCHEDULED,
+    }
+)
+# A job must keep blocking duplicates while it is waiting or running; otherwise
+# uniqueness could not hold across the moves between these states.
+REQUIRED_UNIQUE_STATES = frozenset(
+    {JobState.AVAILABLE, JobState.PENDING, JobState.RUNNING, JobState.SCHEDULED}
+)
+ALL_STATES = frozenset(JobState)
+NON_FINAL_STATES = ALL_STATES - {JobState.COMPLETED, JobState.CANCELLED, JobState.DISCARDED}
+
+
+def validate_states(states: Iterable[JobState | str]) -> frozenset[JobState]:
+    try:
+        chosen = frozenset(JobState(s) for s in states)
+    except ValueError as exc:
+        raise InvalidJobOption(f"unique by_state: {exc}") from exc
+    missing = REQUIRED_UNIQUE_STATES - chosen
+    if missing:
+        names = ", ".join(sorted(s.value for s in missing))
+        raise InvalidJobOption(
+            f"unique by_state must include available, pending, running and scheduled; "
+            f"missing: {names}"
+        )
+    return chosen
+
+
+def states_to_mask(states: Iterable[JobState]) -> str:
+    chosen = set(states)
+    return "".join("1" if s in chosen else "0" for s in _BIT_ORDER)
+
+
+# Unique over every live state: what a persistent worker's runs use, so at most one is live.
+NON_FINAL_MASK = "".join("1" if s in NON_FINAL_STATES else "0" for s in _BIT_ORDER)
+
+
+def mask_to_states(mask: str) -> frozenset[JobState]:
+    return frozenset(s for s, bit in zip(_BIT_ORDER, mask, strict=True) if bit == "1")
+
+
+def unique_states_mask(by_state: Sequence[JobState | str] | None) -> str:
+    states = DEFAULT_UNIQUE_STATES if by_state is None else validate_states(by_state)
+    return states_to_mask(states)
+
+
+def canonical_json(value: Any) -> str:
+    """JSON in which key order never matters."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def period_bucket(at: datetime, period: timedelta) -> int:
+    """Start of the period containing `at`, as whole seconds since the Unix epoch."""
+    seconds = int(period.total_seconds())
+    if seconds < 1:
+        raise InvalidJobOption(f"unique by_period must be at least one second, got {period}")
+    epoch = int(at.timestamp() // 1)
+    return epoch - epoch % seconds
+
+
+def unique_key(
+    kind: str,
+    args: Mapping[str, Any],
+    queue: str,
+    scheduled_at: datetime | None,
+    opts: UniqueOpts,
+    *,
+    now: datetime | None = None,
+) -> bytes:
+    """sha256 over the kind and the parts the options choose."""
+    parts: dict[str, Any] = {"kind": kind}
+    if opts.by_args is True:
+        parts["args"] = dict(args)
+    elif opts.by_args:
+        if isinstance(opts.by_args, str):
+            raise InvalidJobType("unique by_args must be True or a list of keys, not a string")
+        parts["args"] = {k: args[k] for k in sorted(set(opts.by_args)) if k in args}
+    if opts.by_period is not None:
+        at = scheduled_at or now or datetime.now(UTC)
+        parts["period"] = period_bucket(at, opts.by_period)
+    if opts.by_queue:
+        parts["queue"] = queue
+    return hashlib.sha256(canonical_json(parts).encode()).digest()
+
+
+def explicit_key(namespace: str, *values: str) -> bytes:
+    """A unique key for pqw's own jobs (periodic runs)."""
+    return hashlib.sha256(canonical_json([namespace, *values]).encode()).digest()
+
+
+PERSISTENT_KIND_PREFIX = "pqw.persistent:"
+
+
+def persistent_kind(name: str) -> str:
+    return PERSISTENT_KIND_PREFIX + name

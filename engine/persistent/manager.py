@@ -1,0 +1,106 @@
+"""The persistent workers a client defines, wired into its runtime, and the runs it holds."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from typing import Any, Unpack
+
+import asyncpg
+
+from engine import sql
+from engine.db import json_text
+from engine.jobs.executor import RunningJob
+from engine.jobs.runtime import Runner, Runtime
+from engine.jobs.unique import NON_FINAL_MASK
+from engine.persistent.options import (
+    PersistentHandler,
+    PersistentOptions,
+    PersistentWorker,
+    define_worker,
+)
+from engine.persistent.run import PersistentRun
+
+
+class PersistentManager:
+    """Definitions from code; once installed, a runner per worker and the runs under way."""
+
+    def __init__(self) -> None:
+        self.workers: dict[str, PersistentWorker] = {}
+        self.runs: dict[str, PersistentRun] = {}
+
+    def define(
+        self,
+        name: str,
+        fn: PersistentHandler,
+        *,
+        job_queues: Collection[str],
+        **options: Unpack[PersistentOptions],
+    ) -> PersistentWorker:
+        worker = define_worker(name, fn, options, defined=self.workers, job_queues=job_queues)
+        self.workers[name] = worker
+        return worker
+
+    @property
+    def names(self) -> list[str]:
+        return sorted(self.workers)
+
+    def install(self, runtime: Runtime, client_id: str) -> None:
+        """Give the started client a producer per persistent queue, a runner per worker,
+        and the control messages and reconnections that concern runs."""
+        by_queue: dict[str, list[PersistentWorker]] = {}
+        for worker in self.workers.values():
+            by_queue.setdefault(worker.queue, []).append(worker)
+            runner = self._runner_for(worker, runtime.pool, client_id)
+            runtime.set_runner(worker.kind, runner, worker.heartbeat_timeout)
+        for queue, workers in by_queue.items():
+            # One slot per worker: a client can run all of its workers at once.
+            runtime.add_producer(queue, len(workers), fetch_kinds=[w.kind for w in workers])
+        runtime.on_control("worker", self.on_control)
+        runtime.on_reconnect(self.poke_runs)
+
+    async def sync_definitions(self, pool: asyncpg.Pool[Any]) -> None:
+        """Write code defaults (never over an operator's change) and start due runs."""
+        for worker in self.workers.values():
+            schema = worker.schema
+            await pool.execute(
+                sql.UPSERT_PERSISTENT_WORKER,
+                worker.name,
+                worker.enabled,
+                json_text.dumps(worker.config),
+                json_text.dumps(schema) if schema is not None else None,
+                worker.queue,
+                worker.heartbeat_interval,
+                worker.heartbeat_timeout,
+            )
+            await pool.fetch(sql.INSERT_DUE_RUNS, worker.name, NON_FINAL_MASK)
+
+    def _runner_for(
+        self, worker: PersistentWorker, pool: asyncpg.Pool[Any], client_id: str
+    ) -> Runner:
+        async def run(running: RunningJob) -> None:
+            current = PersistentRun(worker, running, pool=pool, client_id=client_id)
+            self.runs[worker.name] = current
+            try:
+                await current.execute()
+            finally:
+                if self.runs.get(worker.name) is current:
+                    del self.runs[worker.name]
+                current.end_grace()
+
+        return run
+
+    def on_control(self, message: dict[str, Any]) -> None:
+        """An operator changed a worker: its run here (if any) looks at once."""
+        current = self.runs.get(str(message.get("name")))
+        if current is not None:
+            current.poke()
+
+    def poke_runs(self) -> None:
+        for current in self.runs.values():
+            current.poke()
+
+    async def on_stop(self, cancel: bool) -> None:
+        for current in list(self.runs.values()):
+            current.request_stop("shutdown")
+            if cancel:
+                current.cancel_handler()

@@ -1,0 +1,87 @@
+"""Periodic schedules: every(...) on a fixed epoch-anchored grid, cron(...) in a time zone,
+and the definition of a job inserted on one. Pure values; the periodic enqueuer
+(engine.maintenance.periodic) keeps their next run times in the database."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from cronsim import CronSim, CronSimError
+
+from engine.errors import InvalidSchedule
+from engine.types import InsertOpts
+
+
+class Schedule(Protocol):
+    def next_after(self, at: datetime) -> datetime:
+        """The first run time strictly after `at`."""
+        ...
+
+    def describe(self) -> str: ...
+
+
+@dataclass(frozen=True)
+class Every:
+    """Runs on a fixed grid anchored at the Unix epoch, so every client agrees on the times."""
+
+    interval: timedelta
+
+    def next_after(self, at: datetime) -> datetime:
+        step = self.interval.total_seconds()
+        n = math.floor(at.timestamp() / step) + 1
+        return datetime.fromtimestamp(n * step, UTC)
+
+    def describe(self) -> str:
+        return f"every {self.interval.total_seconds():g}s"
+
+
+@dataclass(frozen=True)
+class Cron:
+    """A cron expression evaluated in a time zone (daylight-saving changes included)."""
+
+    expression: str
+    tz: str = "UTC"
+
+    def next_after(self, at: datetime) -> datetime:
+        local = at.astimezone(ZoneInfo(self.tz)).replace(microsecond=0)
+        nxt: datetime = next(CronSim(self.expression, local))
+        return nxt.astimezone(UTC)
+
+    def describe(self) -> str:
+        return f"cron {self.expression} {self.tz}"
+
+
+def every(interval: timedelta | float) -> Every:
+    """A schedule every `interval` (a timedelta or seconds), at least one second."""
+    if not isinstance(interval, timedelta):
+        interval = timedelta(seconds=interval)
+    if interval < timedelta(seconds=1):
+        raise InvalidSchedule(f"an interval schedule must be at least one second, got {interval}")
+    return Every(interval)
+
+
+def cron(expression: str, tz: str = "UTC") -> Cron:
+    """A cron schedule (five fields; @hourly etc.); bad strings and zones fail here, not later."""
+    try:
+        ZoneInfo(tz)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise InvalidSchedule(f"unknown time zone {tz!r}") from exc
+    try:
+        CronSim(expression, datetime.now(ZoneInfo(tz)))
+    except (CronSimError, ValueError, KeyError, IndexError) as exc:
+        raise InvalidSchedule(f"invalid cron expression {expression!r}: {exc}") from exc
+    return Cron(expression, tz)
+
+
+@dataclass(frozen=True)
+class PeriodicJob:
+    id: str
+    kind: str
+    schedule: Schedule
+    args: dict[str, Any]
+    opts: InsertOpts
+    run_on_start: bool

@@ -1,0 +1,180 @@
+"""pqw_job: inserting, fetching, finishing and heartbeating jobs, and an operator's reads and actions on one job."""
+
+from __future__ import annotations
+
+# Columns of pqw_job that become a Job (engine.types.Job.from_record).
+JOB_COLUMNS = """id, kind, args, queue, priority, state, attempt, max_attempts, created_at,
+    scheduled_at, attempted_at, finalized_at, errors, metadata, tags, attempted_by, heartbeat_at"""
+
+# The same, with the JSON columns as text: a batch insert decodes them only for
+# the results its caller reads (Job.from_record accepts both).
+JOB_COLUMNS_JSON_AS_TEXT = (
+    JOB_COLUMNS.replace(" args,", " args::text AS args,")
+    .replace(" errors,", " errors::text AS errors,")
+    .replace(" metadata,", " metadata::text AS metadata,")
+)
+
+# One statement for one row or many. The batch arrives as one JSON array of
+# rows (engine.insert_params.RowTemplate.row_json), which costs the client a
+# string join instead of ten array parameters. A unique row that meets a live
+# duplicate "updates" it to itself, which returns the existing job; xmax <> 0
+# tells the two cases apart. Rows are inserted, and returned, in input order.
+INSERT_JOBS = f"""
+WITH r AS (
+    SELECT e ->> 0 AS kind, e ->> 1 AS queue, (e ->> 2)::smallint AS priority,
+           (e ->> 3)::smallint AS max_attempts, (e ->> 4)::timestamptz AS scheduled_at,
+           e -> 5 AS tags, e -> 6 AS metadata, (e ->> 7)::bit(8) AS unique_states,
+           e -> 8 AS args, decode(e ->> 9, 'hex') AS unique_key, ord
+    FROM jsonb_array_elements($1::text::jsonb) WITH ORDINALITY AS x(e, ord)
+)
+INSERT INTO pqw_job (state, kind, args, queue, priority, max_attempts, scheduled_at,
+                     tags, metadata, unique_key, unique_states)
+SELECT CASE WHEN r.scheduled_at > now() THEN 'scheduled'::pqw_job_state
+            ELSE 'available'::pqw_job_state END,
+       r.kind, r.args, r.queue, r.priority, r.max_attempts,
+       coalesce(r.scheduled_at, now()),
+       ARRAY(SELECT jsonb_array_elements_text(r.tags)),
+       r.metadata, r.unique_key, r.unique_states
+FROM r
+ORDER BY r.ord
+ON CONFLICT (unique_key)
+    WHERE unique_key IS NOT NULL AND pqw_job_state_in_bitmask(unique_states, state)
+    DO UPDATE SET kind = EXCLUDED.kind
+RETURNING {JOB_COLUMNS_JSON_AS_TEXT}, (xmax <> 0) AS duplicate
+"""
+
+# Ids for a COPY batch, and the transaction's now() (which is also the rows'
+# created_at, the column default, as both are taken in one transaction).
+RESERVE_JOB_IDS = """
+SELECT array_agg(nextval('pqw_job_id_seq')) AS ids, now() AS now
+FROM generate_series(1, $1)
+"""
+
+# Lock the next available jobs of a queue (skipping ones another client is
+# locking) and mark them running for this client. $4 maps kinds to their
+# heartbeat timeout in seconds; $5 is the default. $6 (optional) limits the
+# kinds fetched: persistent-worker queues only hand out workers this client has.
+FETCH_JOBS = f"""
+WITH locked AS (
+    SELECT id FROM pqw_job
+    WHERE state = 'available' AND queue = $1
+      AND ($6::text[] IS NULL OR kind = ANY($6::text[]))
+      AND NOT EXISTS (SELECT 1 FROM pqw_queue q WHERE q.name = $1 AND q.paused_at IS NOT NULL)
+    ORDER BY priority, scheduled_at, id
+    LIMIT $2
+    FOR UPDATE SKIP LOCKED
+)
+UPDATE pqw_job j
+SET state = 'running',
+    attempt = j.attempt + 1,
+    attempted_at = now(),
+    heartbeat_at = now(),
+    attempted_by = array_append(j.attempted_by, $3::text),
+    heartbeat_timeout = coalesce(($4::text::jsonb ->> j.kind)::float8, $5::float8) * interval '1 second'
+FROM locked
+WHERE j.id = locked.id
+RETURNING {", ".join("j." + c.strip() for c in JOB_COLUMNS.split(","))}
+"""
+
+# One UPDATE per flush for every finished attempt, whatever its outcome. Only
+# the attempt this client ran is touched: a job rescued and run elsewhere since
+# is left alone. $6 are delays in seconds for retries and snoozes; $7 gives
+# back the attempt a snooze did not spend; $8 is this client, whose per-second
+# throughput row counts the batch.
+#
+# Statements that lock many jobs and wait for locks take them in id order, so
+# the completer and the heartbeat can never deadlock each other. Rows are found
+# by `id = ANY(...)`, which uses the primary key even before the table has
+# statistics (a join with unnest may not).
+COMPLETE_JOBS = """
+WITH u AS (
+    SELECT * FROM unnest($1::bigint[], $2::smallint[], $3::text[], $4::text[], $5::text[],
+                         $6::float8[], $7::smallint[])
+        AS u(id, attempt, state_name, error, metadata, delay, refund)
+),
+locked AS (
+    SELECT j.id FROM pqw_job j
+    WHERE j.id = ANY($1::bigint[]) AND j.state = 'running'
+    ORDER BY j.id
+    FOR UPDATE
+),
+done AS (
+    UPDATE pqw_job j
+    SET state = u.state_name::pqw_job_state,
+        finalized_at = CASE WHEN u.state_name IN ('completed', 'cancelled', 'discarded')
+                            THEN now() END,
+        scheduled_at = CASE WHEN u.delay IS NULL THEN j.scheduled_at
+                            ELSE now() + u.delay * interval '1 second' END,
+        attempt = j.attempt - u.refund,
+        errors = CASE WHEN u.error IS NULL THEN j.errors
+                      ELSE j.errors || jsonb_build_array(u.error::jsonb) END,
+        metadata = CASE WHEN u.metadata IS NULL THEN j.metadata
+                        ELSE j.metadata || u.metadata::jsonb END,
+        heartbeat_at = NULL
+    FROM u JOIN locked ON locked.id = u.id
+    WHERE j.id = u.id AND j.attempt = u.attempt
+    RETURNING j.id, j.state
+),
+counted AS (
+    INSERT INTO pqw_throughput AS t (second, client_id, completed, failed)
+    SELECT date_trunc('second', now()), $8::text,
+           count(*) FILTER (WHERE state = 'completed'),
+           count(*) FILTER (WHERE state IN ('retryable', 'discarded'))
+    FROM done
+    HAVING count(*) > 0
+    ON CONFLICT (second, client_id) DO UPDATE
+        SET completed = t.completed + EXCLUDED.completed, failed = t.failed + EXCLUDED.failed
+)
+SELECT id FROM done
+"""
+
+# Heartbeat this client's running attempts; returns those still held, and
+# whether an operator asked to cancel them.
+HEARTBEAT_JOBS = """
+WITH locked AS (
+    SELECT j.id FROM pqw_job j
+    WHERE j.id = ANY($1::bigint[]) AND j.state = 'running'
+    ORDER BY j.id
+    FOR UPDATE
+)
+UPDATE pqw_job j
+SET heartbeat_at = now()
+FROM locked JOIN unnest($1::bigint[], $2::smallint[]) AS u(id, attempt) ON u.id = locked.id
+WHERE j.id = locked.id AND j.attempt = u.attempt
+RETURNING j.id, (j.metadata ? 'cancel_requested_at') AS cancel_requested
+"""
+
+GET_JOB = f"SELECT {JOB_COLUMNS} FROM pqw_job WHERE id = $1"
+
+LIST_JOBS = f"""
+SELECT {JOB_COLUMNS} FROM pqw_job
+WHERE ($1::text IS NULL OR queue = $1)
+  AND ($2::pqw_job_state IS NULL OR state = $2)
+  AND ($3::text IS NULL OR kind = $3)
+  AND ($4::bigint IS NULL OR id < $4)
+ORDER BY id DESC
+LIMIT $5
+"""
+
+# Jobs waiting to run are cancelled at once; a running job is marked, and its
+# runner (told by a control message, or at its next heartbeat) cancels it.
+CANCEL_JOB = f"""
+UPDATE pqw_job
+SET state = CASE WHEN state = 'running' THEN state ELSE 'cancelled'::pqw_job_state END,
+    finalized_at = CASE WHEN state = 'running' THEN NULL ELSE now() END,
+    metadata = metadata || jsonb_build_object('cancel_requested_at', now())
+WHERE id = $1 AND state NOT IN ('completed', 'cancelled', 'discarded')
+RETURNING {JOB_COLUMNS}
+"""
+
+# Run a job again now; it gets one more attempt if it had spent them all.
+RETRY_JOB = f"""
+UPDATE pqw_job
+SET state = 'available', scheduled_at = now(), finalized_at = NULL,
+    max_attempts = greatest(max_attempts, attempt + 1),
+    metadata = metadata - 'cancel_requested_at'
+WHERE id = $1 AND state <> 'running'
+RETURNING {JOB_COLUMNS}
+"""
+
+DELETE_JOB = f"DELETE FROM pqw_job WHERE id = $1 AND state <> 'running' RETURNING {JOB_COLUMNS}"

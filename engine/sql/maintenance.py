@@ -1,0 +1,109 @@
+"""The leader's upkeep of pqw_job: scheduling due jobs, rescuing stale ones, cleaning finished ones."""
+
+from __future__ import annotations
+
+from engine.sql.channels import INSERT_CHANNEL
+
+# Scheduled and retryable jobs whose time has come become available. A job
+# that would collide with a live holder of its unique key (possible only when
+# its own unique states leave out its current state) is discarded with a note
+# instead, so the unique index is never violated. Producers are woken per queue.
+SCHEDULE_DUE_JOBS = f"""
+WITH due AS (
+    SELECT id, unique_key, unique_states, state FROM pqw_job
+    WHERE state IN ('scheduled', 'retryable') AND scheduled_at <= now()
+    ORDER BY scheduled_at, id
+    LIMIT $1
+    FOR UPDATE SKIP LOCKED
+),
+blocked AS (
+    SELECT d.id FROM due d
+    WHERE d.unique_key IS NOT NULL
+      AND NOT pqw_job_state_in_bitmask(d.unique_states, d.state)
+      AND (EXISTS (SELECT 1 FROM pqw_job o
+                   WHERE o.unique_key = d.unique_key AND o.id <> d.id
+                     AND pqw_job_state_in_bitmask(o.unique_states, o.state))
+           OR EXISTS (SELECT 1 FROM due e
+                      WHERE e.unique_key = d.unique_key AND e.id < d.id
+                        AND NOT pqw_job_state_in_bitmask(e.unique_states, e.state)))
+),
+discarded AS (
+    UPDATE pqw_job j
+    SET state = 'discarded', finalized_at = now(),
+        metadata = j.metadata || jsonb_build_object(
+            'discarded_reason',
+            'another live job holds its unique key, so it could not become available again')
+    FROM blocked b WHERE j.id = b.id
+    RETURNING j.id
+),
+made AS (
+    UPDATE pqw_job j SET state = 'available'
+    FROM due d
+    WHERE j.id = d.id AND d.id NOT IN (SELECT id FROM blocked)
+    RETURNING j.queue
+),
+woken AS (
+    SELECT pg_notify('{INSERT_CHANNEL}', q.queue) FROM (SELECT DISTINCT queue FROM made) q
+)
+SELECT (SELECT count(*) FROM made) AS made,
+       (SELECT count(*) FROM discarded) AS discarded,
+       (SELECT count(*) FROM woken) AS woken
+"""
+
+# Running jobs whose runner stopped heartbeating go back to retryable (or
+# discarded when out of attempts, cancelled when cancellation was asked for),
+# with an error entry naming the client. A lost persistent-worker run is
+# recorded on its worker so the supervisor starts the next one at once.
+RESCUE_STALE_JOBS = """
+WITH stale AS (
+    SELECT id FROM pqw_job
+    WHERE state = 'running'
+      AND heartbeat_at < now() - coalesce(heartbeat_timeout, $2 * interval '1 second')
+    ORDER BY heartbeat_at
+    LIMIT $1
+    FOR UPDATE SKIP LOCKED
+),
+rescued AS (
+    UPDATE pqw_job j
+    SET state = CASE WHEN j.metadata ? 'cancel_requested_at' THEN 'cancelled'::pqw_job_state
+                     WHEN j.attempt >= j.max_attempts THEN 'discarded'::pqw_job_state
+                     ELSE 'retryable'::pqw_job_state END,
+        finalized_at = CASE WHEN j.metadata ? 'cancel_requested_at'
+                                 OR j.attempt >= j.max_attempts THEN now() END,
+        scheduled_at = now(),
+        heartbeat_at = NULL,
+        errors = j.errors || jsonb_build_array(jsonb_build_object(
+            'attempt', j.attempt,
+            'at', now(),
+            'error', format('rescued: client %s stopped heartbeating (last heartbeat %s ago)',
+                            coalesce(j.attempted_by[array_length(j.attempted_by, 1)], '?'),
+                            date_trunc('second', now() - j.heartbeat_at))))
+    FROM stale WHERE j.id = stale.id
+    RETURNING j.id, j.kind, j.state::text AS state,
+              j.attempted_by[array_length(j.attempted_by, 1)] AS client_id
+),
+lost_runs AS (
+    UPDATE pqw_persistent_worker w
+    SET restarts = w.restarts + 1, next_run_at = now(), last_run_ended_at = now(),
+        last_error = format('runner %s lost: no heartbeat within %s', r.client_id,
+                            w.heartbeat_timeout),
+        last_error_at = now()
+    FROM rescued r
+    WHERE r.kind = pqw_persistent_kind(w.name)
+    RETURNING w.name
+)
+SELECT r.*, (SELECT count(*) FROM lost_runs) AS lost_runs FROM rescued r
+"""
+
+DELETE_FINISHED_JOBS = """
+WITH doomed AS (
+    SELECT id FROM pqw_job
+    WHERE state = $1::pqw_job_state AND finalized_at < now() - $2 * interval '1 second'
+    ORDER BY finalized_at
+    LIMIT $3
+    FOR UPDATE SKIP LOCKED
+)
+DELETE FROM pqw_job j USING doomed WHERE j.id = doomed.id
+"""
+
+DELETE_OLD_THROUGHPUT = "DELETE FROM pqw_throughput WHERE second < now() - $1 * interval '1 second'"
