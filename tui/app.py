@@ -17,11 +17,10 @@ from textual.timer import Timer
 
 from engine.admin.models import Overview, PeriodicInfo, QueueCounts, WorkerInfo
 from engine.types import Job
-from tui import pending
-from tui.clock import DisplayClock
 from tui.commands import DashboardCommands
-from tui.demo import DemoProcess
-from tui.feed import (
+from tui.data import pending
+from tui.data.clock import DisplayClock
+from tui.data.feed import (
     ActionFailed,
     Connected,
     ConnectionChanged,
@@ -30,13 +29,15 @@ from tui.feed import (
     OverviewFetched,
     Reconnecting,
 )
+from tui.data.jobs_window import JobFilter
+from tui.data.pending import CONFIG, ENABLED, RUN, PendingChange, PendingChanges
+from tui.data.refresh import RefreshRate, seconds_label
+from tui.data.source import AdminSource, DashboardSource
+from tui.demo import DemoProcess
 from tui.guard import guarded
 from tui.job_actions import JobActions
-from tui.jobs_window import JobFilter
 from tui.keys import help_sections
 from tui.launch import StartupError, parse_options, prepare
-from tui.pending import CONFIG, ENABLED, RUN, PendingChange, PendingChanges
-from tui.refresh import RefreshRate, seconds_label
 from tui.screens.dashboard import DashboardData, DashboardScreen
 from tui.screens.help import HelpScreen
 from tui.screens.job import JobScreen
@@ -44,7 +45,6 @@ from tui.screens.jobs import JobsScreen
 from tui.screens.live import LiveScreen
 from tui.screens.reconfigure import ReconfigureScreen
 from tui.screens.schema_missing import SchemaMissingScreen
-from tui.source import AdminSource, DashboardSource
 from tui.themes import DEFAULT_THEME, register_themes
 from tui.widgets.queues_table import PAUSE, QueuesTable
 from tui.widgets.schedules_table import SchedulesTable

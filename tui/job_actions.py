@@ -6,10 +6,10 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
 from engine.types import FINAL_STATES, Job, JobState
-from tui import pending
-from tui.pending import JOB
+from tui.data import pending
+from tui.data.pending import JOB
+from tui.data.source import DashboardSource
 from tui.screens.confirm import ConfirmationModal
-from tui.source import DashboardSource
 
 if TYPE_CHECKING:
     from tui.app import PqwApp

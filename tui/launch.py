@@ -13,8 +13,8 @@ from engine import migrate
 from engine.db import connect
 from engine.dsn import configured_dsn, resolve_dsn
 from engine.errors import PqwError
+from tui.data.refresh import seconds_label
 from tui.demo import DEMO_COMMAND, DemoProcess
-from tui.refresh import seconds_label
 from tui.themes import DEFAULT_THEME, theme_names
 
 

@@ -12,10 +12,10 @@ from engine.db import connect
 from tests.tui.driving import cell, until
 from tests.tui.seed import add_job, add_running_worker
 from tui.app import PqwApp
-from tui.feed import Connected, Reconnecting
+from tui.data.feed import Connected, Reconnecting
+from tui.data.source import AdminSource
 from tui.screens.dashboard import DashboardScreen
 from tui.screens.schema_missing import SchemaMissingScreen
-from tui.source import AdminSource
 from tui.widgets.banner import Banner
 from tui.widgets.queues_table import QueuesTable
 from tui.widgets.workers_table import WorkersTable

@@ -11,7 +11,7 @@ from textual.notifications import Notify
 from engine.admin.models import Overview
 from tests.tui.driving import until
 from tui.app import PqwApp
-from tui.feed import Reconnecting
+from tui.data.feed import Reconnecting
 from tui.sample import SampleSource, sample_overview
 from tui.widgets.banner import Banner
 

@@ -10,11 +10,11 @@ import pytest
 from engine.admin.models import WorkerStatus
 from engine.types import Job, JobState
 from tui import formatting as fmt
-from tui import pending
-from tui.clock import DisplayClock
-from tui.feed import Reconnecting, backoff_delay, is_outage
+from tui.data import pending
+from tui.data.clock import DisplayClock
+from tui.data.feed import Reconnecting, backoff_delay, is_outage
+from tui.data.refresh import RefreshRate
 from tui.launch import parse_options
-from tui.refresh import RefreshRate
 from tui.sample import SAMPLE_NOW, sample_overview
 from tui.sample_jobs import sample_jobs
 from tui.screens.reconfigure import ConfigError, parse_config, schema_hint

@@ -10,10 +10,10 @@ from textual.containers import VerticalScroll
 from textual.widgets import Footer
 
 from engine.types import Job
-from tui.feed import ActionFailed, Missing, backoff_delay
+from tui.data.feed import ActionFailed, Missing, backoff_delay
+from tui.data.pending import JOB
+from tui.data.poller import ScreenPoller
 from tui.guard import guarded
-from tui.pending import JOB
-from tui.poller import ScreenPoller
 from tui.screens.live import LiveScreen
 from tui.widgets.banner import Banner
 from tui.widgets.job_detail import JobDetail

@@ -12,10 +12,10 @@ from textual.containers import Vertical
 from textual.widgets import DataTable, Footer, Static
 
 from engine.types import Job, JobState
-from tui.feed import ActionFailed, backoff_delay
+from tui.data.feed import ActionFailed, backoff_delay
+from tui.data.jobs_window import PAGE, JobFilter, JobsPage, read_window, window_floor
+from tui.data.poller import ScreenPoller
 from tui.guard import guarded
-from tui.jobs_window import PAGE, JobFilter, JobsPage, read_window, window_floor
-from tui.poller import ScreenPoller
 from tui.screens.job import JobScreen
 from tui.screens.live import LiveScreen
 from tui.widgets.banner import Banner

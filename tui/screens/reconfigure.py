@@ -14,7 +14,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Static, TextArea
 
 from engine.admin.models import WorkerInfo
-from tui.feed import ActionFailed
+from tui.data.feed import ActionFailed
 
 SaveConfig = Callable[[dict[str, Any]], Awaitable[int]]
 

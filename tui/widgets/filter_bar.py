@@ -6,7 +6,7 @@ from rich.text import Text
 from textual.widgets import Static
 
 from engine.types import DISPLAY_STATES, JobState
-from tui.jobs_window import JobFilter
+from tui.data.jobs_window import JobFilter
 
 # The state each digit key picks; 0 is every state.
 STATE_KEYS: dict[str, JobState | None] = {

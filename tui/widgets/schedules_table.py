@@ -11,8 +11,8 @@ from textual.message import Message
 
 from engine.admin.models import PeriodicInfo
 from tui import formatting as fmt
+from tui.data.pending import ENABLED
 from tui.palette import Palette
-from tui.pending import ENABLED
 from tui.widgets.keyed_table import Cell, KeyedTable
 
 

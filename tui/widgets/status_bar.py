@@ -10,7 +10,7 @@ from textual.containers import Horizontal
 from textual.widgets import Static
 
 from engine.admin.models import Overview
-from tui.feed import Connected, Connecting, ConnectionState, NotMigrated, Reconnecting
+from tui.data.feed import Connected, Connecting, ConnectionState, NotMigrated, Reconnecting
 from tui.palette import Palette
 
 

@@ -19,7 +19,7 @@ from textual.message import Message
 from engine.admin.models import Overview
 from engine.db import is_connection_error
 from engine.errors import DatabaseUnavailable, NotFound, PqwError, SchemaError
-from tui.source import DashboardSource
+from tui.data.source import DashboardSource
 
 log = logging.getLogger("pqw.tui")
 
