@@ -33,7 +33,7 @@ from tui.data.jobs_window import JobFilter
 from tui.data.pending import CONFIG, ENABLED, RUN, PendingChange, PendingChanges
 from tui.data.refresh import RefreshRate, seconds_label
 from tui.data.source import AdminSource, DashboardSource
-from tui.demo import DemoProcess
+from tui.dev.demo import DemoProcess
 from tui.guard import guarded
 from tui.job_actions import JobActions
 from tui.keys import help_sections

@@ -14,7 +14,7 @@ from engine.db import connect
 from engine.dsn import configured_dsn, resolve_dsn
 from engine.errors import PqwError
 from tui.data.refresh import seconds_label
-from tui.demo import DEMO_COMMAND, DemoProcess
+from tui.dev.demo import DEMO_COMMAND, DemoProcess
 from tui.themes import DEFAULT_THEME, theme_names
 
 

@@ -14,9 +14,9 @@ from engine.db import connect
 from engine.migrate import check_schema
 from tests.helpers import wait_for
 from tui.app import PqwApp, main
-from tui.demo import DEMO_COMMAND, DemoProcess
+from tui.dev.demo import DEMO_COMMAND, DemoProcess
+from tui.dev.sample import SampleSource
 from tui.launch import Options, prepare
-from tui.sample import SampleSource
 
 # Stands in for `pqw demo`: says it started (and whether it got the DSN), stops on SIGTERM.
 FAKE_DEMO = """

@@ -12,7 +12,7 @@ from engine.admin.models import Overview
 from tests.tui.driving import until
 from tui.app import PqwApp
 from tui.data.feed import Reconnecting
-from tui.sample import SampleSource, sample_overview
+from tui.dev.sample import SampleSource, sample_overview
 from tui.widgets.banner import Banner
 
 

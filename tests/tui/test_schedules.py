@@ -11,7 +11,7 @@ from tests.tui.driving import cell, select_row, until
 from tests.tui.seed import add_periodic
 from tui.app import PqwApp
 from tui.data.source import AdminSource
-from tui.sample import SAMPLE_NOW, SampleSource
+from tui.dev.sample import SAMPLE_NOW, SampleSource
 from tui.screens.dashboard import DashboardScreen
 from tui.widgets.clients_table import ClientsTable
 from tui.widgets.schedules_table import SchedulesTable

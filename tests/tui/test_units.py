@@ -14,9 +14,9 @@ from tui.data import pending
 from tui.data.clock import DisplayClock
 from tui.data.feed import Reconnecting, backoff_delay, is_outage
 from tui.data.refresh import RefreshRate
+from tui.dev.sample import SAMPLE_NOW, sample_overview
+from tui.dev.sample_jobs import sample_jobs
 from tui.launch import parse_options
-from tui.sample import SAMPLE_NOW, sample_overview
-from tui.sample_jobs import sample_jobs
 from tui.screens.reconfigure import ConfigError, parse_config, schema_hint
 from tui.widgets.banner import banner_text
 from tui.widgets.throughput import throughput_summary

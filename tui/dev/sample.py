@@ -22,7 +22,7 @@ from engine.admin.models import (
 from engine.config_schema import validate_config
 from engine.errors import InvalidJobOption, NotFound
 from engine.types import Job, JobState
-from tui.sample_jobs import sample_jobs, sample_periodic
+from tui.dev.sample_jobs import sample_jobs, sample_periodic
 
 SAMPLE_NOW = datetime(2026, 3, 14, 9, 26, 53, tzinfo=UTC)
 SAMPLE_DATABASE = "pqw@db.internal:5432/orders"
