@@ -15,8 +15,7 @@ from textual.binding import Binding, BindingType
 from textual.screen import Screen
 from textual.timer import Timer
 
-from engine.admin.models import Overview, PeriodicInfo, QueueCounts, WorkerInfo
-from engine.types import Job
+from engine.admin import Job, Overview, PeriodicInfo, QueueCounts, WorkerInfo
 from tui.commands import DashboardCommands
 from tui.data import pending
 from tui.data.clock import DisplayClock

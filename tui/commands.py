@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, cast
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 from textual.screen import Screen
 
-from engine.types import Job
+from engine.admin import Job
 from tui.screens.job import JobScreen
 from tui.screens.jobs import JobsScreen
 from tui.widgets.filter_bar import STATE_KEYS

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
-from engine.types import FINAL_STATES, Job, JobState
+from engine.admin import FINAL_STATES, Job, JobState
 from tui.data import pending
 from tui.data.pending import JOB
 from tui.data.source import DashboardSource

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from engine.types import Job, JobState
+from engine.admin import Job, JobState
 from tests.tui.driving import until
 from tui.app import PqwApp
 from tui.data.feed import ActionFailed

@@ -8,7 +8,7 @@ from typing import Any
 from textual.message import Message
 from textual.notifications import Notify
 
-from engine.admin.models import Overview
+from engine.admin import Overview
 from tests.tui.driving import until
 from tui.app import PqwApp
 from tui.data.feed import Reconnecting

@@ -7,8 +7,7 @@ from datetime import timedelta
 
 import pytest
 
-from engine.admin.models import WorkerStatus
-from engine.types import Job, JobState
+from engine.admin import Job, JobState, WorkerStatus
 from tui import formatting as fmt
 from tui.data import pending
 from tui.data.clock import DisplayClock

@@ -16,9 +16,14 @@ from typing import TypeVar
 
 from textual.message import Message
 
-from engine.admin.models import Overview
-from engine.db import is_connection_error
-from engine.errors import DatabaseUnavailable, NotFound, PqwError, SchemaError
+from engine.admin import (
+    DatabaseUnavailable,
+    NotFound,
+    Overview,
+    PqwError,
+    SchemaError,
+    is_connection_error,
+)
 from tui.data.source import DashboardSource
 
 log = logging.getLogger("pqw.tui")

@@ -12,8 +12,7 @@ from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Generic, TypeVar
 
-from engine.admin.models import PeriodicInfo, QueueCounts, WorkerInfo, WorkerStatus
-from engine.types import FINAL_STATES, Job
+from engine.admin import FINAL_STATES, Job, PeriodicInfo, QueueCounts, WorkerInfo, WorkerStatus
 
 T = TypeVar("T")
 

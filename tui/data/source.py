@@ -6,12 +6,16 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol, TypeVar
 
-from engine.admin import Admin
-from engine.admin.models import Overview
-from engine.db import connection_failure, is_connection_error
-from engine.dsn import describe_dsn
-from engine.errors import DatabaseUnavailable
-from engine.types import Job, JobState
+from engine.admin import (
+    Admin,
+    DatabaseUnavailable,
+    Job,
+    JobState,
+    Overview,
+    connection_failure,
+    describe_dsn,
+    is_connection_error,
+)
 
 CLOSE_TIMEOUT = 2.0
 

@@ -11,17 +11,19 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from engine.admin.models import (
+from engine.admin import (
     ClientInfo,
+    InvalidJobOption,
+    Job,
+    JobState,
     LeaderInfo,
+    NotFound,
     Overview,
     QueueCounts,
     WorkerInfo,
     WorkerStatus,
+    validate_config,
 )
-from engine.config_schema import validate_config
-from engine.errors import InvalidJobOption, NotFound
-from engine.types import Job, JobState
 from tui.dev.sample_jobs import sample_jobs, sample_periodic
 
 SAMPLE_NOW = datetime(2026, 3, 14, 9, 26, 53, tzinfo=UTC)

@@ -9,7 +9,7 @@ from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.widgets import Footer
 
-from engine.types import Job
+from engine.admin import Job
 from tui.data.feed import ActionFailed, Missing, backoff_delay
 from tui.data.pending import JOB
 from tui.data.poller import ScreenPoller

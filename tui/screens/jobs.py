@@ -11,7 +11,7 @@ from textual.binding import Binding
 from textual.containers import Vertical
 from textual.widgets import DataTable, Footer, Static
 
-from engine.types import Job, JobState
+from engine.admin import Job, JobState
 from tui.data.feed import ActionFailed, backoff_delay
 from tui.data.jobs_window import PAGE, JobFilter, JobsPage, read_window, window_floor
 from tui.data.poller import ScreenPoller

@@ -9,7 +9,7 @@ from rich.text import Text
 from textual.binding import Binding
 from textual.message import Message
 
-from engine.types import FINAL_STATES, Job, JobState
+from engine.admin import FINAL_STATES, Job, JobState
 from tui import formatting as fmt
 from tui.data.pending import JOB
 from tui.palette import Palette

@@ -8,9 +8,9 @@ from rich.text import Text
 from textual.binding import Binding
 from textual.message import Message
 
-from engine.admin.models import QueueCounts
-from engine.types import DISPLAY_STATES
+from engine.admin import QueueCounts
 from tui import formatting as fmt
+from tui.formatting import DISPLAY_STATES
 from tui.palette import Palette
 from tui.widgets.keyed_table import Cell, KeyedTable
 

@@ -9,7 +9,7 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.widgets import Static
 
-from engine.admin.models import Overview
+from engine.admin import Overview
 from tui.data.feed import Connected, Connecting, ConnectionState, NotMigrated, Reconnecting
 from tui.palette import Palette
 
