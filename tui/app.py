@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import sys
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any, ClassVar
@@ -31,7 +31,7 @@ from tui.data.feed import (
 from tui.data.jobs_window import JobFilter
 from tui.data.pending import CONFIG, ENABLED, RUN, PendingChange, PendingChanges
 from tui.data.refresh import RefreshRate, seconds_label
-from tui.data.source import AdminSource, DashboardSource
+from tui.data.source import AdminCall, AdminSource, Connector
 from tui.dev.demo import DemoProcess
 from tui.guard import guarded
 from tui.job_actions import JobActions
@@ -58,8 +58,8 @@ MIN_DELAY = 0.001
 
 
 class PqwApp(App[int]):
-    """The dashboard. `source` is the engine's Admin by default; tests and screenshots
-    pass a fixed one, with `frozen_now` pinning the display clock."""
+    """The dashboard. `connector` opens the engine's Admin (AdminSource); tests and
+    screenshots pass the sample cluster, with `frozen_now` pinning the display clock."""
 
     CSS_PATH = "pqw.tcss"
     COMMANDS = App.COMMANDS | {DashboardCommands}
@@ -81,7 +81,7 @@ class PqwApp(App[int]):
 
     def __init__(
         self,
-        source: DashboardSource,
+        connector: Connector,
         *,
         refresh: float = 1.0,
         theme: str = DEFAULT_THEME,
@@ -91,8 +91,8 @@ class PqwApp(App[int]):
     ) -> None:
         super().__init__()
         register_themes(self)
-        self.source = source
-        self.feed = Feed(source, self.post_message, monotonic=monotonic)
+        self.connector = connector
+        self.feed = Feed(connector, self.post_message, monotonic=monotonic)
         self.rate = RefreshRate(refresh)
         self.clock = DisplayClock(frozen=frozen_now, monotonic=monotonic)
         self.demo = demo
@@ -232,14 +232,14 @@ class PqwApp(App[int]):
         state, previous = message.state, message.previous
         if isinstance(state, NotMigrated):
             if not isinstance(self.screen, SchemaMissingScreen):
-                self.push_screen(SchemaMissingScreen(self.source.database, state.reason))
+                self.push_screen(SchemaMissingScreen(self.connector.database, state.reason))
         elif any(isinstance(s, SchemaMissingScreen) for s in self.screen_stack):
             # Anything opened over it (help, the palette) goes with it.
             while not isinstance(self.screen, SchemaMissingScreen):
                 self.pop_screen()
             self.pop_screen()
         if isinstance(state, Connected) and isinstance(previous, Reconnecting):
-            self.notify(f"Reconnected to {self.source.database}", title="Database", markup=False)
+            self.notify(f"Reconnected to {self.connector.database}", title="Database", markup=False)
         if isinstance(state, Reconnecting) and not isinstance(previous, Reconnecting):
             self.notify(state.reason, title="Database unavailable", severity="error", markup=False)
         self._sync_clock()
@@ -279,7 +279,7 @@ class PqwApp(App[int]):
 
     def _show_status(self) -> None:
         line = StatusLine(
-            database=self.source.database,
+            database=self.connector.database,
             state=self.feed.state,
             overview=self.overview,
             refresh=self.rate.label,
@@ -372,7 +372,7 @@ class PqwApp(App[int]):
     def run_operator_action(
         self,
         what: str,
-        action: Callable[[DashboardSource], Awaitable[object]],
+        action: AdminCall[object],
         changes: PendingChanges[Any],
         key: str,
         aspect: str,
@@ -418,7 +418,7 @@ class PqwApp(App[int]):
     def stop_worker(self, name: str) -> None:
         self.run_operator_action(
             f"Stop {name}",
-            lambda s: s.stop_worker(name),
+            lambda admin: admin.stop_worker(name),
             self.worker_changes,
             name,
             RUN,
@@ -428,7 +428,7 @@ class PqwApp(App[int]):
     def start_worker(self, name: str) -> None:
         self.run_operator_action(
             f"Start {name}",
-            lambda s: s.start_worker(name),
+            lambda admin: admin.start_worker(name),
             self.worker_changes,
             name,
             RUN,
@@ -442,7 +442,7 @@ class PqwApp(App[int]):
             return
         self.run_operator_action(
             f"Restart {name}",
-            lambda s: s.restart_worker(name),
+            lambda admin: admin.restart_worker(name),
             self.worker_changes,
             name,
             RUN,
@@ -456,7 +456,7 @@ class PqwApp(App[int]):
             return
 
         async def save(config: dict[str, Any]) -> int:
-            return await self.feed.act(lambda s: s.set_worker_config(name, config))
+            return await self.feed.act(lambda admin: admin.set_worker_config(name, config))
 
         def saved(version: int | None) -> None:
             if version is None:
@@ -478,7 +478,7 @@ class PqwApp(App[int]):
         if paused:
             self.run_operator_action(
                 f"Resume {name}",
-                lambda s: s.resume_queue(name),
+                lambda admin: admin.resume_queue(name),
                 self.queue_changes,
                 name,
                 PAUSE,
@@ -487,7 +487,7 @@ class PqwApp(App[int]):
         else:
             self.run_operator_action(
                 f"Pause {name}",
-                lambda s: s.pause_queue(name),
+                lambda admin: admin.pause_queue(name),
                 self.queue_changes,
                 name,
                 PAUSE,
@@ -512,7 +512,7 @@ class PqwApp(App[int]):
         elif self.schedule_wants_enabled(schedule):
             self.run_operator_action(
                 f"Disable {schedule_id}",
-                lambda s: s.disable_periodic(schedule_id),
+                lambda admin: admin.disable_periodic(schedule_id),
                 self.schedule_changes,
                 schedule_id,
                 ENABLED,
@@ -521,7 +521,7 @@ class PqwApp(App[int]):
         else:
             self.run_operator_action(
                 f"Enable {schedule_id}",
-                lambda s: s.enable_periodic(schedule_id),
+                lambda admin: admin.enable_periodic(schedule_id),
                 self.schedule_changes,
                 schedule_id,
                 ENABLED,

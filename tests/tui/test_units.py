@@ -7,13 +7,13 @@ from datetime import timedelta
 
 import pytest
 
-from engine.admin import Job, JobState, WorkerStatus
+from engine.admin import Job, JobState, Overview, WorkerStatus
 from tui import formatting as fmt
 from tui.data import pending
 from tui.data.clock import DisplayClock
-from tui.data.feed import Reconnecting, backoff_delay, is_outage
+from tui.data.feed import ActionFailed, Feed, Reconnecting, backoff_delay, is_outage
 from tui.data.refresh import RefreshRate
-from tui.dev.sample import SAMPLE_NOW, sample_overview
+from tui.dev.sample import SAMPLE_NOW, SampleSource, sample_overview
 from tui.dev.sample_jobs import sample_jobs
 from tui.launch import parse_options
 from tui.screens.reconfigure import ConfigError, parse_config, schema_hint
@@ -71,6 +71,32 @@ def test_backoff_grows_to_a_ceiling() -> None:
 def test_outages_are_told_from_bad_reads() -> None:
     assert is_outage(ConnectionResetError())
     assert not is_outage(ValueError("bad"))
+
+
+class CutSource(SampleSource):
+    """A cluster behind a pool whose connections were cut: every call raises a raw socket error."""
+
+    @property
+    def dsn(self) -> str:
+        return "postgresql://alice:s3cret@db.internal:5432/orders"
+
+    async def overview(self) -> Overview:
+        raise ConnectionResetError("connection reset by peer")
+
+    async def pause_queue(self, name: str) -> None:
+        raise ConnectionResetError("connection reset by peer")
+
+
+async def test_a_raw_connection_error_is_told_as_a_failed_connect_without_the_password() -> None:
+    feed = Feed(CutSource(), lambda message: None)
+    told = "cannot connect to Postgres at alice@db.internal:5432/orders: connection reset by peer"
+    await feed.poll()
+    state = feed.state
+    assert isinstance(state, Reconnecting) and state.connection_lost
+    assert state.reason == told
+    with pytest.raises(ActionFailed) as failed:
+        await feed.act(lambda admin: admin.pause_queue("mail"))
+    assert str(failed.value) == f"database unavailable: {told}"
 
 
 def test_a_heartbeat_older_than_its_timeout_is_stale_between_refreshes() -> None:

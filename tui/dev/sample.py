@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from engine.admin import (
+    AdminApi,
     ClientInfo,
     InvalidJobOption,
     Job,
@@ -22,12 +23,14 @@ from engine.admin import (
     QueueCounts,
     WorkerInfo,
     WorkerStatus,
+    describe_dsn,
     validate_config,
 )
 from tui.dev.sample_jobs import sample_jobs, sample_periodic
 
 SAMPLE_NOW = datetime(2026, 3, 14, 9, 26, 53, tzinfo=UTC)
-SAMPLE_DATABASE = "pqw@db.internal:5432/orders"
+SAMPLE_DSN = "postgresql://pqw@db.internal:5432/orders"
+SAMPLE_DATABASE = describe_dsn(SAMPLE_DSN)
 
 
 def _ago(seconds: float) -> datetime:
@@ -222,7 +225,7 @@ def sample_overview() -> Overview:
 
 
 class SampleSource:
-    """A DashboardSource over the sample cluster; actions change it in memory."""
+    """The sample cluster as an AdminApi, and its own Connector; actions change it in memory."""
 
     def __init__(self, overview: Overview | None = None, jobs: list[Job] | None = None) -> None:
         self._overview = overview or sample_overview()
@@ -232,8 +235,12 @@ class SampleSource:
     def database(self) -> str:
         return SAMPLE_DATABASE
 
-    async def open(self) -> None:
-        pass
+    @property
+    def dsn(self) -> str:
+        return SAMPLE_DSN
+
+    async def open(self) -> AdminApi:
+        return self
 
     async def reset(self) -> None:
         pass
@@ -272,7 +279,7 @@ class SampleSource:
     async def restart_worker(self, name: str) -> None:
         self._change_worker(name, enabled=True, status=WorkerStatus.STARTING, run_started_at=None)
 
-    async def set_worker_config(self, name: str, config: dict[str, Any]) -> int:
+    async def set_worker_config(self, name: str, config: Any) -> int:
         current = next((w for w in self._overview.workers if w.name == name), None)
         schema = current.config_schema if current else None
         valid = validate_config(schema, config)
@@ -305,7 +312,7 @@ class SampleSource:
         self,
         *,
         queue: str | None = None,
-        state: JobState | None = None,
+        state: JobState | str | None = None,
         kind: str | None = None,
         before_id: int | None = None,
         limit: int = 50,

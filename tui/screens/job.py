@@ -68,7 +68,7 @@ class JobScreen(LiveScreen):
         job_id = self.job.id
         started = app.monotonic()
         try:
-            job = await app.feed.read(lambda s: s.get_job(job_id))
+            job = await app.feed.read(lambda admin: admin.get_job(job_id))
         except Missing:
             self._gone(started)
             return None

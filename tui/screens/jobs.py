@@ -97,7 +97,7 @@ class JobsScreen(LiveScreen):
 
     async def _list_jobs(self, where: JobFilter, before: int | None, limit: int) -> list[Job]:
         return await self.pqw.feed.read(
-            lambda s: s.list_jobs(
+            lambda admin: admin.list_jobs(
                 queue=where.queue,
                 state=where.state,
                 kind=where.kind,
