@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -13,7 +12,6 @@ from typing import Any, ClassVar
 from textual.app import App
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
-from textual.timer import Timer
 
 from engine.admin import Job, Overview, PeriodicInfo, QueueCounts, WorkerInfo
 from tui.commands import DashboardCommands
@@ -30,6 +28,7 @@ from tui.data.feed import (
 )
 from tui.data.jobs_window import JobFilter
 from tui.data.pending import CONFIG, ENABLED, RUN, PendingChange, PendingChanges
+from tui.data.poller import Poller
 from tui.data.refresh import RefreshRate, seconds_label
 from tui.data.source import AdminCall, AdminSource, Connector
 from tui.dev.demo import DemoProcess
@@ -50,11 +49,8 @@ from tui.widgets.schedules_table import SchedulesTable
 from tui.widgets.status_bar import StatusLine
 from tui.widgets.workers_table import WorkersTable
 
-log = logging.getLogger("pqw.tui")
-
 # How often ages, staleness and the retry countdown are redrawn between refreshes.
 TICK_SECONDS = 1.0
-MIN_DELAY = 0.001
 
 
 class PqwApp(App[int]):
@@ -105,8 +101,7 @@ class PqwApp(App[int]):
         self._monotonic = monotonic
         self._dashboard: DashboardScreen | None = None
         self.last_status: tuple[StatusLine, float] | None = None
-        self._poll_timer: Timer | None = None
-        self._polling = False
+        self.poller = Poller(self, self.feed.poll, self._poll_interval, "poll")
         self._demo_exit_reported = False
         self.internal_errors: list[Exception] = []
         self.theme = theme
@@ -137,7 +132,7 @@ class PqwApp(App[int]):
 
     def on_mount(self) -> None:
         self.set_interval(TICK_SECONDS, self._tick, name="display-tick")
-        self._arm_poll(0)
+        self.poller.now()
         self._show_status()
         if self.demo is not None:
             self.notify(
@@ -158,44 +153,20 @@ class PqwApp(App[int]):
             self._show_status()
 
     # ------------------------------------------------------------------
-    # Polling: one fetch at a time, the next armed when the last one ends
+    # Polling
     # ------------------------------------------------------------------
 
-    def _arm_poll(self, delay: float) -> None:
-        if self._poll_timer is not None:
-            self._poll_timer.stop()
-        # Textual's timers divide by their interval: "at once" is the smallest step.
-        self._poll_timer = self.set_timer(max(delay, MIN_DELAY), self._start_poll, name="poll")
-
-    def _start_poll(self) -> None:
-        if self._polling:
-            return  # the running poll arms the next one when it ends
+    def _poll_interval(self) -> float | None:
         # Pausing holds the data still; it does not stop reconnecting, so a
         # paused dashboard still learns that the database is back.
         if self.rate.paused and isinstance(self.feed.state, Connected):
-            return
-        self._polling = True
-        self.run_worker(self._poll(), name="poll", group="poll", exit_on_error=False)
-
-    async def _poll(self) -> None:
-        delay: float | None = None
-        try:
-            delay = await self.feed.poll()
-        except Exception:
-            log.exception("dashboard poll failed")  # Feed.poll catches everything; belt and braces
-            delay = self.rate.seconds
-        finally:
-            self._polling = False
-        if delay is None:
-            if self.rate.paused:
-                return
-            delay = self.rate.seconds
-        self._arm_poll(delay)
+            return None
+        return self.rate.seconds
 
     def refresh_now(self) -> None:
         """Poll at once (unless paused): after an action, to confirm it quickly."""
         if not self.rate.paused:
-            self._arm_poll(0)
+            self.poller.now()
             self._live_screens_read()
 
     def _live_screens_read(self) -> None:
@@ -314,9 +285,7 @@ class PqwApp(App[int]):
     def action_toggle_refresh(self) -> None:
         self.rate = self.rate.toggled()
         self._sync_clock()
-        if not self.rate.paused:
-            self._arm_poll(0)
-            self._live_screens_read()
+        self.refresh_now()
         self._show_status()
 
     def _set_rate(self, rate: RefreshRate) -> None:
@@ -324,8 +293,8 @@ class PqwApp(App[int]):
             self.notify(f"Refresh stays every {seconds_label(rate.seconds)}", timeout=2)
             return
         self.rate = rate
-        if not rate.paused and not self._polling and isinstance(self.feed.state, Connected):
-            self._arm_poll(rate.seconds)
+        if not rate.paused and isinstance(self.feed.state, Connected):
+            self.poller.next_in(rate.seconds)
         self._show_status()
 
     def action_refresh_faster(self) -> None:

@@ -12,7 +12,7 @@ from textual.widgets import Footer
 from engine.admin import Job
 from tui.data.feed import ActionFailed, Missing, backoff_delay
 from tui.data.pending import JOB
-from tui.data.poller import ScreenPoller
+from tui.data.poller import Poller
 from tui.guard import guarded
 from tui.screens.live import LiveScreen
 from tui.widgets.banner import Banner
@@ -39,7 +39,7 @@ class JobScreen(LiveScreen):
         self.gone = False  # deleted (or cleaned up) since it was opened
         self._failures = 0
         self._error: str | None = None
-        self.poller = ScreenPoller(self, self._read, self._interval, "job")
+        self.poller = Poller(self, self._read, self._interval, "job")
 
     def compose(self) -> ComposeResult:
         yield StatusBar(id="status-bar")

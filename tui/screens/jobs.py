@@ -14,7 +14,7 @@ from textual.widgets import DataTable, Footer, Static
 from engine.admin import Job, JobState
 from tui.data.feed import ActionFailed, backoff_delay
 from tui.data.jobs_window import PAGE, JobFilter, JobsPage, read_window, window_floor
-from tui.data.poller import ScreenPoller
+from tui.data.poller import Poller
 from tui.guard import guarded
 from tui.screens.job import JobScreen
 from tui.screens.live import LiveScreen
@@ -62,7 +62,7 @@ class JobsScreen(LiveScreen):
         self._failures = 0
         self._error: str | None = None
         self._kinds_seen: set[str] = set()  # offered as completions by the kind prompt
-        self.poller = ScreenPoller(self, self._read, self._interval, "jobs")
+        self.poller = Poller(self, self._read, self._interval, "jobs")
 
     def compose(self) -> ComposeResult:
         yield StatusBar(id="status-bar")
