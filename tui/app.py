@@ -5,7 +5,6 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
@@ -13,12 +12,12 @@ from textual.app import App
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
 
-from engine.admin import Job, Overview, PeriodicInfo, QueueCounts, WorkerInfo
+from engine.admin import Overview
+from tui.actions.cluster import ClusterActions
+from tui.actions.jobs import JobActions
 from tui.commands import DashboardCommands
-from tui.data import pending
 from tui.data.clock import DisplayClock
 from tui.data.feed import (
-    ActionFailed,
     Connected,
     ConnectionChanged,
     Feed,
@@ -27,13 +26,12 @@ from tui.data.feed import (
     Reconnecting,
 )
 from tui.data.jobs_window import JobFilter
-from tui.data.pending import CONFIG, ENABLED, RUN, PendingChange, PendingChanges
+from tui.data.pending import Pending
 from tui.data.poller import Poller
 from tui.data.refresh import RefreshRate, seconds_label
-from tui.data.source import AdminCall, AdminSource, Connector
+from tui.data.source import AdminSource, Connector
 from tui.dev.demo import DemoProcess
 from tui.guard import guarded
-from tui.job_actions import JobActions
 from tui.keys import help_sections
 from tui.launch import StartupError, parse_options, prepare
 from tui.screens.dashboard import DashboardData, DashboardScreen
@@ -41,10 +39,9 @@ from tui.screens.help import HelpScreen
 from tui.screens.job import JobScreen
 from tui.screens.jobs import JobsScreen
 from tui.screens.live import LiveScreen
-from tui.screens.reconfigure import ReconfigureScreen
 from tui.screens.schema_missing import SchemaMissingScreen
 from tui.themes import DEFAULT_THEME, register_themes
-from tui.widgets.queues_table import PAUSE, QueuesTable
+from tui.widgets.queues_table import QueuesTable
 from tui.widgets.schedules_table import SchedulesTable
 from tui.widgets.status_bar import StatusLine
 from tui.widgets.workers_table import WorkersTable
@@ -93,10 +90,8 @@ class PqwApp(App[int]):
         self.clock = DisplayClock(frozen=frozen_now, monotonic=monotonic)
         self.demo = demo
         self.overview: Overview | None = None
-        self.worker_changes: PendingChanges[WorkerInfo] = PendingChanges()
-        self.queue_changes: PendingChanges[QueueCounts] = PendingChanges()
-        self.schedule_changes: PendingChanges[PeriodicInfo] = PendingChanges()
-        self.job_changes: PendingChanges[Job] = PendingChanges()
+        self.pending = Pending()
+        self.cluster_actions = ClusterActions(self)
         self.job_actions = JobActions(self)
         self._monotonic = monotonic
         self._dashboard: DashboardScreen | None = None
@@ -149,7 +144,7 @@ class PqwApp(App[int]):
     def watch_theme(self) -> None:
         # Cell colours come from the theme; repaint them in the new one.
         if self._dashboard is not None and self._dashboard.is_mounted:
-            self._paint()
+            self.repaint()
             self._show_status()
 
     # ------------------------------------------------------------------
@@ -167,35 +162,26 @@ class PqwApp(App[int]):
         """Poll at once (unless paused): after an action, to confirm it quickly."""
         if not self.rate.paused:
             self.poller.now()
-            self._live_screens_read()
-
-    def _live_screens_read(self) -> None:
-        # Only the screen on top reads; the others read when they are back.
-        screen = self.screen
-        if isinstance(screen, JobsScreen | JobScreen):
-            screen.poller.resume()
+            # Only the screen on top reads; the others read when they are back.
+            if isinstance(self.screen, JobsScreen | JobScreen):
+                self.screen.poller.resume()
 
     def monotonic(self) -> float:
         """The app's local clock (time.monotonic unless a test gives another)."""
         return self._monotonic()
 
     def display_now(self) -> datetime:
-        """The time ages are measured against: database time when known."""
-        now = self.clock.now()
-        if now is not None:
-            return now
-        return self.overview.now if self.overview is not None else datetime.now(UTC)
+        """The time ages are measured against: database time once an overview has been read."""
+        # The first overview anchors the clock, so only before it is local time used.
+        return self.clock.now() or datetime.now(UTC)
 
     @guarded
     def on_overview_fetched(self, message: OverviewFetched) -> None:
         overview = message.overview
         self.overview = overview
         self.clock.anchor(overview.now, message.started_at)
-        now = self._monotonic()
-        self.worker_changes.confirm({w.name: w for w in overview.workers}, message.started_at, now)
-        self.queue_changes.confirm({q.queue: q for q in overview.queues}, message.started_at, now)
-        self.schedule_changes.confirm({p.id: p for p in overview.periodic}, message.started_at, now)
-        self._paint()
+        self.pending.confirm_overview(overview, message.started_at, self._monotonic())
+        self.repaint()
         self._show_status()
 
     @guarded
@@ -228,11 +214,12 @@ class PqwApp(App[int]):
 
     @guarded
     def _tick(self) -> None:
-        self._paint()
+        self.repaint()
         self._show_status()
         self._check_demo()
 
-    def _paint(self) -> None:
+    def repaint(self) -> None:
+        """Redraw every screen's data from the last reads and the pending changes."""
         for screen in self.screen_stack:
             if isinstance(screen, JobsScreen | JobScreen):
                 screen.repaint()
@@ -242,9 +229,9 @@ class PqwApp(App[int]):
             DashboardData(
                 self.overview,
                 self.display_now(),
-                self.worker_changes.labels(),
-                self.queue_changes.labels(),
-                self.schedule_changes.labels(),
+                self.pending.workers.labels(),
+                self.pending.queues.labels(),
+                self.pending.schedules.labels(),
             )
         )
 
@@ -308,194 +295,23 @@ class PqwApp(App[int]):
             self.push_screen(HelpScreen(help_sections(self.BINDINGS, self.get_key_display)))
 
     # ------------------------------------------------------------------
-    # Operator actions
+    # Operator actions and drilling in
     # ------------------------------------------------------------------
-
-    def find_worker(self, name: str) -> WorkerInfo | None:
-        workers = self.overview.workers if self.overview else []
-        return next((w for w in workers if w.name == name), None)
-
-    def find_queue(self, name: str) -> QueueCounts | None:
-        queues = self.overview.queues if self.overview else []
-        return next((q for q in queues if q.queue == name), None)
 
     @guarded
     def on_workers_table_action_requested(self, message: WorkersTable.ActionRequested) -> None:
-        {
-            "toggle": self.toggle_worker,
-            "restart": self.restart_worker,
-            "reconfigure": self.reconfigure_worker,
-        }[message.action](message.worker)
+        self.cluster_actions.request_worker(message.action, message.worker)
 
     @guarded
     def on_queues_table_action_requested(self, message: QueuesTable.ActionRequested) -> None:
         if message.action == "jobs":
             self.open_jobs(message.queue)
         else:
-            self.toggle_queue(message.queue)
+            self.cluster_actions.toggle_queue(message.queue)
 
     @guarded
     def on_schedules_table_action_requested(self, message: SchedulesTable.ActionRequested) -> None:
-        self.toggle_schedule(message.schedule_id)
-
-    def run_operator_action(
-        self,
-        what: str,
-        action: AdminCall[object],
-        changes: PendingChanges[Any],
-        key: str,
-        aspect: str,
-        change: PendingChange[Any],
-    ) -> None:
-        """Show `change` at once, run `action` off the UI, then wait for a refresh to confirm.
-
-        A refusal (the engine's one-line reason) is a notification; the row goes
-        back to what the database says.
-        """
-        changes.begin(key, aspect, change)
-        self._paint()
-
-        async def run() -> None:
-            try:
-                await self.feed.act(action)
-            except ActionFailed as exc:
-                changes.drop(key, aspect)
-                self.notify(str(exc), title=f"{what} failed", severity="error", markup=False)
-                self._paint()
-                return
-            changes.settle(key, aspect, self._monotonic())
-            self.refresh_now()
-
-        self.run_worker(run(), name=what, group="actions", exit_on_error=False)
-
-    def wants_enabled(self, worker: WorkerInfo) -> bool:
-        """Whether the worker is (or is about to be) enabled, counting an unconfirmed change."""
-        change = self.worker_changes.changes.get((worker.name, RUN))
-        if change is not None and change.target is not None:
-            return change.target
-        return worker.enabled
-
-    def toggle_worker(self, name: str) -> None:
-        worker = self.find_worker(name)
-        if worker is None:
-            self.notify(f"No persistent worker named {name!r}", severity="warning", markup=False)
-        elif self.wants_enabled(worker):
-            self.stop_worker(name)
-        else:
-            self.start_worker(name)
-
-    def stop_worker(self, name: str) -> None:
-        self.run_operator_action(
-            f"Stop {name}",
-            lambda admin: admin.stop_worker(name),
-            self.worker_changes,
-            name,
-            RUN,
-            pending.stopping(),
-        )
-
-    def start_worker(self, name: str) -> None:
-        self.run_operator_action(
-            f"Start {name}",
-            lambda admin: admin.start_worker(name),
-            self.worker_changes,
-            name,
-            RUN,
-            pending.starting(),
-        )
-
-    def restart_worker(self, name: str) -> None:
-        worker = self.find_worker(name)
-        if worker is None:
-            self.notify(f"No persistent worker named {name!r}", severity="warning", markup=False)
-            return
-        self.run_operator_action(
-            f"Restart {name}",
-            lambda admin: admin.restart_worker(name),
-            self.worker_changes,
-            name,
-            RUN,
-            pending.restarting(),
-        )
-
-    def reconfigure_worker(self, name: str) -> None:
-        worker = self.find_worker(name)
-        if worker is None:
-            self.notify(f"No persistent worker named {name!r}", severity="warning", markup=False)
-            return
-
-        async def save(config: dict[str, Any]) -> int:
-            return await self.feed.act(lambda admin: admin.set_worker_config(name, config))
-
-        def saved(version: int | None) -> None:
-            if version is None:
-                return
-            change = pending.reconfiguring(worker.config_version, version)
-            self.worker_changes.begin(name, CONFIG, replace(change, settled_at=self._monotonic()))
-            self._paint()
-            self.refresh_now()
-
-        self.push_screen(ReconfigureScreen(worker, save), saved)
-
-    def toggle_queue(self, name: str) -> None:
-        queue = self.find_queue(name)
-        if queue is None:
-            self.notify(f"No queue named {name!r}", severity="warning", markup=False)
-            return
-        change = self.queue_changes.changes.get((name, PAUSE))
-        paused = change.target if change is not None and change.target is not None else queue.paused
-        if paused:
-            self.run_operator_action(
-                f"Resume {name}",
-                lambda admin: admin.resume_queue(name),
-                self.queue_changes,
-                name,
-                PAUSE,
-                pending.resuming(),
-            )
-        else:
-            self.run_operator_action(
-                f"Pause {name}",
-                lambda admin: admin.pause_queue(name),
-                self.queue_changes,
-                name,
-                PAUSE,
-                pending.pausing(),
-            )
-
-    def find_schedule(self, schedule_id: str) -> PeriodicInfo | None:
-        schedules = self.overview.periodic if self.overview else []
-        return next((p for p in schedules if p.id == schedule_id), None)
-
-    def schedule_wants_enabled(self, schedule: PeriodicInfo) -> bool:
-        """Whether the schedule is (or is about to be) enabled, counting an unconfirmed change."""
-        change = self.schedule_changes.changes.get((schedule.id, ENABLED))
-        if change is not None and change.target is not None:
-            return change.target
-        return schedule.enabled
-
-    def toggle_schedule(self, schedule_id: str) -> None:
-        schedule = self.find_schedule(schedule_id)
-        if schedule is None:
-            self.notify(f"No schedule with id {schedule_id!r}", severity="warning", markup=False)
-        elif self.schedule_wants_enabled(schedule):
-            self.run_operator_action(
-                f"Disable {schedule_id}",
-                lambda admin: admin.disable_periodic(schedule_id),
-                self.schedule_changes,
-                schedule_id,
-                ENABLED,
-                pending.disabling(),
-            )
-        else:
-            self.run_operator_action(
-                f"Enable {schedule_id}",
-                lambda admin: admin.enable_periodic(schedule_id),
-                self.schedule_changes,
-                schedule_id,
-                ENABLED,
-                pending.enabling(),
-            )
+        self.cluster_actions.toggle_schedule(message.schedule_id)
 
     def open_jobs(self, queue: str) -> None:
         """Drill into a queue: its jobs, newest first (the jobs screen open already switches)."""

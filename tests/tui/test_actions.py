@@ -224,7 +224,9 @@ async def test_command_palette_runs_worker_actions(dsn: str, conn: Any) -> None:
     await add_running_worker(conn)
     app = dashboard_app(dsn)
     async with app.run_test(size=SIZE) as pilot:
-        await until(pilot, lambda: app.find_worker("feed") is not None, "the worker")
+        await until(
+            pilot, lambda: app.cluster_actions.find_worker("feed") is not None, "the worker"
+        )
         await pilot.press("ctrl+p")
         await until(pilot, lambda: isinstance(app.screen, CommandPalette), "the palette")
         await pilot.press(*"stop worker feed")

@@ -149,7 +149,7 @@ async def test_cancel_asks_first_and_a_no_changes_nothing(dsn: str, conn: Any) -
             await until(pilot, lambda: isinstance(app.screen, JobsScreen), "the list again")
         assert cell(table, str(job_id), "state") == "● available"
         assert await state_of(conn, job_id) == "available"
-        assert app.job_changes.changes == {}
+        assert app.pending.jobs.changes == {}
 
         await pilot.press("x")
         await until(pilot, lambda: isinstance(app.screen, ConfirmationModal), "the question")

@@ -234,3 +234,13 @@ def test_the_state_keys_and_help_cover_every_new_key() -> None:
         "Read the next page of older jobs",
     ):
         assert line in text, line
+
+
+def test_a_second_toggle_goes_from_the_intended_state_not_the_last_read() -> None:
+    changes: pending.PendingChanges[object] = pending.PendingChanges()
+    assert changes.intended("feed-poller", pending.RUN, current=True) is True
+    changes.begin("feed-poller", pending.RUN, pending.stopping())
+    assert changes.intended("feed-poller", pending.RUN, current=True) is False
+    # A change with no on/off target (a new config) leaves the current state be.
+    changes.begin("feed-poller", pending.CONFIG, pending.reconfiguring(1, 2))
+    assert changes.intended("feed-poller", pending.CONFIG, current=True) is True

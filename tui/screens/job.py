@@ -81,7 +81,7 @@ class JobScreen(LiveScreen):
             return backoff_delay(self._failures)
         self._failures, self._error = 0, None
         key = str(job_id)
-        app.job_changes.confirm({key: job}, started, app.monotonic(), covered={key})
+        app.pending.jobs.confirm({key: job}, started, app.monotonic(), covered={key})
         self.job = job
         self.repaint()
         return None
@@ -91,8 +91,8 @@ class JobScreen(LiveScreen):
         self.gone = True
         app = self.pqw
         key = str(self.job.id)
-        deleted_here = (key, JOB) in app.job_changes.changes
-        app.job_changes.confirm({}, read_started_at, app.monotonic(), covered={key})
+        deleted_here = (key, JOB) in app.pending.jobs.changes
+        app.pending.jobs.confirm({}, read_started_at, app.monotonic(), covered={key})
         what = "deleted" if deleted_here else "no longer exists"
         self.notify(f"Job {self.job.id} {what}", title="Job", markup=False)
         if self.is_current:
@@ -104,7 +104,7 @@ class JobScreen(LiveScreen):
             return
         self._dirty = False
         app = self.pqw
-        change = app.job_changes.labels().get((str(self.job.id), JOB))
+        change = app.pending.jobs.labels().get((str(self.job.id), JOB))
         self.query_one(JobDetail).show(self.job, app.display_now(), change, self.palette)
         panel = self.query_one("#job-panel", VerticalScroll)
         panel.border_title = f"Job {self.job.id} · {self.job.kind} · {self.job.queue}"

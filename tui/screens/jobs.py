@@ -125,7 +125,7 @@ class JobsScreen(LiveScreen):
             self._below = 0
         if (below or self._paged_to is not None) and page.jobs:
             self._paged_to = page.jobs[-1].id
-        app.job_changes.confirm({str(j.id): j for j in page.jobs}, started, app.monotonic())
+        app.pending.jobs.confirm({str(j.id): j for j in page.jobs}, started, app.monotonic())
         self.page = page
         self._kinds_seen.update(j.kind for j in page.jobs)
         self.repaint()
@@ -156,7 +156,7 @@ class JobsScreen(LiveScreen):
             panel.border_title += f" · kind {self.where.kind}"
         self.query_one(FilterBar).show(self.where)
         jobs = self.page.jobs if self.page is not None else []
-        self.table.show(jobs, app.display_now(), app.job_changes.labels(), self.palette)
+        self.table.show(jobs, app.display_now(), app.pending.jobs.labels(), self.palette)
         panel.border_subtitle = self._summary()
         empty = self.page is not None and not jobs
         panel.set_class(empty, "-empty")

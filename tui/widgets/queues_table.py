@@ -10,11 +10,10 @@ from textual.message import Message
 
 from engine.admin import QueueCounts
 from tui import formatting as fmt
+from tui.data.pending import PAUSE
 from tui.formatting import DISPLAY_STATES
 from tui.palette import Palette
 from tui.widgets.keyed_table import Cell, KeyedTable
-
-PAUSE = "pause"
 
 
 class QueuesTable(KeyedTable):

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from engine.admin import FINAL_STATES, Job, JobState
+from tui.actions.operator import run_operator_action
 from tui.data import pending
 from tui.data.pending import JOB
 from tui.data.source import AdminCall
@@ -80,6 +81,6 @@ class JobActions:
             "retry": lambda admin: admin.retry_job(job_id),
             "delete": lambda admin: admin.delete_job(job_id),
         }
-        self.app.run_operator_action(
-            what, calls[action], self.app.job_changes, str(job_id), JOB, change
+        run_operator_action(
+            self.app, what, calls[action], self.app.pending.jobs, str(job_id), JOB, change
         )
