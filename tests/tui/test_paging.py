@@ -10,7 +10,8 @@ from tests.tui.driving import until
 from tui.app import PqwApp
 from tui.data.feed import ActionFailed
 from tui.data.jobs_window import PAGE, JobFilter, JobsPage, read_window, window_floor
-from tui.dev.sample import SAMPLE_NOW, SampleSource
+from tui.dev.sample import SampleSource
+from tui.dev.sample_cluster import SAMPLE_NOW
 from tui.screens.jobs import JobsScreen
 from tui.widgets.jobs_table import JobsTable
 

@@ -12,7 +12,8 @@ from engine.admin import Overview
 from tests.tui.driving import until
 from tui.app import PqwApp
 from tui.data.feed import Reconnecting
-from tui.dev.sample import SampleSource, sample_overview
+from tui.dev.sample import SampleSource
+from tui.dev.sample_cluster import sample_overview
 from tui.widgets.banner import Banner
 
 

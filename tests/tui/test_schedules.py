@@ -11,7 +11,8 @@ from tests.tui.driving import cell, select_row, until
 from tests.tui.seed import add_periodic
 from tui.app import PqwApp
 from tui.data.source import AdminSource
-from tui.dev.sample import SAMPLE_NOW, SampleSource
+from tui.dev.sample import SampleSource
+from tui.dev.sample_cluster import SAMPLE_NOW
 from tui.screens.dashboard import DashboardScreen
 from tui.widgets.clients_table import ClientsTable
 from tui.widgets.schedules_table import SchedulesTable

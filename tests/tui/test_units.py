@@ -13,7 +13,8 @@ from tui.data import pending
 from tui.data.clock import DisplayClock
 from tui.data.feed import ActionFailed, Feed, Reconnecting, backoff_delay, is_outage
 from tui.data.refresh import RefreshRate
-from tui.dev.sample import SAMPLE_NOW, SampleSource, sample_overview
+from tui.dev.sample import SampleSource
+from tui.dev.sample_cluster import SAMPLE_NOW, sample_overview
 from tui.dev.sample_jobs import sample_jobs
 from tui.launch import parse_options
 from tui.screens.reconfigure import ConfigError, parse_config, schema_hint

@@ -16,7 +16,8 @@ from pathlib import Path
 from textual.pilot import Pilot
 
 from tui.app import PqwApp
-from tui.dev.sample import SAMPLE_NOW, SampleSource
+from tui.dev.sample import SampleSource
+from tui.dev.sample_cluster import SAMPLE_NOW
 from tui.screens.confirm import ConfirmationModal
 from tui.screens.help import HelpScreen
 from tui.screens.job import JobScreen

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
@@ -18,9 +16,6 @@ from tui.screens.live import LiveScreen
 from tui.widgets.banner import Banner
 from tui.widgets.job_detail import JobDetail
 from tui.widgets.status_bar import StatusBar
-
-if TYPE_CHECKING:
-    pass
 
 
 class JobScreen(LiveScreen):

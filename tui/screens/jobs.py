@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import TYPE_CHECKING
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -23,9 +22,6 @@ from tui.widgets.filter_bar import STATE_KEYS, FilterBar
 from tui.widgets.jobs_table import JobsTable
 from tui.widgets.kind_filter import KindFilter
 from tui.widgets.status_bar import StatusBar
-
-if TYPE_CHECKING:
-    pass
 
 
 def describe(where: JobFilter) -> str:
