@@ -1,4 +1,4 @@
-"""Operator actions: what a key or the palette asks the cluster to do, shown pending until a read confirms it.
+"""Operator actions: what a key or the palette asks of the cluster, shown pending until confirmed.
 
 `cluster` acts on persistent workers, queues and schedules; `jobs` on one job.
 Both run through `operator.run_operator_action`: the change shows at once,

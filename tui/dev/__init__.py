@@ -1,4 +1,4 @@
-"""What the dashboard needs only to be shown and developed: the sample cluster, the screenshots, the demo.
+"""What the dashboard needs only for pictures, tests and demos: sample data, screenshots, the demo.
 
 The sample cluster is a fixed, in-memory `AdminApi` for pictures and tests;
 `screenshots` renders the README's SVGs from it; `demo` runs `pqw demo` beside
