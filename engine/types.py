@@ -22,16 +22,6 @@ class JobState(StrEnum):
 
 
 FINAL_STATES = frozenset({JobState.COMPLETED, JobState.CANCELLED, JobState.DISCARDED})
-# States shown on the dashboard, in the order an operator reads them.
-DISPLAY_STATES = (
-    JobState.AVAILABLE,
-    JobState.SCHEDULED,
-    JobState.RUNNING,
-    JobState.RETRYABLE,
-    JobState.COMPLETED,
-    JobState.CANCELLED,
-    JobState.DISCARDED,
-)
 
 
 def _json_value(value: Any) -> Any:

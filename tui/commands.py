@@ -10,7 +10,8 @@ from typing import TYPE_CHECKING, cast
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 from textual.screen import Screen
 
-from engine.types import Job
+from engine.admin import Job
+from tui.data.pending import ENABLED, RUN
 from tui.screens.job import JobScreen
 from tui.screens.jobs import JobsScreen
 from tui.widgets.filter_bar import STATE_KEYS
@@ -88,23 +89,24 @@ def dashboard_commands(app: PqwApp, screen: Screen[object] | None = None) -> lis
     overview = app.overview
     if overview is None:
         return commands
+    cluster = app.cluster_actions
     for w in overview.workers:
-        verb = "Stop" if app.wants_enabled(w) else "Start"
+        verb = "Stop" if app.pending.workers.intended(w.name, RUN, w.enabled) else "Start"
         commands += [
             Command(
                 f"{verb} worker {w.name}",
                 f"Persistent worker, now {w.status} (s)",
-                partial(app.toggle_worker, w.name),
+                partial(cluster.toggle_worker, w.name),
             ),
             Command(
                 f"Restart worker {w.name}",
                 "End the current run and start a new one (r)",
-                partial(app.restart_worker, w.name),
+                partial(cluster.restart_worker, w.name),
             ),
             Command(
                 f"Reconfigure worker {w.name}",
                 f"Edit config v{w.config_version} as JSON (c)",
-                partial(app.reconfigure_worker, w.name),
+                partial(cluster.reconfigure_worker, w.name),
             ),
         ]
     for q in overview.queues:
@@ -112,7 +114,7 @@ def dashboard_commands(app: PqwApp, screen: Screen[object] | None = None) -> lis
             Command(
                 f"{'Resume' if q.paused else 'Pause'} queue {q.queue}",
                 "Clients stop or restart fetching from it (space)",
-                partial(app.toggle_queue, q.queue),
+                partial(cluster.toggle_queue, q.queue),
             ),
             Command(
                 f"Jobs of queue {q.queue}",
@@ -121,12 +123,12 @@ def dashboard_commands(app: PqwApp, screen: Screen[object] | None = None) -> lis
             ),
         ]
     for p in overview.periodic:
-        verb = "Disable" if app.schedule_wants_enabled(p) else "Enable"
+        verb = "Disable" if app.pending.schedules.intended(p.id, ENABLED, p.enabled) else "Enable"
         commands.append(
             Command(
                 f"{verb} schedule {p.id}",
                 f"Periodic {p.kind}, {p.schedule} (e)",
-                partial(app.toggle_schedule, p.id),
+                partial(cluster.toggle_schedule, p.id),
             )
         )
     return commands

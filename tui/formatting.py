@@ -1,4 +1,4 @@
-"""How numbers, times and free text look in the dashboard's narrow cells."""
+"""How job states, numbers, times and free text look in the dashboard's narrow cells."""
 
 from __future__ import annotations
 
@@ -8,7 +8,22 @@ from typing import Any
 
 import humanize
 
+from engine.admin import JobState
+
 NONE = "—"
+
+# The job states the dashboard shows (the queues' columns, the jobs list's state
+# keys), in the order an operator reads them: waiting, running, then how it ended.
+# Which states to show, and in what order, is the dashboard's choice, not the engine's.
+DISPLAY_STATES = (
+    JobState.AVAILABLE,
+    JobState.SCHEDULED,
+    JobState.RUNNING,
+    JobState.RETRYABLE,
+    JobState.COMPLETED,
+    JobState.CANCELLED,
+    JobState.DISCARDED,
+)
 
 
 def compact_number(n: int) -> str:

@@ -9,12 +9,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from engine.db import migrate
-from engine.db.dsn import configured_dsn, resolve_dsn
-from engine.db.pool import connect
-from engine.errors import PqwError
-from tui.demo import DEMO_COMMAND, DemoProcess
-from tui.refresh import seconds_label
+from engine.admin import (
+    PqwError,
+    check_reachable,
+    configured_dsn,
+    migrate_to_latest,
+    resolve_dsn,
+)
+from tui.data.refresh import seconds_label
+from tui.dev.demo import DEMO_COMMAND, DemoProcess
 from tui.themes import DEFAULT_THEME, theme_names
 
 
@@ -93,20 +96,6 @@ class Launch:
             self.demo.stop()
 
 
-async def check_reachable(dsn: str) -> None:
-    """DatabaseUnavailable now, at the prompt, rather than a banner in an empty dashboard."""
-    conn = await connect(dsn)
-    await conn.close()
-
-
-async def migrate_to_latest(dsn: str) -> None:
-    conn = await connect(dsn)
-    try:
-        await migrate.migrate_up(conn)
-    finally:
-        await conn.close()
-
-
 def prepare(
     options: Options,
     *,
@@ -128,6 +117,8 @@ def prepare(
         if options.demo:
             asyncio.run(migrate_to_latest(dsn))
         else:
+            # An unreachable database is one line at the prompt now, rather than
+            # a banner in an empty dashboard.
             asyncio.run(check_reachable(dsn))
     except PqwError as exc:
         raise StartupError(str(exc)) from exc

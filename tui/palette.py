@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from engine.admin.models import WorkerStatus
+from engine.admin import WorkerStatus
 
 
 @dataclass(frozen=True)

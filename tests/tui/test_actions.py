@@ -14,10 +14,10 @@ from tests.helpers import wait_for
 from tests.tui.driving import cell, select_row, until
 from tests.tui.seed import WORKER_SCHEMA, add_job, add_running_worker, worker_row
 from tui.app import PqwApp
+from tui.data.source import AdminSource
 from tui.screens.dashboard import DashboardScreen
 from tui.screens.help import HelpScreen
 from tui.screens.reconfigure import ReconfigureScreen
-from tui.source import AdminSource
 from tui.widgets.queues_table import QueuesTable
 from tui.widgets.status_bar import StatusBar
 from tui.widgets.workers_table import WorkersTable
@@ -224,7 +224,9 @@ async def test_command_palette_runs_worker_actions(dsn: str, conn: Any) -> None:
     await add_running_worker(conn)
     app = dashboard_app(dsn)
     async with app.run_test(size=SIZE) as pilot:
-        await until(pilot, lambda: app.find_worker("feed") is not None, "the worker")
+        await until(
+            pilot, lambda: app.cluster_actions.find_worker("feed") is not None, "the worker"
+        )
         await pilot.press("ctrl+p")
         await until(pilot, lambda: isinstance(app.screen, CommandPalette), "the palette")
         await pilot.press(*"stop worker feed")

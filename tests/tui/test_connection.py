@@ -7,15 +7,15 @@ from typing import Any
 from textual.message import Message
 from textual.notifications import Notify
 
-from engine.db import migrate
+from engine.admin import migrate_to_latest
 from engine.db.pool import connect
 from tests.tui.driving import cell, until
 from tests.tui.seed import add_job, add_running_worker
 from tui.app import PqwApp
-from tui.feed import Connected, Reconnecting
+from tui.data.feed import Connected, Reconnecting
+from tui.data.source import AdminSource
 from tui.screens.dashboard import DashboardScreen
 from tui.screens.schema_missing import SchemaMissingScreen
-from tui.source import AdminSource
 from tui.widgets.banner import Banner
 from tui.widgets.queues_table import QueuesTable
 from tui.widgets.workers_table import WorkersTable
@@ -78,11 +78,7 @@ async def test_unmigrated_database_says_to_run_migrate_and_recovers(bare_dsn: st
         assert "no pqw schema" in text
         await pilot.press("question_mark")  # help over it closes with it
 
-        conn = await connect(bare_dsn)
-        try:
-            await migrate.migrate_up(conn)
-        finally:
-            await conn.close()
+        await migrate_to_latest(bare_dsn)
         await until(pilot, lambda: isinstance(app.screen, DashboardScreen), "the dashboard")
         await until(pilot, lambda: app.overview is not None, "data")
 

@@ -11,11 +11,11 @@ from tests.helpers import wait_for
 from tests.tui.driving import cell, notices, select_row, until
 from tests.tui.seed import add_job_in_state, job_row, smtp_error
 from tui.app import PqwApp
+from tui.data.source import AdminSource
 from tui.screens.confirm import ConfirmationModal
 from tui.screens.dashboard import DashboardScreen
 from tui.screens.job import JobScreen
 from tui.screens.jobs import JobsScreen
-from tui.source import AdminSource
 from tui.widgets.job_detail import JobDetail
 from tui.widgets.jobs_table import JobsTable
 from tui.widgets.queues_table import QueuesTable
@@ -149,7 +149,7 @@ async def test_cancel_asks_first_and_a_no_changes_nothing(dsn: str, conn: Any) -
             await until(pilot, lambda: isinstance(app.screen, JobsScreen), "the list again")
         assert cell(table, str(job_id), "state") == "● available"
         assert await state_of(conn, job_id) == "available"
-        assert app.job_changes.changes == {}
+        assert app.pending.jobs.changes == {}
 
         await pilot.press("x")
         await until(pilot, lambda: isinstance(app.screen, ConfirmationModal), "the question")

@@ -10,13 +10,12 @@ import pytest
 from textual.message import Message
 from textual.notifications import Notify
 
-from engine.db.migrate import check_schema
-from engine.db.pool import connect
+from engine.admin import Admin
 from tests.helpers import wait_for
 from tui.app import PqwApp, main
-from tui.demo import DEMO_COMMAND, DemoProcess
+from tui.dev.demo import DEMO_COMMAND, DemoProcess
+from tui.dev.sample import SampleSource
 from tui.launch import Options, prepare
-from tui.sample import SampleSource
 
 # Stands in for `pqw demo`: says it started (and whether it got the DSN), stops on SIGTERM.
 FAKE_DEMO = """
@@ -74,11 +73,8 @@ async def test_demo_migrates_starts_workers_in_a_process_and_stops_them(
         demo_log=log,
     )
     try:
-        conn = await connect(bare_dsn)
-        try:
-            await check_schema(conn)  # migrated: raises SchemaError otherwise
-        finally:
-            await conn.close()
+        admin = await Admin.connect(bare_dsn)  # checks the schema: SchemaError if not migrated
+        await admin.close()
         assert launch.demo is not None
         assert launch.demo.exit_code is None
 

@@ -5,12 +5,13 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from engine.types import Job, JobState
+from engine.admin import Job, JobState
 from tests.tui.driving import until
 from tui.app import PqwApp
-from tui.feed import ActionFailed
-from tui.jobs_window import PAGE, JobFilter, JobsPage, read_window, window_floor
-from tui.sample import SAMPLE_NOW, SampleSource
+from tui.data.feed import ActionFailed
+from tui.data.jobs_window import PAGE, JobFilter, JobsPage, read_window, window_floor
+from tui.dev.sample import SampleSource
+from tui.dev.sample_cluster import SAMPLE_NOW
 from tui.screens.jobs import JobsScreen
 from tui.widgets.jobs_table import JobsTable
 
@@ -139,6 +140,6 @@ def test_the_floor_is_the_lower_of_page_and_cursor() -> None:
 
 def test_action_failed_is_what_a_read_raises() -> None:
     # The screens catch ActionFailed from Feed.read; Missing (a gone job) is one of them.
-    from tui.feed import Missing
+    from tui.data.feed import Missing
 
     assert issubclass(Missing, ActionFailed)

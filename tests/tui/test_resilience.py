@@ -8,11 +8,12 @@ from typing import Any
 from textual.message import Message
 from textual.notifications import Notify
 
-from engine.admin.models import Overview
+from engine.admin import Overview
 from tests.tui.driving import until
 from tui.app import PqwApp
-from tui.feed import Reconnecting
-from tui.sample import SampleSource, sample_overview
+from tui.data.feed import Reconnecting
+from tui.dev.sample import SampleSource
+from tui.dev.sample_cluster import sample_overview
 from tui.widgets.banner import Banner
 
 

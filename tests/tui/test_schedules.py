@@ -10,9 +10,10 @@ from tests.helpers import wait_for
 from tests.tui.driving import cell, select_row, until
 from tests.tui.seed import add_periodic
 from tui.app import PqwApp
-from tui.sample import SAMPLE_NOW, SampleSource
+from tui.data.source import AdminSource
+from tui.dev.sample import SampleSource
+from tui.dev.sample_cluster import SAMPLE_NOW
 from tui.screens.dashboard import DashboardScreen
-from tui.source import AdminSource
 from tui.widgets.clients_table import ClientsTable
 from tui.widgets.schedules_table import SchedulesTable
 

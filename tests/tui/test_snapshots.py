@@ -1,6 +1,6 @@
 """Pixels of every screen and modal, from the fixed sample cluster.
 
-The same scenes render screenshots/*.svg (`uv run python -m tui.screenshots`).
+The same scenes render screenshots/*.svg (`uv run python -m tui.dev.screenshots`).
 Update after a deliberate change with `uv run pytest tests/tui --snapshot-update`.
 """
 
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from tui.screenshots import (
+from tui.dev.screenshots import (
     SIZE,
     confirm_delete,
     help_screen,

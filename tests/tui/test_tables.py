@@ -6,7 +6,8 @@ from dataclasses import replace
 
 from tests.tui.driving import cell, select_row, until
 from tui.app import PqwApp
-from tui.sample import SAMPLE_NOW, SampleSource, sample_overview
+from tui.dev.sample import SampleSource
+from tui.dev.sample_cluster import SAMPLE_NOW, sample_overview
 from tui.widgets.workers_table import WorkersTable
 
 

@@ -7,16 +7,16 @@ from datetime import timedelta
 
 import pytest
 
-from engine.admin.models import WorkerStatus
-from engine.types import Job, JobState
+from engine.admin import Job, JobState, Overview, WorkerStatus
 from tui import formatting as fmt
-from tui import pending
-from tui.clock import DisplayClock
-from tui.feed import Reconnecting, backoff_delay, is_outage
+from tui.data import pending
+from tui.data.clock import DisplayClock
+from tui.data.feed import ActionFailed, Feed, Reconnecting, backoff_delay, is_outage
+from tui.data.refresh import RefreshRate
+from tui.dev.sample import SampleSource
+from tui.dev.sample_cluster import SAMPLE_NOW, sample_overview
+from tui.dev.sample_jobs import sample_jobs
 from tui.launch import parse_options
-from tui.refresh import RefreshRate
-from tui.sample import SAMPLE_NOW, sample_overview
-from tui.sample_jobs import sample_jobs
 from tui.screens.reconfigure import ConfigError, parse_config, schema_hint
 from tui.widgets.banner import banner_text
 from tui.widgets.throughput import throughput_summary
@@ -72,6 +72,32 @@ def test_backoff_grows_to_a_ceiling() -> None:
 def test_outages_are_told_from_bad_reads() -> None:
     assert is_outage(ConnectionResetError())
     assert not is_outage(ValueError("bad"))
+
+
+class CutSource(SampleSource):
+    """A cluster behind a pool whose connections were cut: every call raises a raw socket error."""
+
+    @property
+    def dsn(self) -> str:
+        return "postgresql://alice:s3cret@db.internal:5432/orders"
+
+    async def overview(self) -> Overview:
+        raise ConnectionResetError("connection reset by peer")
+
+    async def pause_queue(self, name: str) -> None:
+        raise ConnectionResetError("connection reset by peer")
+
+
+async def test_a_raw_connection_error_is_told_as_a_failed_connect_without_the_password() -> None:
+    feed = Feed(CutSource(), lambda message: None)
+    told = "cannot connect to Postgres at alice@db.internal:5432/orders: connection reset by peer"
+    await feed.poll()
+    state = feed.state
+    assert isinstance(state, Reconnecting) and state.connection_lost
+    assert state.reason == told
+    with pytest.raises(ActionFailed) as failed:
+        await feed.act(lambda admin: admin.pause_queue("mail"))
+    assert str(failed.value) == f"database unavailable: {told}"
 
 
 def test_a_heartbeat_older_than_its_timeout_is_stale_between_refreshes() -> None:
@@ -209,3 +235,13 @@ def test_the_state_keys_and_help_cover_every_new_key() -> None:
         "Read the next page of older jobs",
     ):
         assert line in text, line
+
+
+def test_a_second_toggle_goes_from_the_intended_state_not_the_last_read() -> None:
+    changes: pending.PendingChanges[object] = pending.PendingChanges()
+    assert changes.intended("feed-poller", pending.RUN, current=True) is True
+    changes.begin("feed-poller", pending.RUN, pending.stopping())
+    assert changes.intended("feed-poller", pending.RUN, current=True) is False
+    # A change with no on/off target (a new config) leaves the current state be.
+    changes.begin("feed-poller", pending.CONFIG, pending.reconfiguring(1, 2))
+    assert changes.intended("feed-poller", pending.CONFIG, current=True) is True

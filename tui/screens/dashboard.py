@@ -11,7 +11,7 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import Footer
 
-from engine.admin.models import Overview
+from engine.admin import Overview
 from tui.guard import guarded
 from tui.screens.live import LiveScreen
 from tui.widgets.banner import Banner

@@ -2,25 +2,20 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.widgets import Footer
 
-from engine.types import Job
-from tui.feed import ActionFailed, Missing, backoff_delay
+from engine.admin import Job
+from tui.data.feed import ActionFailed, Missing, backoff_delay
+from tui.data.pending import JOB
+from tui.data.poller import Poller
 from tui.guard import guarded
-from tui.pending import JOB
-from tui.poller import ScreenPoller
 from tui.screens.live import LiveScreen
 from tui.widgets.banner import Banner
 from tui.widgets.job_detail import JobDetail
 from tui.widgets.status_bar import StatusBar
-
-if TYPE_CHECKING:
-    pass
 
 
 class JobScreen(LiveScreen):
@@ -39,7 +34,7 @@ class JobScreen(LiveScreen):
         self.gone = False  # deleted (or cleaned up) since it was opened
         self._failures = 0
         self._error: str | None = None
-        self.poller = ScreenPoller(self, self._read, self._interval, "job")
+        self.poller = Poller(self, self._read, self._interval, "job")
 
     def compose(self) -> ComposeResult:
         yield StatusBar(id="status-bar")
@@ -68,7 +63,7 @@ class JobScreen(LiveScreen):
         job_id = self.job.id
         started = app.monotonic()
         try:
-            job = await app.feed.read(lambda s: s.get_job(job_id))
+            job = await app.feed.read(lambda admin: admin.get_job(job_id))
         except Missing:
             self._gone(started)
             return None
@@ -81,7 +76,7 @@ class JobScreen(LiveScreen):
             return backoff_delay(self._failures)
         self._failures, self._error = 0, None
         key = str(job_id)
-        app.job_changes.confirm({key: job}, started, app.monotonic(), covered={key})
+        app.pending.jobs.confirm({key: job}, started, app.monotonic(), covered={key})
         self.job = job
         self.repaint()
         return None
@@ -91,8 +86,8 @@ class JobScreen(LiveScreen):
         self.gone = True
         app = self.pqw
         key = str(self.job.id)
-        deleted_here = (key, JOB) in app.job_changes.changes
-        app.job_changes.confirm({}, read_started_at, app.monotonic(), covered={key})
+        deleted_here = (key, JOB) in app.pending.jobs.changes
+        app.pending.jobs.confirm({}, read_started_at, app.monotonic(), covered={key})
         what = "deleted" if deleted_here else "no longer exists"
         self.notify(f"Job {self.job.id} {what}", title="Job", markup=False)
         if self.is_current:
@@ -104,7 +99,7 @@ class JobScreen(LiveScreen):
             return
         self._dirty = False
         app = self.pqw
-        change = app.job_changes.labels().get((str(self.job.id), JOB))
+        change = app.pending.jobs.labels().get((str(self.job.id), JOB))
         self.query_one(JobDetail).show(self.job, app.display_now(), change, self.palette)
         panel = self.query_one("#job-panel", VerticalScroll)
         panel.border_title = f"Job {self.job.id} · {self.job.kind} · {self.job.queue}"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import TYPE_CHECKING
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -11,11 +10,11 @@ from textual.binding import Binding
 from textual.containers import Vertical
 from textual.widgets import DataTable, Footer, Static
 
-from engine.types import Job, JobState
-from tui.feed import ActionFailed, backoff_delay
+from engine.admin import Job, JobState
+from tui.data.feed import ActionFailed, backoff_delay
+from tui.data.jobs_window import PAGE, JobFilter, JobsPage, read_window, window_floor
+from tui.data.poller import Poller
 from tui.guard import guarded
-from tui.jobs_window import PAGE, JobFilter, JobsPage, read_window, window_floor
-from tui.poller import ScreenPoller
 from tui.screens.job import JobScreen
 from tui.screens.live import LiveScreen
 from tui.widgets.banner import Banner
@@ -23,9 +22,6 @@ from tui.widgets.filter_bar import STATE_KEYS, FilterBar
 from tui.widgets.jobs_table import JobsTable
 from tui.widgets.kind_filter import KindFilter
 from tui.widgets.status_bar import StatusBar
-
-if TYPE_CHECKING:
-    pass
 
 
 def describe(where: JobFilter) -> str:
@@ -62,7 +58,7 @@ class JobsScreen(LiveScreen):
         self._failures = 0
         self._error: str | None = None
         self._kinds_seen: set[str] = set()  # offered as completions by the kind prompt
-        self.poller = ScreenPoller(self, self._read, self._interval, "jobs")
+        self.poller = Poller(self, self._read, self._interval, "jobs")
 
     def compose(self) -> ComposeResult:
         yield StatusBar(id="status-bar")
@@ -97,7 +93,7 @@ class JobsScreen(LiveScreen):
 
     async def _list_jobs(self, where: JobFilter, before: int | None, limit: int) -> list[Job]:
         return await self.pqw.feed.read(
-            lambda s: s.list_jobs(
+            lambda admin: admin.list_jobs(
                 queue=where.queue,
                 state=where.state,
                 kind=where.kind,
@@ -125,7 +121,7 @@ class JobsScreen(LiveScreen):
             self._below = 0
         if (below or self._paged_to is not None) and page.jobs:
             self._paged_to = page.jobs[-1].id
-        app.job_changes.confirm({str(j.id): j for j in page.jobs}, started, app.monotonic())
+        app.pending.jobs.confirm({str(j.id): j for j in page.jobs}, started, app.monotonic())
         self.page = page
         self._kinds_seen.update(j.kind for j in page.jobs)
         self.repaint()
@@ -156,7 +152,7 @@ class JobsScreen(LiveScreen):
             panel.border_title += f" · kind {self.where.kind}"
         self.query_one(FilterBar).show(self.where)
         jobs = self.page.jobs if self.page is not None else []
-        self.table.show(jobs, app.display_now(), app.job_changes.labels(), self.palette)
+        self.table.show(jobs, app.display_now(), app.pending.jobs.labels(), self.palette)
         panel.border_subtitle = self._summary()
         empty = self.page is not None and not jobs
         panel.set_class(empty, "-empty")

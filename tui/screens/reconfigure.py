@@ -13,8 +13,8 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Static, TextArea
 
-from engine.admin.models import WorkerInfo
-from tui.feed import ActionFailed
+from engine.admin import WorkerInfo
+from tui.data.feed import ActionFailed
 
 SaveConfig = Callable[[dict[str, Any]], Awaitable[int]]
 

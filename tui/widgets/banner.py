@@ -8,7 +8,7 @@ from datetime import datetime
 from rich.text import Text
 from textual.widgets import Static
 
-from tui.feed import ConnectionState, Reconnecting
+from tui.data.feed import ConnectionState, Reconnecting
 
 
 def banner_text(state: ConnectionState, now: float, data_as_of: datetime | None) -> str | None:

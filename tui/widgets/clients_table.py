@@ -6,7 +6,7 @@ from datetime import datetime
 
 from rich.text import Text
 
-from engine.admin.models import ClientInfo
+from engine.admin import ClientInfo
 from tui import formatting as fmt
 from tui.palette import Palette
 from tui.widgets.keyed_table import Cell, KeyedTable

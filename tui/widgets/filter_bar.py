@@ -5,8 +5,9 @@ from __future__ import annotations
 from rich.text import Text
 from textual.widgets import Static
 
-from engine.types import DISPLAY_STATES, JobState
-from tui.jobs_window import JobFilter
+from engine.admin import JobState
+from tui.data.jobs_window import JobFilter
+from tui.formatting import DISPLAY_STATES
 
 # The state each digit key picks; 0 is every state.
 STATE_KEYS: dict[str, JobState | None] = {

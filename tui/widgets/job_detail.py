@@ -13,7 +13,7 @@ from rich.table import Table
 from rich.text import Text
 from textual.widgets import Static
 
-from engine.types import Job
+from engine.admin import Job
 from tui import formatting as fmt
 from tui.palette import Palette
 from tui.widgets.jobs_table import job_when, state_style

@@ -9,10 +9,10 @@ from rich.text import Text
 from textual.binding import Binding
 from textual.message import Message
 
-from engine.types import FINAL_STATES, Job, JobState
+from engine.admin import FINAL_STATES, Job, JobState
 from tui import formatting as fmt
+from tui.data.pending import JOB
 from tui.palette import Palette
-from tui.pending import JOB
 from tui.widgets.keyed_table import Cell, KeyedTable
 
 

@@ -8,13 +8,12 @@ from rich.text import Text
 from textual.binding import Binding
 from textual.message import Message
 
-from engine.admin.models import QueueCounts
-from engine.types import DISPLAY_STATES
+from engine.admin import QueueCounts
 from tui import formatting as fmt
+from tui.data.pending import PAUSE
+from tui.formatting import DISPLAY_STATES
 from tui.palette import Palette
 from tui.widgets.keyed_table import Cell, KeyedTable
-
-PAUSE = "pause"
 
 
 class QueuesTable(KeyedTable):

@@ -9,10 +9,10 @@ from rich.text import Text
 from textual.binding import Binding
 from textual.message import Message
 
-from engine.admin.models import PeriodicInfo
+from engine.admin import PeriodicInfo
 from tui import formatting as fmt
+from tui.data.pending import ENABLED
 from tui.palette import Palette
-from tui.pending import ENABLED
 from tui.widgets.keyed_table import Cell, KeyedTable
 
 

@@ -9,8 +9,8 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.widgets import Static
 
-from engine.admin.models import Overview
-from tui.feed import Connected, Connecting, ConnectionState, NotMigrated, Reconnecting
+from engine.admin import Overview
+from tui.data.feed import Connected, Connecting, ConnectionState, NotMigrated, Reconnecting
 from tui.palette import Palette
 
 

@@ -9,10 +9,10 @@ from rich.text import Text
 from textual.binding import Binding
 from textual.message import Message
 
-from engine.admin.models import WorkerInfo, WorkerStatus
+from engine.admin import WorkerInfo, WorkerStatus
 from tui import formatting as fmt
+from tui.data.pending import CONFIG, RUN
 from tui.palette import Palette
-from tui.pending import CONFIG, RUN
 from tui.widgets.keyed_table import Cell, KeyedTable
 
 _HEARTBEATING = (WorkerStatus.RUNNING, WorkerStatus.STOPPING)

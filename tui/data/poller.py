@@ -1,17 +1,18 @@
-"""A screen's own refresh: one read at a time, the next armed when the last one ends.
+"""Reading on a timer, one read at a time: the next armed when the last one ends.
 
-The same discipline as the dashboard's overview poll (Dolphie's shape): no
-fixed interval that could pile reads up behind a slow database. A screen
-polls only while it is on top; under a modal or another screen it rests, and
-reads again as soon as it is back.
+Dolphie's shape: no fixed interval that could pile reads up behind a slow
+database. The app's overview poll and each screen's own reads (a page of jobs,
+one job) all go through a Poller. A screen's poller reads only while its screen
+is on top; under a modal or another screen it rests, and reads again as soon as
+the screen is back.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any
 
+from textual.dom import DOMNode
 from textual.screen import Screen
 from textual.timer import Timer
 
@@ -21,24 +22,28 @@ log = logging.getLogger("pqw.tui")
 MIN_DELAY = 0.001
 
 
-class ScreenPoller:
-    """Runs `read` in a worker of `screen`; `interval()` is the next delay, None when paused."""
+class Poller:
+    """Runs `read` in a worker of `owner` (the app or a screen), then again after a delay.
+
+    `read` returns the delay before the next read (a backoff), or None for the
+    usual one, `interval()`; `interval()` is None while reading is paused.
+    """
 
     def __init__(
         self,
-        screen: Screen[Any],
+        owner: DOMNode,
         read: Callable[[], Awaitable[float | None]],
         interval: Callable[[], float | None],
         name: str,
     ) -> None:
-        self._screen = screen
+        self._owner = owner
         self._read = read
         self._interval = interval
         self._name = name
         self._timer: Timer | None = None
         self._reading = False
-        # Asked for while a read ran (a new filter): that read's answer is
-        # already stale, so another follows at once.
+        # Asked for while a read ran (a new filter, an action): that read's
+        # answer is already stale, so another follows at once.
         self._again = False
         # The next read was asked for by the operator: it happens even if paused.
         self._asked = False
@@ -56,20 +61,29 @@ class ScreenPoller:
         if self._interval() is not None:
             self.now()
 
+    def next_in(self, seconds: float) -> None:
+        """The next read in `seconds` (the rate changed); a running read arms its own next one."""
+        if not self._reading:
+            self._arm(seconds)
+
     def _arm(self, delay: float) -> None:
         if self._timer is not None:
             self._timer.stop()
-        self._timer = self._screen.set_timer(max(delay, MIN_DELAY), self._start, name=self._name)
+        self._timer = self._owner.set_timer(max(delay, MIN_DELAY), self._start, name=self._name)
+
+    def _rests(self) -> bool:
+        owner = self._owner
+        return isinstance(owner, Screen) and not owner.is_current
 
     def _start(self) -> None:
-        if self._reading or not self._screen.is_current:
-            return  # on_screen_resume reads again when the screen is back
+        if self._reading or self._rests():
+            return  # the running read arms the next; a resting screen reads on resume
         if self._interval() is None and not self._asked:
             return  # paused since this read was armed: the data holds still
         self._asked = False
         self._reading = True
         self._again = False
-        self._screen.run_worker(self._run(), name=self._name, group=self._name, exit_on_error=False)
+        self._owner.run_worker(self._run(), name=self._name, group=self._name, exit_on_error=False)
 
     async def _run(self) -> None:
         delay: float | None = None
@@ -78,7 +92,7 @@ class ScreenPoller:
         except Exception as exc:
             # Reads catch the database's failures; what gets here is a bug: told, not fatal.
             log.exception("%s failed", self._name)
-            report = getattr(self._screen.app, "report_internal_error", None)
+            report = getattr(self._owner.app, "report_internal_error", None)
             if report is not None:
                 report(exc)
         finally:

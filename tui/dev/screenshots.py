@@ -1,6 +1,6 @@
 """Render the dashboard over the sample cluster to screenshots/*.svg.
 
-    uv run python -m tui.screenshots
+    uv run python -m tui.dev.screenshots
 
 The snapshot tests drive the same scenes, so the pictures in the README and
 the ones the tests compare never drift apart.
@@ -16,7 +16,8 @@ from pathlib import Path
 from textual.pilot import Pilot
 
 from tui.app import PqwApp
-from tui.sample import SAMPLE_NOW, SampleSource
+from tui.dev.sample import SampleSource
+from tui.dev.sample_cluster import SAMPLE_NOW
 from tui.screens.confirm import ConfirmationModal
 from tui.screens.help import HelpScreen
 from tui.screens.job import JobScreen
@@ -24,7 +25,8 @@ from tui.screens.jobs import JobsScreen
 from tui.screens.reconfigure import ReconfigureScreen
 
 SIZE = (120, 36)
-OUT = Path(__file__).resolve().parent.parent / "screenshots"
+# The repository's screenshots/ folder, two rooms up from tui/dev/.
+OUT = Path(__file__).resolve().parents[2] / "screenshots"
 
 Scene = Callable[[Pilot[int]], Awaitable[None]]
 

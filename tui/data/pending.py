@@ -12,8 +12,15 @@ from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Generic, TypeVar
 
-from engine.admin.models import PeriodicInfo, QueueCounts, WorkerInfo, WorkerStatus
-from engine.types import FINAL_STATES, Job
+from engine.admin import (
+    FINAL_STATES,
+    Job,
+    Overview,
+    PeriodicInfo,
+    QueueCounts,
+    WorkerInfo,
+    WorkerStatus,
+)
 
 T = TypeVar("T")
 
@@ -23,7 +30,8 @@ PENDING_TTL = 30.0
 # Which cell of a worker's row shows the change.
 RUN = "run"
 CONFIG = "config"
-# The one aspect of a schedule, and of a job, an operator changes.
+# The one aspect of a queue, of a schedule, and of a job, an operator changes.
+PAUSE = "pause"
 ENABLED = "enabled"
 JOB = "job"
 
@@ -144,5 +152,32 @@ class PendingChanges(Generic[T]):
             if seen or expired:
                 del self.changes[(key, aspect)]
 
+    def intended(self, key: str, aspect: str, current: bool) -> bool:
+        """The on/off state `key` is headed for: an unconfirmed change's target, else `current`.
+
+        A second key press before the refresh toggles from what the operator
+        asked for, not from the state the last read showed.
+        """
+        change = self.changes.get((key, aspect))
+        if change is not None and change.target is not None:
+            return change.target
+        return current
+
     def labels(self) -> dict[tuple[str, str], str]:
         return {k: c.label for k, c in self.changes.items()}
+
+
+@dataclass
+class Pending:
+    """Every unconfirmed change on the dashboard, by what it changes."""
+
+    workers: PendingChanges[WorkerInfo] = field(default_factory=PendingChanges)
+    queues: PendingChanges[QueueCounts] = field(default_factory=PendingChanges)
+    schedules: PendingChanges[PeriodicInfo] = field(default_factory=PendingChanges)
+    jobs: PendingChanges[Job] = field(default_factory=PendingChanges)
+
+    def confirm_overview(self, overview: Overview, read_started_at: float, now: float) -> None:
+        """Forget the worker, queue and schedule changes that an overview read shows done."""
+        self.workers.confirm({w.name: w for w in overview.workers}, read_started_at, now)
+        self.queues.confirm({q.queue: q for q in overview.queues}, read_started_at, now)
+        self.schedules.confirm({p.id: p for p in overview.periodic}, read_started_at, now)

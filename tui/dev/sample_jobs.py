@@ -5,8 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from engine.admin.models import PeriodicInfo
-from engine.types import FINAL_STATES, Job, JobState
+from engine.admin import FINAL_STATES, Job, JobState, PeriodicInfo
 
 SMTP_TRACE = """Traceback (most recent call last):
   File "/srv/app/pqw/engine/executor.py", line 88, in run

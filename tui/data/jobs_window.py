@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from engine.types import Job, JobState
+from engine.admin import Job, JobState
 
 PAGE = 50
 # A window never holds more than this; the floor rises to keep it so.

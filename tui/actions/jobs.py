@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from engine.types import FINAL_STATES, Job, JobState
-from tui import pending
-from tui.pending import JOB
+from engine.admin import FINAL_STATES, Job, JobState
+from tui.actions.operator import run_operator_action
+from tui.data import pending
+from tui.data.pending import JOB
+from tui.data.source import AdminCall
 from tui.screens.confirm import ConfirmationModal
-from tui.source import DashboardSource
 
 if TYPE_CHECKING:
     from tui.app import PqwApp
@@ -75,11 +76,11 @@ class JobActions:
 
     def _run(self, what: str, job: Job, action: str, change: pending.PendingChange[Job]) -> None:
         job_id = job.id
-        calls: dict[str, Callable[[DashboardSource], Awaitable[Job]]] = {
-            "cancel": lambda s: s.cancel_job(job_id),
-            "retry": lambda s: s.retry_job(job_id),
-            "delete": lambda s: s.delete_job(job_id),
+        calls: dict[str, AdminCall[Job]] = {
+            "cancel": lambda admin: admin.cancel_job(job_id),
+            "retry": lambda admin: admin.retry_job(job_id),
+            "delete": lambda admin: admin.delete_job(job_id),
         }
-        self.app.run_operator_action(
-            what, calls[action], self.app.job_changes, str(job_id), JOB, change
+        run_operator_action(
+            self.app, what, calls[action], self.app.pending.jobs, str(job_id), JOB, change
         )

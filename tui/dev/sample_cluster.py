@@ -1,31 +1,27 @@
 """A fixed, made-up cluster for screenshots and snapshot tests: same pixels every run.
 
 Every time, name, pid and count is a constant; `SAMPLE_NOW` is the frozen clock
-the app is given alongside it.
+the app is given alongside it. Its jobs and schedules are in sample_jobs.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from engine.admin.models import (
+from engine.admin import (
     ClientInfo,
+    JobState,
     LeaderInfo,
     Overview,
     QueueCounts,
     WorkerInfo,
     WorkerStatus,
 )
-from engine.errors import InvalidJobOption, NotFound
-from engine.persistent.config_schema import validate_config
-from engine.types import Job, JobState
-from tui.sample_jobs import sample_jobs, sample_periodic
+from tui.dev.sample_jobs import sample_periodic
 
 SAMPLE_NOW = datetime(2026, 3, 14, 9, 26, 53, tzinfo=UTC)
-SAMPLE_DATABASE = "pqw@db.internal:5432/orders"
 
 
 def _ago(seconds: float) -> datetime:
@@ -217,133 +213,3 @@ def sample_overview() -> Overview:
         throughput=sample_throughput(),
         periodic=sample_periodic(SAMPLE_NOW),
     )
-
-
-class SampleSource:
-    """A DashboardSource over the sample cluster; actions change it in memory."""
-
-    def __init__(self, overview: Overview | None = None, jobs: list[Job] | None = None) -> None:
-        self._overview = overview or sample_overview()
-        self._jobs = {j.id: j for j in (sample_jobs(SAMPLE_NOW) if jobs is None else jobs)}
-
-    @property
-    def database(self) -> str:
-        return SAMPLE_DATABASE
-
-    async def open(self) -> None:
-        pass
-
-    async def reset(self) -> None:
-        pass
-
-    async def close(self) -> None:
-        pass
-
-    async def overview(self) -> Overview:
-        return self._overview
-
-    def set_overview(self, overview: Overview) -> None:
-        """What the next read returns (tests change the cluster under the dashboard)."""
-        self._overview = overview
-
-    def _change_worker(self, name: str, **fields: Any) -> WorkerInfo:
-        workers = list(self._overview.workers)
-        for i, w in enumerate(workers):
-            if w.name == name:
-                workers[i] = replace(w, **fields)
-                self._overview = replace(self._overview, workers=workers)
-                return workers[i]
-        raise NotFound(f"no persistent worker named {name!r}")
-
-    def _change_queue(self, name: str, paused: bool) -> None:
-        queues = [
-            replace(q, paused=paused) if q.queue == name else q for q in self._overview.queues
-        ]
-        self._overview = replace(self._overview, queues=queues)
-
-    async def start_worker(self, name: str) -> None:
-        self._change_worker(name, enabled=True, status=WorkerStatus.STARTING)
-
-    async def stop_worker(self, name: str) -> None:
-        self._change_worker(name, enabled=False, status=WorkerStatus.STOPPED)
-
-    async def restart_worker(self, name: str) -> None:
-        self._change_worker(name, enabled=True, status=WorkerStatus.STARTING, run_started_at=None)
-
-    async def set_worker_config(self, name: str, config: dict[str, Any]) -> int:
-        current = next((w for w in self._overview.workers if w.name == name), None)
-        schema = current.config_schema if current else None
-        valid = validate_config(schema, config)
-        version = (current.config_version if current else 0) + 1
-        self._change_worker(name, config=valid, config_version=version)
-        return version
-
-    async def pause_queue(self, name: str) -> None:
-        self._change_queue(name, True)
-
-    async def resume_queue(self, name: str) -> None:
-        self._change_queue(name, False)
-
-    def _change_periodic(self, schedule_id: str, enabled: bool) -> None:
-        if not any(p.id == schedule_id for p in self._overview.periodic):
-            raise NotFound(f"no periodic schedule with id {schedule_id!r}")
-        periodic = [
-            replace(p, enabled=enabled) if p.id == schedule_id else p
-            for p in self._overview.periodic
-        ]
-        self._overview = replace(self._overview, periodic=periodic)
-
-    async def enable_periodic(self, schedule_id: str) -> None:
-        self._change_periodic(schedule_id, True)
-
-    async def disable_periodic(self, schedule_id: str) -> None:
-        self._change_periodic(schedule_id, False)
-
-    async def list_jobs(
-        self,
-        *,
-        queue: str | None = None,
-        state: JobState | None = None,
-        kind: str | None = None,
-        before_id: int | None = None,
-        limit: int = 50,
-    ) -> list[Job]:
-        jobs = [
-            j
-            for j in sorted(self._jobs.values(), key=lambda j: -j.id)
-            if (queue is None or j.queue == queue)
-            and (state is None or j.state == state)
-            and (kind is None or j.kind == kind)
-            and (before_id is None or j.id < before_id)
-        ]
-        return jobs[:limit]
-
-    async def get_job(self, job_id: int) -> Job:
-        job = self._jobs.get(job_id)
-        if job is None:
-            raise NotFound(f"no job with id {job_id}")
-        return job
-
-    async def cancel_job(self, job_id: int) -> Job:
-        job = await self.get_job(job_id)
-        if job.state in (JobState.COMPLETED, JobState.CANCELLED, JobState.DISCARDED):
-            return job
-        if job.state is not JobState.RUNNING:
-            job = replace(job, state=JobState.CANCELLED, finalized_at=SAMPLE_NOW)
-            self._jobs[job_id] = job
-        return job
-
-    async def retry_job(self, job_id: int) -> Job:
-        job = await self.get_job(job_id)
-        if job.state is JobState.RUNNING:
-            raise InvalidJobOption(f"job {job_id} is running: wait for it or cancel it first")
-        job = replace(job, state=JobState.AVAILABLE, scheduled_at=SAMPLE_NOW, finalized_at=None)
-        self._jobs[job_id] = job
-        return job
-
-    async def delete_job(self, job_id: int) -> Job:
-        job = await self.get_job(job_id)
-        if job.state is JobState.RUNNING:
-            raise InvalidJobOption(f"job {job_id} is running: cancel it before deleting it")
-        del self._jobs[job_id]
-        return job

@@ -1,4 +1,4 @@
-"""The data layer: polls the source, runs actions, and turns database trouble into a state.
+"""The one way to the database: polls and actions through the AdminApi; trouble becomes a state.
 
 Nothing here raises into the app. A failed poll becomes a ConnectionState
 (reconnecting with a backoff, or not migrated) posted as a message; a failed
@@ -10,16 +10,22 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
 from textual.message import Message
 
-from engine.admin.models import Overview
-from engine.db.outage import is_connection_error
-from engine.errors import DatabaseUnavailable, NotFound, PqwError, SchemaError
-from tui.source import DashboardSource
+from engine.admin import (
+    DatabaseUnavailable,
+    NotFound,
+    Overview,
+    PqwError,
+    SchemaError,
+    connection_failure,
+    is_connection_error,
+)
+from tui.data.source import AdminCall, Connector
 
 log = logging.getLogger("pqw.tui")
 
@@ -115,13 +121,13 @@ class Feed:
 
     def __init__(
         self,
-        source: DashboardSource,
+        connector: Connector,
         post: Callable[[Message], object],
         *,
         backoff: Callable[[int], float] = backoff_delay,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
-        self.source = source
+        self.connector = connector
         self._post = post
         self._backoff = backoff
         self._monotonic = monotonic
@@ -136,7 +142,9 @@ class Feed:
         """Fetch one overview and post it; seconds until the next try, None for the usual rate."""
         started = self._monotonic()
         try:
-            overview = await asyncio.wait_for(self._fetch(), QUERY_TIMEOUT)
+            overview = await asyncio.wait_for(
+                self._call(lambda admin: admin.overview()), QUERY_TIMEOUT
+            )
         except SchemaError as exc:
             await self._reset_quietly()
             self._set_state(NotMigrated(str(exc)))
@@ -159,20 +167,29 @@ class Feed:
         self._post(OverviewFetched(overview, started, self._monotonic()))
         return None
 
-    async def _fetch(self) -> Overview:
-        await self.source.open()
-        return await self.source.overview()
+    async def _call(self, call: AdminCall[T]) -> T:
+        """`call` on the open AdminApi; a raw connection error is told as a failed connect."""
+        try:
+            return await call(await self.connector.open())
+        except DatabaseUnavailable:
+            raise
+        except Exception as exc:
+            # A pool reconnecting on its own raises raw socket errors; say them
+            # the way the engine says a failed connect (host named, no password).
+            if is_connection_error(exc):
+                raise connection_failure(self.connector.dsn, exc) from exc
+            raise
 
     async def _reset_quietly(self) -> None:
         try:
-            await self.source.reset()
+            await self.connector.reset()
         except Exception:
             log.exception("dropping the dashboard's connections failed")
 
-    async def act(self, action: Callable[[DashboardSource], Awaitable[T]]) -> T:
+    async def act(self, action: AdminCall[T]) -> T:
         """Run one operator action; ActionFailed (one line) when it did not happen."""
         try:
-            return await asyncio.wait_for(action(self.source), QUERY_TIMEOUT)
+            return await asyncio.wait_for(self._call(action), QUERY_TIMEOUT)
         except Exception as exc:
             if is_outage(exc):
                 raise ActionFailed(f"database unavailable: {describe_failure(exc)}") from exc
@@ -182,12 +199,12 @@ class Feed:
                 log.exception("dashboard action failed")
             raise ActionFailed(describe_failure(exc)) from exc
 
-    async def read(self, query: Callable[[DashboardSource], Awaitable[T]]) -> T:
+    async def read(self, query: AdminCall[T]) -> T:
         """One read for a screen (a page of jobs, one job), failing like an action does."""
         return await self.act(query)
 
     async def close(self) -> None:
         try:
-            await self.source.close()
+            await self.connector.close()
         except Exception:
             log.exception("closing the dashboard's connections failed")

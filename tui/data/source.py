@@ -1,0 +1,83 @@
+"""Where the dashboard's AdminApi comes from: the engine's Admin, or the sample cluster.
+
+The dashboard reads and acts through `engine.admin.AdminApi` and nothing else;
+a Connector only opens one, and drops it after a loss.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Protocol, TypeVar
+
+from engine.admin import Admin, AdminApi, describe_dsn
+
+CLOSE_TIMEOUT = 2.0
+
+T = TypeVar("T")
+
+# One read or action of the operator, given the open AdminApi.
+AdminCall = Callable[[AdminApi], Awaitable[T]]
+
+
+class Connector(Protocol):
+    """Opens the AdminApi the feed goes through; the real one is AdminSource."""
+
+    @property
+    def database(self) -> str:
+        """Where the data comes from, for the header; never with a password."""
+        ...
+
+    @property
+    def dsn(self) -> str:
+        """The URL a failed connection is told by (connection_failure hides its password)."""
+        ...
+
+    async def open(self) -> AdminApi:
+        """The AdminApi, connected first if it is not (DatabaseUnavailable, SchemaError)."""
+        ...
+
+    async def reset(self) -> None:
+        """Drop the connections after a loss; the next open() connects afresh."""
+
+    async def close(self) -> None: ...
+
+
+class AdminSource:
+    """The engine's Admin over a small asyncpg pool, opened lazily and reopened after a loss."""
+
+    def __init__(self, dsn: str, *, pool_size: int = 3) -> None:
+        self._dsn = dsn
+        self._pool_size = pool_size
+        self._admin: Admin | None = None
+
+    @property
+    def database(self) -> str:
+        return describe_dsn(self._dsn)
+
+    @property
+    def dsn(self) -> str:
+        return self._dsn
+
+    async def open(self) -> Admin:
+        if self._admin is None:
+            self._admin = await Admin.connect(
+                self._dsn, pool_size=self._pool_size, application_name="pqw-tui"
+            )
+        return self._admin
+
+    async def reset(self) -> None:
+        admin, self._admin = self._admin, None
+        if admin is not None:
+            # terminate, not close: close waits for connections that may never answer.
+            admin.terminate()
+
+    async def close(self) -> None:
+        admin, self._admin = self._admin, None
+        if admin is None:
+            return
+        try:
+            await asyncio.wait_for(admin.close(), CLOSE_TIMEOUT)
+        except Exception:
+            # A pool whose server is gone may never finish a polite close.
+            admin.terminate()
