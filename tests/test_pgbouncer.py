@@ -144,26 +144,50 @@ asyncio.run(main())
 """
 
 
+def insert_in_new_processes(env: dict[str, str], times: int = 3) -> list[Any]:
+    """Run INSERT_ONCE in `times` fresh processes, one after the other."""
+    import subprocess
+    import sys
+
+    return [
+        subprocess.run(
+            [sys.executable, "-c", INSERT_ONCE], env=env, capture_output=True, text=True, timeout=60
+        )
+        for _ in range(times)
+    ]
+
+
 def test_transaction_pooler_duplicate_prepared_statement_on_first_insert(
     transaction_pooled: Pooled,
 ) -> None:
     """The first insert failed with asyncpg's DuplicatePreparedStatementError: asyncpg
     names its cached statements by a per-process counter, so a second process met the
     first one's __asyncpg_stmt_1__ on the server session PgBouncer gave it."""
-    import subprocess
-    import sys
-
     env = subprocess_env(
-        PQW_DATABASE_URL=transaction_pooled.url, PQW_DIRECT_URL=str(transaction_pooled.direct)
+        PQW_DATABASE_URL=transaction_pooled.url,
+        PQW_DIRECT_URL=str(transaction_pooled.direct),
+        PQW_POOL_MODE="",
     )
     ids: list[str] = []
-    for _ in range(3):  # each a new process, its statement counter starting afresh
-        done = subprocess.run(
-            [sys.executable, "-c", INSERT_ONCE], env=env, capture_output=True, text=True, timeout=60
-        )
+    for done in insert_in_new_processes(env):
         assert done.returncode == 0, done.stderr[-3000:]
         ids += done.stdout.split()
     assert len(ids) == 9 and len(set(ids)) == 9
+
+
+def test_an_undeclared_transaction_pooler_is_named_in_the_error(
+    transaction_pooled: Pooled,
+) -> None:
+    """Told nothing, pqw cannot know it is behind a transaction pooler; the error that
+    follows says what to set instead of asyncpg's prepared-statement message alone."""
+    env = subprocess_env(
+        PQW_DATABASE_URL=transaction_pooled.url, PQW_DIRECT_URL="", PQW_POOL_MODE=""
+    )
+    failed = [d for d in insert_in_new_processes(env) if d.returncode != 0]
+    assert failed, "a later process should have met an earlier one's statements"
+    for done in failed:
+        assert "PQW_POOL_MODE=transaction" in done.stderr, done.stderr[-3000:]
+        assert PASSWORD not in done.stderr
 
 
 class LockThenLoseTheSession:

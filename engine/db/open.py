@@ -9,6 +9,7 @@ import asyncpg
 
 from engine.db import migrate
 from engine.db.dsn import Database, configured_dsn, resolve_database
+from engine.db.outage import pooler_misconfigured
 from engine.db.pool import connect, create_pool
 
 
@@ -41,8 +42,11 @@ async def open_pool(
             await migrate_database(database, application_name=application_name)
         async with pool.acquire() as conn:
             await migrate.check_schema(conn)
-    except BaseException:
+    except BaseException as exc:
         await pool.close()
+        misconfigured = pooler_misconfigured(exc)
+        if misconfigured is not None:
+            raise misconfigured from exc
         raise
     return database, pool
 
