@@ -12,13 +12,10 @@ from typing import Any, ParamSpec, TypeVar, Unpack
 
 import asyncpg
 
+from engine.db.dsn import Database
 from engine.db.open import open_pool
 from engine.db.pool import Conn
-from engine.jobs.insert_params import (
-    RowTemplate,
-    template_for,
-    validate_concurrency,
-)
+from engine.jobs.insert_params import batch_params, template_for, validate_concurrency
 from engine.jobs.inserter import insert_rows
 from engine.jobs.kinds import JobHandler, JobKind, define_kind
 from engine.jobs.retry import RetryBackoff, default_backoff
@@ -50,6 +47,8 @@ class Client:
         dsn: str | None = None,
         queues: Mapping[str, int] | None = None,
         *,
+        direct_dsn: str | None = None,
+        pool_mode: str | None = None,
         id: str | None = None,
         retry_backoff: RetryBackoff | None = None,
         poll_interval: float = 1.0,
@@ -60,6 +59,8 @@ class Client:
         maintenance: MaintenanceConfig | None = None,
     ) -> None:
         self._dsn_option = dsn
+        self._direct_option = direct_dsn
+        self._pool_mode_option = pool_mode
         self.queues: dict[str, int] = {}
         self.id = id or default_client_id()
         self.retry_backoff = retry_backoff or default_backoff
@@ -69,7 +70,8 @@ class Client:
         self.stop_timeout = stop_timeout
         self._auto_migrate = auto_migrate
         self.kinds: dict[str, JobKind] = {}
-        self.dsn: str | None = None
+        self.database: Database | None = None
+        self.dsn: str | None = None  # the main URL once connected, marked with its pool mode
         self._pool: asyncpg.Pool[Any] | None = None
         self._pool_lock = asyncio.Lock()
         self.maintenance_config = maintenance or MaintenanceConfig()
@@ -173,12 +175,23 @@ class Client:
         )
         self.periodic_jobs.append(job)
 
-    def configure(self, *, dsn: str | None = None, queues: Mapping[str, int] | None = None) -> None:
-        """Override the database or add queues before start (the `pqw worker` options)."""
+    def configure(
+        self,
+        *,
+        dsn: str | None = None,
+        direct_dsn: str | None = None,
+        pool_mode: str | None = None,
+        queues: Mapping[str, int] | None = None,
+    ) -> None:
+        """Override the database URLs or add queues before start (the `pqw worker` options)."""
         if self._pool is not None:
             raise RuntimeError("configure() must come before the client connects")
         if dsn:
             self._dsn_option = dsn
+        if direct_dsn:
+            self._direct_option = direct_dsn
+        if pool_mode:
+            self._pool_mode_option = pool_mode
         for name, concurrency in (queues or {}).items():
             validate_concurrency(name, concurrency)
             self.queues[name] = concurrency
@@ -196,14 +209,16 @@ class Client:
         async with self._pool_lock:
             if self._pool is not None:
                 return self._pool
-            dsn, pool = await open_pool(
+            database, pool = await open_pool(
                 self._dsn_option,
+                direct_dsn=self._direct_option,
+                pool_mode=self._pool_mode_option,
                 # Operators (and crash tests) find a client's sessions in pg_stat_activity by name.
                 application_name=f"pqw {self.id}",
                 max_size=max(4, len(self.queues) + 4),
                 auto_migrate=self._auto_migrate,
             )
-            self.dsn = dsn
+            self.database, self.dsn = database, database.url
             self._pool = pool
             return pool
 
@@ -255,20 +270,7 @@ class Client:
 
         Every job is validated before anything is written.
         """
-        templates: dict[tuple[str, int], RowTemplate] = {}
-        params = []
-        for item in jobs:
-            if isinstance(item, JobSpec):
-                kind, args, opts = item.kind, item.args, item.opts
-            else:
-                kind, args, *rest = item
-                opts = rest[0] if rest else None
-            key = (kind, id(opts))
-            template = templates.get(key)
-            if template is None:
-                template = template_for(kind, self._opts_for(kind, opts, {}))
-                templates[key] = template
-            params.append(template.row(args))
+        params = batch_params(jobs, lambda kind, opts: self._opts_for(kind, opts, {}))
         if conn is not None:
             return await insert_rows(conn, params)
         return await insert_rows(await self._ensure_pool(), params, own_pool=True)
@@ -287,8 +289,8 @@ class Client:
         if self._node is not None:
             return
         pool = await self._ensure_pool()
-        assert self.dsn is not None
-        node = Node(self, pool, self.dsn)
+        assert self.database is not None
+        node = Node(self, pool, self.database)
         self._node = node
         try:
             await node.start()

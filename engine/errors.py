@@ -11,6 +11,14 @@ class DatabaseUnavailable(PqwError):
     """The database cannot be reached; the message names the host, never the password."""
 
 
+class InvalidDatabaseUrl(ValueError, PqwError):
+    """A database URL or pool mode pqw was given cannot be used (the message masks passwords)."""
+
+
+class PoolerMisconfigured(PqwError):
+    """The database answered like a transaction pooler pqw was not told about."""
+
+
 class SchemaError(PqwError):
     """The database schema is missing, behind, or ahead of this version of pqw."""
 

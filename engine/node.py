@@ -14,7 +14,7 @@ from typing import Any, Protocol
 import asyncpg
 
 from engine import sql
-from engine.db.dsn import describe_dsn
+from engine.db.dsn import Database
 from engine.jobs.kinds import JobKind
 from engine.jobs.retry import RetryBackoff
 from engine.jobs.runtime import Runtime, RuntimeSettings
@@ -76,13 +76,14 @@ class NodeDefinition(Protocol):
 class Node:
     """Everything that runs between a client's start and stop."""
 
-    def __init__(self, client: NodeDefinition, pool: asyncpg.Pool[Any], dsn: str) -> None:
+    def __init__(self, client: NodeDefinition, pool: asyncpg.Pool[Any], database: Database) -> None:
         self.client = client
         self.pool = pool
-        self.dsn = dsn
+        self.database = database
+        self.dsn = database.url
         self.runtime = Runtime(
             pool,
-            dsn,
+            database.session_url,
             RuntimeSettings(
                 client_id=client.id,
                 kinds=client.kinds,
@@ -127,7 +128,7 @@ class Node:
         log.info(
             "pqw: client %s started on %s; queues: %s; kinds: %s%s",
             client.id,
-            describe_dsn(self.dsn),
+            self.database.describe(),
             queues,
             ", ".join(sorted(client.kinds)) or "none",
             f"; persistent: {', '.join(persistent)}" if persistent else "",

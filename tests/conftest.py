@@ -148,4 +148,13 @@ async def conn(dsn: str) -> Any:
 
 
 from tests.clients import make_client  # noqa: E402, F401  (a fixture every engine test uses)
+from tests.compat import (  # noqa: E402, F401  (PostgreSQL 15 and PgBouncer fixtures)
+    bouncers,
+    compat_bare_dsn,
+    compat_db,
+    compat_dsn,
+    compat_server,
+    pooled,
+    pooled_admin,
+)
 from tests.processes import admin, db, workers  # noqa: E402, F401  (crash-test fixtures)

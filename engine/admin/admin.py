@@ -28,7 +28,7 @@ from engine.admin.models import (
 )
 from engine.admin.records import client_info, periodic_info, worker_info
 from engine.db import json_text
-from engine.db.dsn import describe_dsn, resolve_dsn
+from engine.db.dsn import Database, resolve_database
 from engine.db.migrate import check_schema
 from engine.db.pool import create_pool
 from engine.errors import InvalidConfig, InvalidJobOption, NotFound
@@ -54,9 +54,12 @@ def default_actor() -> str:
 class Admin:
     """Operator reads and actions over a small pool. Open with `await Admin.connect(dsn)`."""
 
-    def __init__(self, pool: asyncpg.Pool[Any], dsn: str, actor: str) -> None:
+    def __init__(
+        self, pool: asyncpg.Pool[Any], dsn: str, actor: str, direct_dsn: str | None = None
+    ) -> None:
         self.pool = pool
         self.dsn = dsn
+        self.direct_dsn = direct_dsn
         self.actor = actor
 
     @classmethod
@@ -64,15 +67,22 @@ class Admin:
         cls,
         dsn: str | None = None,
         *,
+        direct_dsn: str | None = None,
+        pool_mode: str | None = None,
         actor: str | None = None,
         pool_size: int = 4,
         check: bool = True,
         application_name: str = "pqw admin",
     ) -> Admin:
-        """Connect (DatabaseUnavailable when it cannot) and check the schema (SchemaError)."""
-        resolved = resolve_dsn(dsn)
+        """Connect (DatabaseUnavailable when it cannot) and check the schema (SchemaError).
+
+        URLs and pool mode as for Client (options, else PQW_DATABASE_URL,
+        PQW_DIRECT_URL, PQW_POOL_MODE); every read and action works on a
+        transaction-pooled URL, so the direct one is only remembered.
+        """
+        resolved = resolve_database(dsn, direct_dsn, pool_mode)
         pool = await create_pool(
-            resolved,
+            resolved.url,
             min_size=1,
             max_size=pool_size,
             server_settings={"application_name": application_name},
@@ -84,7 +94,7 @@ class Admin:
             except BaseException:
                 await pool.close()
                 raise
-        return cls(pool, resolved, actor or default_actor())
+        return cls(pool, resolved.url, actor or default_actor(), resolved.direct_url)
 
     async def close(self) -> None:
         await self.pool.close()
@@ -95,8 +105,8 @@ class Admin:
 
     @property
     def database(self) -> str:
-        """Where this admin is connected, without the password."""
-        return describe_dsn(self.dsn)
+        """Where this admin is connected (and how), without a password."""
+        return Database(self.dsn, self.direct_dsn).describe()
 
     # ------------------------------------------------------------------
     # Jobs

@@ -11,26 +11,20 @@ from typing import Any
 
 import asyncpg
 
+from engine.cli.options import add_dsn_option, database_of
 from engine.db import migrate
-from engine.db.dsn import describe_dsn, mask_dsn, resolve_dsn
+from engine.db.dsn import describe_dsn, mask_dsn
 from engine.db.pool import connect
 from engine.errors import PqwError
 
 Handler = Callable[[argparse.Namespace], Coroutine[Any, Any, int]]
 
 
-def add_dsn_option(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--dsn",
-        help="Postgres URL (default: $PQW_DATABASE_URL, $DATABASE_URL, else the embedded server)",
-    )
-
-
 async def cmd_migrate(args: argparse.Namespace) -> int:
-    dsn = resolve_dsn(args.dsn)
-    conn = await connect(dsn)
+    database = database_of(args)
+    conn = await connect(database.migration_url)
     try:
-        where = describe_dsn(dsn)
+        where = describe_dsn(database.migration_url)
         if args.action == "up":
             done = await migrate.migrate_up(conn, args.target)
             if not done:
@@ -61,7 +55,7 @@ async def cmd_demo(args: argparse.Namespace) -> int:
     from engine.cli import demo
     from engine.cli.worker import run_until_signalled
 
-    demo.client.configure(dsn=args.dsn)
+    demo.client.configure(dsn=args.dsn, direct_dsn=args.direct_dsn, pool_mode=args.pool_mode)
     await run_until_signalled(demo.client, alongside=demo.produce_traffic)
     return 0
 
@@ -69,7 +63,7 @@ async def cmd_demo(args: argparse.Namespace) -> int:
 async def cmd_queue(args: argparse.Namespace) -> int:
     from engine.admin import Admin
 
-    admin = await Admin.connect(args.dsn)
+    admin = await Admin.connect(args.dsn, direct_dsn=args.direct_dsn, pool_mode=args.pool_mode)
     try:
         if args.action == "pause":
             await admin.pause_queue(args.name)
@@ -85,7 +79,7 @@ async def cmd_queue(args: argparse.Namespace) -> int:
 async def cmd_persistent(args: argparse.Namespace) -> int:
     from engine.admin import Admin
 
-    admin = await Admin.connect(args.dsn)
+    admin = await Admin.connect(args.dsn, direct_dsn=args.direct_dsn, pool_mode=args.pool_mode)
     try:
         if args.action == "list":
             workers = await admin.list_persistent_workers()

@@ -12,6 +12,7 @@ from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
+from engine.cli.options import add_dsn_option
 from engine.client import Client
 from engine.errors import PqwError
 
@@ -99,7 +100,9 @@ async def run_until_signalled(
 
 async def cmd_worker(args: argparse.Namespace) -> int:
     client = load_client(args.target)
-    client.configure(dsn=args.dsn, queues=args.queues)
+    client.configure(
+        dsn=args.dsn, direct_dsn=args.direct_dsn, pool_mode=args.pool_mode, queues=args.queues
+    )
     await run_until_signalled(client)
     return 0
 
@@ -109,5 +112,5 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--queues", type=parse_queues, help="queues and concurrency, like mail=5,default=10"
     )
-    parser.add_argument("--dsn", help="Postgres URL (default: env, else the embedded server)")
+    add_dsn_option(parser)
     parser.set_defaults(run=cmd_worker)

@@ -1,4 +1,11 @@
-"""Versioned schema migrations: numbered SQL files applied in order under an advisory lock."""
+"""Versioned schema migrations: numbered SQL files applied in order under an advisory lock.
+
+Each migration runs in a transaction of its own that first takes the lock with
+pg_advisory_xact_lock and then reads what is applied: a transaction-scoped lock
+needs no session, so migrating works through a transaction pooler too (a
+session lock taken there can land on one server session and its unlock on
+another, leaving the lock held for whoever gets that session next).
+"""
 
 from __future__ import annotations
 
@@ -89,31 +96,40 @@ async def status(conn: Conn) -> list[MigrationStatus]:
     return [MigrationStatus(m.version, m.name, applied.get(m.version)) for m in known]
 
 
+_LOCK = "SELECT pg_advisory_xact_lock($1)"
+
+
+async def _locked_applied(conn: Conn, known: list[Migration]) -> dict[int, Any]:
+    """Inside a transaction: wait for the migration lock, then what is applied."""
+    await conn.execute(_LOCK, MIGRATION_LOCK_KEY)
+    applied = await applied_versions(conn)
+    _refuse_newer(applied, known)
+    return applied
+
+
 async def migrate_up(conn: Conn, target: int | None = None) -> list[Migration]:
     """Apply pending migrations up to target (default: all); returns those applied."""
     known = load_migrations()
     target = known[-1].version if target is None else target
     if target not in {m.version for m in known} and target != 0:
         raise SchemaError(f"no migration with version {target}")
-    done: list[Migration] = []
-    await conn.execute("SELECT pg_advisory_lock($1)", MIGRATION_LOCK_KEY)
-    try:
+    async with conn.transaction():
+        await conn.execute(_LOCK, MIGRATION_LOCK_KEY)
         await conn.execute(_CREATE_TABLE)
-        applied = await applied_versions(conn)
-        _refuse_newer(applied, known)
-        for migration in known:
-            if migration.version > target or migration.version in applied:
+    done: list[Migration] = []
+    for migration in known:
+        if migration.version > target:
+            break
+        async with conn.transaction():
+            if migration.version in await _locked_applied(conn, known):
                 continue
-            async with conn.transaction():
-                await conn.execute(migration.up)
-                await conn.execute(
-                    "INSERT INTO pqw_migration (version, name) VALUES ($1, $2)",
-                    migration.version,
-                    migration.name,
-                )
-            done.append(migration)
-    finally:
-        await conn.execute("SELECT pg_advisory_unlock($1)", MIGRATION_LOCK_KEY)
+            await conn.execute(migration.up)
+            await conn.execute(
+                "INSERT INTO pqw_migration (version, name) VALUES ($1, $2)",
+                migration.version,
+                migration.name,
+            )
+        done.append(migration)
     return done
 
 
@@ -121,21 +137,15 @@ async def migrate_down(conn: Conn, target: int = 0) -> list[Migration]:
     """Revert applied migrations above target (default: all); returns those reverted."""
     known = load_migrations()
     done: list[Migration] = []
-    await conn.execute("SELECT pg_advisory_lock($1)", MIGRATION_LOCK_KEY)
-    try:
-        applied = await applied_versions(conn)
-        _refuse_newer(applied, known)
-        for migration in reversed(known):
-            if migration.version <= target or migration.version not in applied:
+    for migration in reversed(known):
+        if migration.version <= target:
+            break
+        async with conn.transaction():
+            if migration.version not in await _locked_applied(conn, known):
                 continue
-            async with conn.transaction():
-                await conn.execute(migration.down)
-                await conn.execute(
-                    "DELETE FROM pqw_migration WHERE version = $1", migration.version
-                )
-            done.append(migration)
-    finally:
-        await conn.execute("SELECT pg_advisory_unlock($1)", MIGRATION_LOCK_KEY)
+            await conn.execute(migration.down)
+            await conn.execute("DELETE FROM pqw_migration WHERE version = $1", migration.version)
+        done.append(migration)
     return done
 
 

@@ -8,36 +8,53 @@ from typing import Any
 import asyncpg
 
 from engine.db import migrate
-from engine.db.dsn import configured_dsn, resolve_dsn
-from engine.db.pool import create_pool
+from engine.db.dsn import Database, configured_dsn, resolve_database
+from engine.db.outage import pooler_misconfigured
+from engine.db.pool import connect, create_pool
 
 
 async def open_pool(
     dsn_option: str | None,
     *,
+    direct_dsn: str | None = None,
+    pool_mode: str | None = None,
     application_name: str,
     max_size: int,
     auto_migrate: bool | None,
-) -> tuple[str, asyncpg.Pool[Any]]:
-    """The DSN used and a pool on it whose schema is current.
+) -> tuple[Database, asyncpg.Pool[Any]]:
+    """The database used and a pool on its main URL whose schema is current.
 
     auto_migrate None migrates the embedded server (nobody else's schema is
     ours to change) and only checks a configured database (SchemaError when
-    behind).
+    behind). Migrations go to the direct URL when there is one.
     """
     embedded = configured_dsn(dsn_option) is None
     # Starting the embedded server blocks for a moment: not on the event loop.
-    dsn = await asyncio.to_thread(resolve_dsn, dsn_option)
+    database = await asyncio.to_thread(resolve_database, dsn_option, direct_dsn, pool_mode)
     pool = await create_pool(
-        dsn, min_size=1, max_size=max_size, server_settings={"application_name": application_name}
+        database.url,
+        min_size=1,
+        max_size=max_size,
+        server_settings={"application_name": application_name},
     )
     try:
+        if embedded if auto_migrate is None else auto_migrate:
+            await migrate_database(database, application_name=application_name)
         async with pool.acquire() as conn:
-            if embedded if auto_migrate is None else auto_migrate:
-                await migrate.migrate_up(conn)
-            else:
-                await migrate.check_schema(conn)
-    except BaseException:
+            await migrate.check_schema(conn)
+    except BaseException as exc:
         await pool.close()
+        misconfigured = pooler_misconfigured(exc)
+        if misconfigured is not None:
+            raise misconfigured from exc
         raise
-    return dsn, pool
+    return database, pool
+
+
+async def migrate_database(database: Database, *, application_name: str = "pqw migrate") -> None:
+    """Apply every pending migration, on the direct URL when there is one."""
+    conn = await connect(database.migration_url, application_name=application_name)
+    try:
+        await migrate.migrate_up(conn)
+    finally:
+        await conn.close()

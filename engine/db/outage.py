@@ -13,7 +13,7 @@ import socket
 import asyncpg
 
 from engine.db.dsn import describe_dsn, mask_dsn
-from engine.errors import DatabaseUnavailable
+from engine.errors import DatabaseUnavailable, PoolerMisconfigured
 
 # Errors that mean "the database is not there right now" rather than "the query is wrong".
 CONNECTION_ERRORS: tuple[type[BaseException], ...] = (
@@ -60,9 +60,28 @@ def is_connection_error(exc: BaseException) -> bool:
     return sqlstate == "55000" and "not currently accepting connections" in str(exc)
 
 
+# What asyncpg's statement cache meets behind a transaction pooler it was not told
+# about: another process's statement of the same name on the server session it
+# was handed, or its own statement gone with the session it was prepared on.
+_POOLER_SYMPTOMS = (asyncpg.DuplicatePreparedStatementError, asyncpg.InvalidSQLStatementNameError)
+POOLER_HINT = (
+    "the database URL looks transaction-pooled (PgBouncer pool_mode = transaction) "
+    "and pqw was not told: set PQW_DIRECT_URL to Postgres itself, or PQW_POOL_MODE=transaction"
+)
+
+
+def pooler_misconfigured(exc: BaseException) -> PoolerMisconfigured | None:
+    """A clear error when exc is the symptom of an undeclared transaction pooler."""
+    if isinstance(exc, _POOLER_SYMPTOMS) and "__asyncpg_" in str(exc):
+        return PoolerMisconfigured(f"{POOLER_HINT} ({exc})")
+    return None
+
+
 def connection_failure(dsn: str, exc: BaseException) -> DatabaseUnavailable:
     """One clear line: which database, what failed, the password masked."""
     reason = str(exc).strip() or type(exc).__name__
+    if pooler_misconfigured(exc) is not None:
+        reason = f"{reason}; {POOLER_HINT}"
     if isinstance(exc, socket.gaierror):
         reason = f"host name not found ({reason})"
     elif isinstance(exc, ConnectionRefusedError):

@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable
+import logging
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, TypeAlias, TypeVar
 
 import asyncpg
 
+from engine import sql
+from engine.db.dsn import PoolMode, split_pool_mode
 from engine.db.json_text import RawJson, dumps
 from engine.db.outage import CONNECT_FAILURES, connection_failure
 from engine.errors import DatabaseUnavailable
+
+log = logging.getLogger("pqw.db")
 
 T = TypeVar("T")
 
@@ -53,19 +58,74 @@ async def _guarded(dsn: str, make: Callable[[], Awaitable[T]]) -> T:
         raise connection_failure(dsn, exc) from exc
 
 
+# The only startup parameter pqw sends: every pooler passes it (libpq and psql
+# send it too). Anything else is a session setting, set after connecting.
+STARTUP_PARAMETERS = frozenset({"application_name"})
+
+_warned_dropped: set[str] = set()
+
+
+def _session_options(mode: PoolMode) -> dict[str, Any]:
+    """asyncpg options for a URL in `mode`: in transaction mode nothing may live on a
+    session, so no prepared-statement cache (statements are unnamed, parsed and run
+    in one exchange) and no reset query on release (the server session it would
+    reset is no longer ours)."""
+    if mode == "session":
+        return {}
+    return {"statement_cache_size": 0}
+
+
+async def _no_session_state(_conn: asyncpg.Connection[Any]) -> None:
+    """Nothing to reset: a transaction-pooled connection keeps no session state."""
+
+
+def _split_settings(
+    server_settings: Mapping[str, str] | None, mode: PoolMode
+) -> tuple[dict[str, str], dict[str, str]]:
+    """(startup parameters, session settings); in transaction mode session settings
+    cannot be kept, and are dropped with one warning each."""
+    startup: dict[str, str] = {}
+    session: dict[str, str] = {}
+    for name, value in (server_settings or {}).items():
+        (startup if name in STARTUP_PARAMETERS else session)[name] = value
+    if mode == "transaction" and session:
+        for name in sorted(set(session) - _warned_dropped):
+            _warned_dropped.add(name)
+            log.warning(
+                "pqw: %s is a session setting, which a transaction-pooled connection cannot "
+                "keep; it is not set (set it per transaction instead)",
+                name,
+            )
+        session = {}
+    return startup, session
+
+
+async def apply_session_settings(conn: Conn, settings: Mapping[str, str]) -> None:
+    """Set each setting for the rest of the session (values are bind parameters)."""
+    if settings:
+        await conn.execute(sql.SET_SESSION_SETTINGS, list(settings), list(settings.values()))
+
+
 async def connect(
     dsn: str, *, timeout: float = 10.0, application_name: str = "pqw"
 ) -> asyncpg.Connection[Any]:
-    """A single connection with pqw's codecs; DatabaseUnavailable when it cannot be made."""
+    """A single connection with pqw's codecs; DatabaseUnavailable when it cannot be made.
+
+    A URL marked transaction-pooled gets a connection that keeps no session state.
+    """
+    url, mode = split_pool_mode(dsn)
 
     async def make() -> asyncpg.Connection[Any]:
         conn: asyncpg.Connection[Any] = await asyncpg.connect(
-            dsn, timeout=timeout, server_settings={"application_name": application_name}
+            url,
+            timeout=timeout,
+            server_settings={"application_name": application_name},
+            **_session_options(mode or "session"),
         )
         await init_connection(conn)
         return conn
 
-    return await _guarded(dsn, make)
+    return await _guarded(url, make)
 
 
 async def create_pool(
@@ -76,18 +136,39 @@ async def create_pool(
     timeout: float = 10.0,
     server_settings: dict[str, str] | None = None,
 ) -> asyncpg.Pool[Any]:
-    """A pool with pqw's codecs; DatabaseUnavailable when the first connection fails."""
+    """A pool with pqw's codecs; DatabaseUnavailable when the first connection fails.
+
+    Only application_name goes in the startup packet (a pooler refuses most
+    others); other server_settings are set on each new session and again after
+    each release's reset, or, on a transaction-pooled URL, dropped with a warning.
+    """
+    url, marked = split_pool_mode(dsn)
+    mode: PoolMode = marked or "session"
+    startup, session = _split_settings(server_settings, mode)
+
+    async def init(conn: asyncpg.Connection[Any]) -> None:
+        await init_connection(conn)
+        await apply_session_settings(conn, session)
+
+    async def reset(conn: asyncpg.Connection[Any]) -> None:
+        # The default reset (RESET ALL among others) undoes our settings: set them again.
+        query = conn.get_reset_query()
+        if query:
+            await conn.execute(query)
+        await apply_session_settings(conn, session)
 
     async def make() -> asyncpg.Pool[Any]:
         pool: asyncpg.Pool[Any] = await asyncpg.create_pool(
-            dsn,
+            url,
             min_size=min_size,
             max_size=max_size,
-            init=init_connection,
+            init=init,
+            reset=_no_session_state if mode == "transaction" else (reset if session else None),
             timeout=timeout,
             max_inactive_connection_lifetime=60.0,
-            server_settings=server_settings,
+            server_settings=startup or None,
+            **_session_options(mode),
         )
         return pool
 
-    return await _guarded(dsn, make)
+    return await _guarded(url, make)

@@ -8,7 +8,7 @@ encoding per row.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -17,7 +17,7 @@ from engine.db import json_text
 from engine.db.json_text import RawJson
 from engine.errors import InvalidJobOption, InvalidJobType
 from engine.jobs.unique import unique_key, unique_states_mask
-from engine.types import InsertOpts, UniqueOpts
+from engine.types import InsertOpts, JobSpec, UniqueOpts
 
 DEFAULT_QUEUE = "default"
 DEFAULT_PRIORITY = 1
@@ -200,3 +200,26 @@ def template_for(kind: str, opts: InsertOpts) -> RowTemplate:
 def build_params(kind: str, args: Any, opts: InsertOpts) -> InsertParams:
     """Validate everything about one insert; raises before anything is written."""
     return template_for(kind, opts).row(args)
+
+
+def batch_params(
+    jobs: Sequence[JobSpec | tuple[Any, ...]],
+    opts_for: Callable[[str, InsertOpts | None], InsertOpts],
+) -> list[InsertParams]:
+    """Validate a batch (JobSpecs or (kind, args[, opts]) tuples), one template per
+    (kind, options); raises before anything is written."""
+    templates: dict[tuple[str, int], RowTemplate] = {}
+    params = []
+    for item in jobs:
+        if isinstance(item, JobSpec):
+            kind, args, opts = item.kind, item.args, item.opts
+        else:
+            kind, args, *rest = item
+            opts = rest[0] if rest else None
+        key = (kind, id(opts))
+        template = templates.get(key)
+        if template is None:
+            template = template_for(kind, opts_for(kind, opts))
+            templates[key] = template
+        params.append(template.row(args))
+    return params

@@ -14,6 +14,7 @@ from typing import Any, TypeAlias, overload
 import asyncpg
 
 from engine import sql
+from engine.db.outage import pooler_misconfigured
 from engine.db.pool import Conn
 from engine.jobs.insert_params import InsertParams
 from engine.types import InsertResult, Job, JobState
@@ -28,6 +29,18 @@ async def insert_rows(
     executor: Executor, rows: Sequence[InsertParams], *, own_pool: bool = False
 ) -> Sequence[InsertResult]:
     """Insert rows; a unique row meeting a live duplicate returns that job as a duplicate."""
+    try:
+        return await _insert_rows(executor, rows, own_pool)
+    except asyncpg.PostgresError as exc:
+        misconfigured = pooler_misconfigured(exc)
+        if misconfigured is not None:
+            raise misconfigured from exc
+        raise
+
+
+async def _insert_rows(
+    executor: Executor, rows: Sequence[InsertParams], own_pool: bool
+) -> Sequence[InsertResult]:
     if not rows:
         return []
     if own_pool and len(rows) >= COPY_THRESHOLD and all(r.unique_key is None for r in rows):

@@ -33,6 +33,14 @@ class Notifier:
         self.connected = asyncio.Event()
         self.conn: asyncpg.Connection[Any] | None = None
 
+    async def wait_connected(self, timeout: float) -> None:
+        """Return once listening, or after `timeout` (saying that it polls meanwhile)."""
+        try:
+            async with asyncio.timeout(timeout):
+                await self.connected.wait()
+        except TimeoutError:
+            log.warning("pqw: notifications not connected yet; polling meanwhile")
+
     def _dispatch(self, channel: str, payload: str) -> None:
         handler = self._handlers.get(channel)
         if handler is None:
@@ -92,3 +100,26 @@ class Notifier:
                 await asyncio.wait_for(conn.close(), 2.0)
         except Exception:
             conn.terminate()
+
+
+def listen_or_poll(
+    dsn: str | None,
+    handlers: dict[str, Callable[[str], None]],
+    *,
+    on_connect: Callable[[], None],
+    client_id: str,
+    poll_interval: float,
+) -> Notifier | None:
+    """A Notifier on `dsn`, or None (after saying so in one line) when there is no URL
+    a session can LISTEN on: a transaction pooler hands each transaction any server
+    session, so notifications sent to a LISTEN there reach nobody."""
+    if dsn is not None:
+        return Notifier(dsn, handlers, on_connect=on_connect, application_name=f"pqw {client_id}")
+    log.warning(
+        "pqw: client %s: the database URL is transaction-pooled and no direct URL "
+        "(PQW_DIRECT_URL) was given, so no LISTEN: new jobs are found by polling every "
+        "%ss, and operator changes and cancellations arrive with the next heartbeat",
+        client_id,
+        poll_interval,
+    )
+    return None

@@ -22,7 +22,7 @@ from engine.db.outage import is_connection_error
 from engine.jobs.completer import Completer
 from engine.jobs.executor import RunningJob, StopReason, execute
 from engine.jobs.kinds import JobKind
-from engine.jobs.notifier import Notifier
+from engine.jobs.notifier import Notifier, listen_or_poll
 from engine.jobs.producer import Producer
 from engine.jobs.retry import RetryBackoff
 from engine.types import Job
@@ -51,9 +51,13 @@ class RuntimeSettings:
 class Runtime:
     """Everything that works jobs between a client's start and stop."""
 
-    def __init__(self, pool: asyncpg.Pool[Any], dsn: str, settings: RuntimeSettings) -> None:
+    def __init__(
+        self, pool: asyncpg.Pool[Any], listen_dsn: str | None, settings: RuntimeSettings
+    ) -> None:
         self.pool = pool
-        self.dsn = dsn
+        # Where notifications are listened for; None behind a transaction pooler with no
+        # direct URL: then everything is found by polling.
+        self.listen_dsn = listen_dsn
         self.settings = settings
         self.stopping = False
         self.producers: dict[str, Producer] = {}
@@ -134,22 +138,21 @@ class Runtime:
     async def start(self) -> None:
         """Start listening, recording, heartbeating and fetching."""
         self._timeouts_json = self._heartbeat_timeouts()
-        self.notifier = Notifier(
-            self.dsn,
+        self.notifier = listen_or_poll(
+            self.listen_dsn,
             self._channels,
             on_connect=self._on_notifier_connect,
-            application_name=f"pqw {self.settings.client_id}",
+            client_id=self.settings.client_id,
+            poll_interval=self.settings.poll_interval,
         )
-        self.spawn(self.notifier.run(), "notifier")
+        if self.notifier is not None:
+            self.spawn(self.notifier.run(), "notifier")
         self.spawn(self.completer.run(), "completer")
         self.spawn(self._heartbeat_loop(), "heartbeat")
         for producer in self.producers.values():
             self._producer_tasks.append(self.spawn(producer.run(), f"producer:{producer.queue}"))
-        try:
-            async with asyncio.timeout(5.0):
-                await self.notifier.connected.wait()
-        except TimeoutError:
-            log.warning("pqw: notifications not connected yet; polling meanwhile")
+        if self.notifier is not None:
+            await self.notifier.wait_connected(5.0)
 
     def spawn(self, coro: Coroutine[Any, Any, Any], name: str) -> asyncio.Task[Any]:
         """A background task ended (cancelled) by close(); an error in it is logged."""

@@ -81,6 +81,7 @@ from engine.sql.queues import (
     RESUME_QUEUE,
     THROUGHPUT,
 )
+from engine.sql.sessions import SET_SESSION_SETTINGS
 
 __all__ = [
     "ADVANCE_PERIODIC",
@@ -132,6 +133,7 @@ __all__ = [
     "RETRY_JOB",
     "SCHEDULE_DUE_JOBS",
     "SET_PERIODIC_ENABLED",
+    "SET_SESSION_SETTINGS",
     "SET_WORKER_CONFIG",
     "START_WORKER",
     "STOP_CLIENT",
