@@ -16,7 +16,12 @@ from typing import Any
 from engine.db import json_text
 from engine.db.json_text import RawJson
 from engine.errors import InvalidJobOption, InvalidJobType
-from engine.jobs.unique import unique_key, unique_states_mask
+from engine.jobs.unique import (
+    PERSISTENT_KIND_PREFIX,
+    RESERVED_KIND_PREFIX,
+    unique_key,
+    unique_states_mask,
+)
 from engine.types import InsertOpts, UniqueOpts
 
 DEFAULT_QUEUE = "default"
@@ -38,11 +43,25 @@ DEFAULT_OPTS = InsertOpts(
 
 
 def validate_kind(kind: object) -> str:
+    """A kind a user may insert, register or schedule: a short string outside pqw's own."""
     if not isinstance(kind, str):
         raise InvalidJobType(f"kind must be a string, got {type(kind).__name__}")
     if not 1 <= len(kind) <= NAME_MAX:
         raise InvalidJobOption(
             f"kind must be 1 to {NAME_MAX} characters, got {len(kind)}: {kind!r}"
+        )
+    if kind.startswith(PERSISTENT_KIND_PREFIX):
+        name = kind[len(PERSISTENT_KIND_PREFIX) :]
+        raise InvalidJobOption(
+            f"job kind {kind!r} is reserved: the runs of a persistent worker are inserted "
+            f"by pqw itself, one live run at a time. Define the loop with "
+            f"@client.persistent({name!r}); start, stop or restart it with "
+            f"Admin.start_worker/stop_worker/restart_worker or `pqw persistent start {name}`"
+        )
+    if kind.startswith(RESERVED_KIND_PREFIX):
+        raise InvalidJobOption(
+            f"job kind {kind!r} is reserved: kinds starting with {RESERVED_KIND_PREFIX!r} "
+            f"are pqw's own; name yours without that prefix"
         )
     return kind
 

@@ -111,7 +111,10 @@ def explicit_key(namespace: str, *values: str) -> bytes:
     return hashlib.sha256(canonical_json([namespace, *values]).encode()).digest()
 
 
-PERSISTENT_KIND_PREFIX = "pqw.persistent:"
+# pqw's own job kinds start with this (validate_kind refuses them from users): a
+# user's job of such a kind would be taken for one of pqw's.
+RESERVED_KIND_PREFIX = "pqw."
+PERSISTENT_KIND_PREFIX = RESERVED_KIND_PREFIX + "persistent:"
 
 
 def persistent_kind(name: str) -> str:

@@ -59,6 +59,7 @@ from engine.sql.periodic import (
 from engine.sql.persistent import (
     CANCEL_WAITING_RUN,
     CLAIM_RUN,
+    DISCARD_FORGED_RUN,
     FINISH_RUN_JOB,
     FINISH_RUN_WORKER,
     HEARTBEAT_RUN,
@@ -93,6 +94,7 @@ __all__ = [
     "DELETE_FINISHED_JOBS",
     "DELETE_JOB",
     "DELETE_OLD_THROUGHPUT",
+    "DISCARD_FORGED_RUN",
     "FENCE_LEADERSHIP",
     "FETCH_JOBS",
     "FINISH_RUN_JOB",
