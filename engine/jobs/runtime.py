@@ -164,6 +164,9 @@ class Runtime:
         self.stopping = True
         for producer in self.producers.values():
             producer.stop()
+        # Handlers that watch `job.stopping` end now instead of at stop_timeout.
+        for running in self.running.values():
+            running.ask_to_stop("shutdown")
         if self._producer_tasks:
             await asyncio.wait(self._producer_tasks, timeout=10.0)
 
@@ -234,6 +237,8 @@ class Runtime:
 
     def _start_job(self, job: Job, producer: Producer) -> None:
         running = RunningJob(job)
+        if self.stopping:
+            running.ask_to_stop("shutdown")  # fetched while the stop began
         self.running[job.id] = running
         producer.job_started()
         running.task = asyncio.create_task(self._work(running, producer), name=f"pqw:job:{job.id}")
