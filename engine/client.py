@@ -24,7 +24,7 @@ from engine.jobs.kinds import JobHandler, JobKind, define_kind
 from engine.jobs.retry import RetryBackoff, default_backoff
 from engine.leadership.fence import Fence
 from engine.maintenance.config import MaintenanceConfig
-from engine.maintenance.periodic import define_periodic
+from engine.maintenance.periodic_row import define_periodic
 from engine.node import Node
 from engine.persistent.manager import PersistentManager
 from engine.persistent.options import PersistentHandler, PersistentOptions
@@ -161,14 +161,21 @@ class Client:
         opts: InsertOpts | None = None,
         **overrides: Any,
     ) -> None:
-        """Insert a job of `kind` on a durable schedule (every(...) or cron(...))."""
+        """Insert a job of `kind` on a durable schedule (every(...) or cron(...)).
+
+        Options (and the kind's defaults from `@client.job`, merged in at start)
+        hold for every run. With unique options, a run whose insert meets a live
+        duplicate is skipped (the schedule moves on and says so); without them,
+        each scheduled time inserts exactly one job.
+        """
+        own = self._explicit_opts(opts, overrides)
         job = define_periodic(
             kind,
             schedule,
             args=args,
             id=id,
             run_on_start=run_on_start,
-            opts=self._opts_for(kind, opts, overrides),
+            opts=own,
             defined=[p.id for p in self.periodic_jobs],
         )
         self.periodic_jobs.append(job)
@@ -224,10 +231,14 @@ class Client:
     ) -> InsertOpts:
         registered = self.kinds.get(kind)
         base = registered.opts if registered else InsertOpts()
+        return base.merged_with(self._explicit_opts(opts, overrides))
+
+    @staticmethod
+    def _explicit_opts(opts: InsertOpts | None, overrides: dict[str, Any]) -> InsertOpts:
         unknown = set(overrides) - set(InsertOpts.__dataclass_fields__)
         if unknown:
             raise TypeError(f"unknown insert option(s): {', '.join(sorted(unknown))}")
-        return base.merged_with(opts).merged_with(InsertOpts(**overrides))
+        return InsertOpts().merged_with(opts).merged_with(InsertOpts(**overrides))
 
     async def insert(
         self,

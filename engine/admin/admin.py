@@ -33,7 +33,7 @@ from engine.db.migrate import check_schema
 from engine.db.pool import create_pool
 from engine.errors import InvalidConfig, InvalidJobOption, NotFound
 from engine.jobs import control
-from engine.jobs.insert_params import validate_queue
+from engine.jobs.insert_params import DEFAULT_QUEUE, validate_queue
 from engine.jobs.unique import NON_FINAL_MASK
 from engine.maintenance.config import CLIENT_DEAD_AFTER
 from engine.persistent.config_schema import validate_config
@@ -271,8 +271,15 @@ class Admin:
     # ------------------------------------------------------------------
 
     async def list_periodic_jobs(self) -> list[PeriodicInfo]:
-        rows = await self.pool.fetch(sql.LIST_PERIODIC)
+        """Every schedule, with its last tick's outcome and whether a live client runs it."""
+        rows = await self.pool.fetch(sql.LIST_PERIODIC, CLIENT_DEAD_AFTER, DEFAULT_QUEUE)
         return [periodic_info(r) for r in rows]
+
+    async def delete_periodic(self, schedule_id: str) -> None:
+        """Remove a schedule no code defines any more (any leader would keep running it).
+        A client that still defines it writes it again when it starts."""
+        if await self.pool.fetchval(sql.DELETE_PERIODIC, schedule_id) is None:
+            raise NotFound(f"no periodic schedule with id {schedule_id!r}")
 
     async def set_periodic_enabled(self, schedule_id: str, enabled: bool) -> None:
         # No control message: the leader's periodic pass reads the row every half second.

@@ -7,7 +7,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from engine.types import JobState
+from engine.types import FINAL_STATES, JobState
 
 
 class WorkerStatus(StrEnum):
@@ -116,6 +116,8 @@ class WorkerInfo:
 
 @dataclass(frozen=True)
 class PeriodicInfo:
+    """A durable schedule: its definition, what its last tick did, who can run its jobs."""
+
     id: str
     kind: str
     schedule: str
@@ -124,6 +126,29 @@ class PeriodicInfo:
     next_run_at: datetime
     last_run_at: datetime | None
     last_job_id: int | None
+    # The last tick inserted its job ("inserted"), or met a live duplicate under
+    # the job's own unique options and was skipped ("skipped"; last_job_id is it).
+    last_outcome: str | None = None
+    skips: int = 0
+    last_job_state: JobState | None = None
+    queue: str | None = None
+    # Live clients that register the kind and work the queue; 0: nobody runs
+    # its jobs (None: not known, as in sample data).
+    runners: int | None = None
+    last_error: str | None = None  # why no leader can keep it (an unreadable row)
+
+    @property
+    def note(self) -> str | None:
+        """What an operator should know about it, in one line (None: all is well)."""
+        if self.last_error is not None:
+            return f"not kept: {self.last_error}"
+        if self.runners == 0:
+            return f"no live client runs kind {self.kind} in queue {self.queue}"
+        if self.last_outcome == "skipped" and self.last_job_id is not None:
+            if self.last_job_state is None or self.last_job_state not in FINAL_STATES:
+                return f"skipped: job {self.last_job_id} still live"
+            return f"skipped: job {self.last_job_id} ({self.last_job_state}) holds its unique key"
+        return None
 
 
 @dataclass(frozen=True)

@@ -37,6 +37,12 @@ def periodic_info(r: Mapping[str, Any]) -> PeriodicInfo:
         next_run_at=r["next_run_at"],
         last_run_at=r["last_run_at"],
         last_job_id=r["last_job_id"],
+        last_outcome=r["last_outcome"],
+        skips=r["skips"],
+        last_job_state=JobState(r["last_job_state"]) if r["last_job_state"] else None,
+        queue=r["queue"],
+        runners=r["runners"],
+        last_error=r["last_error"],
     )
 
 

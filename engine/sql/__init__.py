@@ -51,8 +51,10 @@ from engine.sql.maintenance import (
 )
 from engine.sql.periodic import (
     ADVANCE_PERIODIC,
+    DELETE_PERIODIC,
     LIST_PERIODIC,
     LOCK_DUE_PERIODIC,
+    REFUSE_PERIODIC,
     SET_PERIODIC_ENABLED,
     UPSERT_PERIODIC,
 )
@@ -94,6 +96,7 @@ __all__ = [
     "DELETE_FINISHED_JOBS",
     "DELETE_JOB",
     "DELETE_OLD_THROUGHPUT",
+    "DELETE_PERIODIC",
     "DISCARD_FORGED_RUN",
     "FENCE_LEADERSHIP",
     "FETCH_JOBS",
@@ -124,6 +127,7 @@ __all__ = [
     "PRUNE_CLIENTS",
     "QUEUE_STATE_COUNTS",
     "READ_LEADERSHIP",
+    "REFUSE_PERIODIC",
     "REGISTER_CLIENT",
     "RENEW_LEADERSHIP",
     "RESCUE_STALE_JOBS",
