@@ -7,7 +7,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from engine.types import FINAL_STATES, JobState
+from engine.types import FINAL_STATES, Job, JobState
 
 
 class WorkerStatus(StrEnum):
@@ -152,6 +152,53 @@ class PeriodicInfo:
 
 
 @dataclass(frozen=True)
+class RunningJobInfo:
+    """A running job with its lease: how long it has run, its heartbeat, and where.
+
+    A long job (River's recipe: a periodic job whose handler loops) is alive while
+    its heartbeat is younger than its heartbeat timeout; after that the leader's
+    rescuer takes it back and it runs elsewhere.
+    """
+
+    job: Job
+    heartbeat_timeout: float | None  # seconds; None for a row made by hand
+    client_id: str | None
+    host: str | None
+    pid: int | None
+    now: datetime
+
+    @property
+    def running_for(self) -> float | None:
+        if self.job.attempted_at is None:
+            return None
+        return max(0.0, (self.now - self.job.attempted_at).total_seconds())
+
+    @property
+    def heartbeat_age(self) -> float | None:
+        if self.job.heartbeat_at is None:
+            return None
+        return max(0.0, (self.now - self.job.heartbeat_at).total_seconds())
+
+    @property
+    def stale(self) -> bool:
+        """Its heartbeat outlived its timeout: the runner is gone, a rescue is due."""
+        age, timeout = self.heartbeat_age, self.heartbeat_timeout
+        return age is not None and timeout is not None and age > timeout
+
+    @property
+    def where(self) -> str | None:
+        if self.host is None:
+            return None
+        return f"{self.host}:{self.pid}"
+
+    @property
+    def periodic_id(self) -> str | None:
+        """The schedule that inserted it, if one did."""
+        value = self.job.metadata.get("periodic_id")
+        return value if isinstance(value, str) else None
+
+
+@dataclass(frozen=True)
 class Overview:
     """Everything the dashboard shows, read in one go."""
 
@@ -162,3 +209,5 @@ class Overview:
     workers: list[WorkerInfo]
     throughput: list[int] = field(default_factory=list)  # completed per second, oldest first
     periodic: list[PeriodicInfo] = field(default_factory=list)
+    # Jobs running for longer than LONG_RUNNING seconds, longest first (a few).
+    long_running: list[RunningJobInfo] = field(default_factory=list)

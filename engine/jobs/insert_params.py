@@ -90,9 +90,15 @@ def validate_max_attempts(value: object) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise InvalidJobType(f"max_attempts must be an int, got {type(value).__name__}")
     if not 1 <= value <= MAX_ATTEMPTS_LIMIT:
+        hint = (
+            "; to keep a loop alive forever, define a persistent worker "
+            "(@client.persistent): it restarts with backoff and never spends attempts"
+            if value > MAX_ATTEMPTS_LIMIT
+            else ""
+        )
         raise InvalidJobOption(
             f"max_attempts must be between 1 and {MAX_ATTEMPTS_LIMIT} "
-            f"(the database column is a smallint), got {value}"
+            f"(the database column is a smallint), got {value}{hint}"
         )
     return value
 

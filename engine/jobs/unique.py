@@ -44,7 +44,9 @@ def validate_states(states: Iterable[JobState | str]) -> frozenset[JobState]:
         names = ", ".join(sorted(s.value for s in missing))
         raise InvalidJobOption(
             f"unique by_state must include available, pending, running and scheduled; "
-            f"missing: {names}"
+            f"missing: {names}. A job blocks its duplicates while it waits or runs; to "
+            f"let one be inserted again once the last has finished, leave out the final "
+            f"states instead: by_state=[available, pending, running, retryable, scheduled]"
         )
     return chosen
 

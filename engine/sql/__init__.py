@@ -31,6 +31,7 @@ from engine.sql.jobs import (
     JOB_COLUMNS,
     JOB_COLUMNS_JSON_AS_TEXT,
     LIST_JOBS,
+    LIST_RUNNING_JOBS,
     RESERVE_JOB_IDS,
     RETRY_JOB,
 )
@@ -118,6 +119,7 @@ __all__ = [
     "LIST_JOBS",
     "LIST_PERIODIC",
     "LIST_PERSISTENT_WORKERS",
+    "LIST_RUNNING_JOBS",
     "LOCK_DUE_PERIODIC",
     "MARK_DEAD_CLIENTS",
     "NOTIFY",
