@@ -208,3 +208,32 @@ async def test_an_operator_deletes_a_schedule_no_code_defines(
         await admin.delete_periodic("gone.from.code")
     result = await asyncio.to_thread(run_pqw, "periodic", "disable", "nope", "--dsn", dsn)
     assert result.returncode == 1 and "no periodic schedule with id 'nope'" in result.stderr
+
+
+async def test_schedules_written_before_they_were_stored_whole_are_read_from_their_text(
+    bare_dsn: str,
+) -> None:
+    from engine.db import migrate
+    from engine.db.pool import connect
+    from engine.maintenance.periodic_row import StoredSchedule
+
+    conn = await connect(bare_dsn)
+    try:
+        await migrate.migrate_up(conn, target=3)
+        await conn.execute(
+            "INSERT INTO pqw_periodic_job (id, kind, schedule, opts, next_run_at) VALUES "
+            "('a', 'k', 'every 30s', '{\"queue\": null, \"max_attempts\": 3}', now()), "
+            "('b', 'k', 'every 1e+06s', '{}', now()), "
+            "('c', 'k', 'cron 0 2 * * * Europe/Berlin', '{}', now()), "
+            "('d', 'k', 'something else', '{}', now())"
+        )
+        await migrate.migrate_up(conn)
+        rows = {r["id"]: r for r in await conn.fetch("SELECT * FROM pqw_periodic_job")}
+    finally:
+        await conn.close()
+    a, b, c = (StoredSchedule.from_row(rows[x]) for x in "abc")
+    assert a.schedule == every(30) and a.opts.max_attempts == 3 and a.opts.unique is None
+    assert b.schedule == every(1_000_000)
+    assert c.schedule.describe() == "cron 0 2 * * * Europe/Berlin"
+    with pytest.raises(InvalidSchedule, match="no stored form"):
+        StoredSchedule.from_row(rows["d"])

@@ -101,8 +101,9 @@ async def test_a_sigkilled_recipe_run_moves_after_the_heartbeat_timeout_and_both
     moved = await wait_for(lambda: at_least(runs(db), 2), timeout=30, message="the run to move")
     second = moved[1]
     assert second["pid"] == survivor.pid and second["job_id"] == first["job_id"]
-    # Taken back only once its heartbeat went stale: never two copies at once.
-    assert (second["started_at"] - first["last_seen_at"]).total_seconds() > 0
+    # Taken back only once its heartbeat went stale (after the kind's heartbeat
+    # timeout): the second copy started after the first was last seen.
+    assert second["started_at"] > first["last_seen_at"]
     attempt = await db.fetchval("SELECT attempt FROM pqw_job WHERE id = $1", first["job_id"])
     assert attempt == 2
     rescued = await db.fetchval("SELECT errors FROM pqw_job WHERE id = $1", first["job_id"])
@@ -131,9 +132,8 @@ async def test_sigterm_reaches_the_recipe_loop_and_the_worker_exits_without_wait
     proc = workers.spawn(app=RECIPE)
     (run,) = await wait_for(lambda: at_least(runs(db), 1), timeout=30, message="the run")
     sent_at = await db.fetchval("SELECT clock_timestamp()")
-    # Well within stop_timeout (120 s): the loop returned on the signal.
-    assert await asyncio.to_thread(workers.terminate, proc, 30) == 0
-    assert STOP_TIMEOUT > 30
+    # Well within stop_timeout: the loop returned on the signal.
+    assert await asyncio.to_thread(workers.terminate, proc, STOP_TIMEOUT / 4) == 0
     seen = await db.fetchrow(
         "SELECT at, detail FROM test_event WHERE event = 'stop-seen' AND job_id = $1", run["job_id"]
     )
