@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 
@@ -77,3 +78,42 @@ async def test_a_hand_inserted_row_of_a_runs_kind_never_starts_a_second_copy(
         assert "pqw persistent start solo" in job.errors[-1]["error"]
     worker = await admin.get_worker("solo")
     assert starts == [genuine] and worker.runs == 1 and worker.job_id == genuine
+
+
+async def test_a_run_still_being_checked_when_its_client_begins_stopping_is_told_to_stop(
+    make_client: Callable[..., Client], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Before: the run registered itself only after the check, missed the stop, and the
+    client waited its whole stop_timeout (seen as a flaky `pqw worker` SIGTERM test)."""
+    import engine.persistent.manager as manager
+
+    checking, release, on_stop_done = asyncio.Event(), asyncio.Event(), asyncio.Event()
+    real_check, real_on_stop = manager.discard_forged_run, manager.PersistentManager.on_stop
+
+    async def slow_check(*args: Any) -> bool:
+        checking.set()
+        await release.wait()
+        return await real_check(*args)
+
+    async def on_stop(self: manager.PersistentManager, cancel: bool) -> None:
+        await real_on_stop(self, cancel)
+        on_stop_done.set()
+
+    monkeypatch.setattr(manager, "discard_forged_run", slow_check)
+    monkeypatch.setattr(manager.PersistentManager, "on_stop", on_stop)
+    reasons: list[str | None] = []
+
+    async def solo(ctx: PersistentContext) -> None:
+        while not ctx.stopping:
+            await ctx.sleep(60)
+        reasons.append(ctx.stop_reason)
+
+    client = make_client(stop_timeout=120)
+    client.persistent("solo")(solo)
+    await client.start()
+    await asyncio.wait_for(checking.wait(), 10)
+    stopping = asyncio.create_task(client.stop())
+    await asyncio.wait_for(on_stop_done.wait(), 10)
+    release.set()
+    await asyncio.wait_for(stopping, 30)  # far less than stop_timeout
+    assert reasons == ["shutdown"]

@@ -86,6 +86,10 @@ class PersistentManager:
                 return
             current = PersistentRun(worker, running, pool=pool, client_id=client_id)
             self.runs[worker.name] = current
+            if running.job.stop_reason == "shutdown":
+                # The client began stopping during the check above, after on_stop
+                # looked at the runs: this one is told now, or it would run on.
+                current.request_stop("shutdown")
             try:
                 await current.execute()
             finally:
