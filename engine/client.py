@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import os
 import secrets
@@ -13,15 +12,20 @@ from typing import Any, ParamSpec, TypeVar, Unpack
 import asyncpg
 
 from engine.db.dsn import Database
-from engine.db.open import open_pool
+from engine.db.open import ClientPool
 from engine.db.pool import Conn
-from engine.jobs.insert_params import batch_params, template_for, validate_concurrency
+from engine.jobs.insert_params import (
+    batch_params,
+    explicit_opts,
+    template_for,
+    validate_concurrency,
+)
 from engine.jobs.inserter import insert_rows
 from engine.jobs.kinds import JobHandler, JobKind, define_kind
 from engine.jobs.retry import RetryBackoff, default_backoff
 from engine.leadership.fence import Fence
 from engine.maintenance.config import MaintenanceConfig
-from engine.maintenance.periodic import define_periodic
+from engine.maintenance.periodic_row import define_periodic
 from engine.node import Node
 from engine.persistent.manager import PersistentManager
 from engine.persistent.options import PersistentHandler, PersistentOptions
@@ -58,9 +62,9 @@ class Client:
         auto_migrate: bool | None = None,
         maintenance: MaintenanceConfig | None = None,
     ) -> None:
-        self._dsn_option = dsn
-        self._direct_option = direct_dsn
-        self._pool_mode_option = pool_mode
+        self._connection = ClientPool(
+            dsn, direct_dsn=direct_dsn, pool_mode=pool_mode, auto_migrate=auto_migrate
+        )
         self.queues: dict[str, int] = {}
         self.id = id or default_client_id()
         self.retry_backoff = retry_backoff or default_backoff
@@ -68,12 +72,7 @@ class Client:
         self.job_heartbeat_interval = job_heartbeat_interval
         self.heartbeat_timeout = heartbeat_timeout
         self.stop_timeout = stop_timeout
-        self._auto_migrate = auto_migrate
         self.kinds: dict[str, JobKind] = {}
-        self.database: Database | None = None
-        self.dsn: str | None = None  # the main URL once connected, marked with its pool mode
-        self._pool: asyncpg.Pool[Any] | None = None
-        self._pool_lock = asyncio.Lock()
         self.maintenance_config = maintenance or MaintenanceConfig()
         self.persistent_manager = PersistentManager()
         self.periodic_jobs: list[PeriodicJob] = []
@@ -163,14 +162,21 @@ class Client:
         opts: InsertOpts | None = None,
         **overrides: Any,
     ) -> None:
-        """Insert a job of `kind` on a durable schedule (every(...) or cron(...))."""
+        """Insert a job of `kind` on a durable schedule (every(...) or cron(...)).
+
+        Options (and the kind's defaults from `@client.job`, merged in at start)
+        hold for every run. With unique options, a run whose insert meets a live
+        duplicate is skipped (the schedule moves on and says so); without them,
+        each scheduled time inserts exactly one job.
+        """
+        own = explicit_opts(opts, overrides)
         job = define_periodic(
             kind,
             schedule,
             args=args,
             id=id,
             run_on_start=run_on_start,
-            opts=self._opts_for(kind, opts, overrides),
+            opts=own,
             defined=[p.id for p in self.periodic_jobs],
         )
         self.periodic_jobs.append(job)
@@ -184,14 +190,7 @@ class Client:
         queues: Mapping[str, int] | None = None,
     ) -> None:
         """Override the database URLs or add queues before start (the `pqw worker` options)."""
-        if self._pool is not None:
-            raise RuntimeError("configure() must come before the client connects")
-        if dsn:
-            self._dsn_option = dsn
-        if direct_dsn:
-            self._direct_option = direct_dsn
-        if pool_mode:
-            self._pool_mode_option = pool_mode
+        self._connection.configure(dsn=dsn, direct_dsn=direct_dsn, pool_mode=pool_mode)
         for name, concurrency in (queues or {}).items():
             validate_concurrency(name, concurrency)
             self.queues[name] = concurrency
@@ -204,23 +203,21 @@ class Client:
     # -- Connecting --
 
     async def _ensure_pool(self) -> asyncpg.Pool[Any]:
-        if self._pool is not None:
-            return self._pool
-        async with self._pool_lock:
-            if self._pool is not None:
-                return self._pool
-            database, pool = await open_pool(
-                self._dsn_option,
-                direct_dsn=self._direct_option,
-                pool_mode=self._pool_mode_option,
-                # Operators (and crash tests) find a client's sessions in pg_stat_activity by name.
-                application_name=f"pqw {self.id}",
-                max_size=max(4, len(self.queues) + 4),
-                auto_migrate=self._auto_migrate,
-            )
-            self.database, self.dsn = database, database.url
-            self._pool = pool
-            return pool
+        return await self._connection.ensure(
+            # Operators (and crash tests) find a client's sessions in pg_stat_activity by name.
+            application_name=f"pqw {self.id}",
+            max_size=max(4, len(self.queues) + 4),
+        )
+
+    @property
+    def database(self) -> Database | None:
+        """The database once connected (main URL, direct URL, pool mode)."""
+        return self._connection.database
+
+    @property
+    def dsn(self) -> str | None:
+        """The main URL once connected, marked with its pool mode."""
+        return self._connection.database.url if self._connection.database else None
 
     async def connect(self) -> None:
         """Open the pool (and check the schema) without starting any work; inserts do this too."""
@@ -228,9 +225,9 @@ class Client:
 
     @property
     def pool(self) -> asyncpg.Pool[Any]:
-        if self._pool is None:
+        if self._connection.pool is None:
             raise RuntimeError("the client is not connected yet: await client.start() first")
-        return self._pool
+        return self._connection.pool
 
     # -- Inserting --
 
@@ -239,10 +236,7 @@ class Client:
     ) -> InsertOpts:
         registered = self.kinds.get(kind)
         base = registered.opts if registered else InsertOpts()
-        unknown = set(overrides) - set(InsertOpts.__dataclass_fields__)
-        if unknown:
-            raise TypeError(f"unknown insert option(s): {', '.join(sorted(unknown))}")
-        return base.merged_with(opts).merged_with(InsertOpts(**overrides))
+        return base.merged_with(explicit_opts(opts, overrides))
 
     async def insert(
         self,
@@ -310,9 +304,7 @@ class Client:
 
     async def close(self) -> None:
         """Close the connection pool (stop() does this after a start)."""
-        if self._pool is not None:
-            pool, self._pool = self._pool, None
-            await pool.close()
+        await self._connection.close()
 
     @property
     def is_leader(self) -> bool:

@@ -25,6 +25,7 @@ from engine.maintenance.cleaner import clean
 from engine.maintenance.clients import tend_clients
 from engine.maintenance.config import MaintenanceConfig
 from engine.maintenance.periodic import PeriodicEnqueuer
+from engine.maintenance.periodic_row import with_kind_defaults
 from engine.maintenance.rescuer import rescue_stale_jobs
 from engine.maintenance.scheduler import schedule_due_jobs
 from engine.maintenance.services import LeaderServices
@@ -116,7 +117,8 @@ class Node:
         await client.persistent_manager.sync_definitions(self.pool)
         enqueuer = PeriodicEnqueuer(self.pool)
         for job in client.periodic_jobs:
-            enqueuer.add(job)
+            kind = client.kinds.get(job.kind)
+            enqueuer.add(with_kind_defaults(job, kind.opts if kind else None))
         await enqueuer.sync_definitions()
         self.elector = await self._start_leadership(enqueuer)
         elector = self.elector

@@ -23,6 +23,10 @@ class Schedule(Protocol):
 
     def describe(self) -> str: ...
 
+    def spec(self) -> dict[str, Any]:
+        """The schedule as JSON its row stores, so any leader can evaluate it."""
+        ...
+
 
 @dataclass(frozen=True)
 class Every:
@@ -37,6 +41,9 @@ class Every:
 
     def describe(self) -> str:
         return f"every {self.interval.total_seconds():g}s"
+
+    def spec(self) -> dict[str, Any]:
+        return {"every": self.interval.total_seconds()}
 
 
 @dataclass(frozen=True)
@@ -53,6 +60,9 @@ class Cron:
 
     def describe(self) -> str:
         return f"cron {self.expression} {self.tz}"
+
+    def spec(self) -> dict[str, Any]:
+        return {"cron": self.expression, "tz": self.tz}
 
 
 def every(interval: timedelta | float) -> Every:
@@ -75,6 +85,21 @@ def cron(expression: str, tz: str = "UTC") -> Cron:
     except (CronSimError, ValueError, KeyError, IndexError) as exc:
         raise InvalidSchedule(f"invalid cron expression {expression!r}: {exc}") from exc
     return Cron(expression, tz)
+
+
+def schedule_from_spec(spec: object) -> Every | Cron:
+    """The schedule a row stores (Schedule.spec), checked like every(...) and cron(...)."""
+    if isinstance(spec, dict) and isinstance(spec.get("every"), int | float):
+        try:
+            return every(float(spec["every"]))
+        except InvalidSchedule:
+            raise
+        except (OverflowError, ValueError) as exc:  # nan, inf, beyond timedelta
+            raise InvalidSchedule(f"not a stored interval: {spec!r}") from exc
+    if isinstance(spec, dict) and isinstance(spec.get("cron"), str):
+        tz = spec.get("tz", "UTC")
+        return cron(spec["cron"], tz if isinstance(tz, str) else "UTC")
+    raise InvalidSchedule(f"not a stored schedule: {spec!r}")
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
+import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
 from datetime import datetime, timedelta
@@ -30,9 +33,80 @@ def _json_value(value: Any) -> Any:
     return json.loads(value) if isinstance(value, str) else value
 
 
+# Guards every StopSignal: setting one (event loop) races waiting on it (a thread).
+_signal_lock = threading.Lock()
+
+
+class StopSignal:
+    """Whether a running job is asked to stop and why; awaitable, and waitable from a thread.
+
+    Its threading.Event is made only when a sync handler asks for it, so the
+    many Jobs that never run (inserts, admin reads) cost nothing extra.
+    """
+
+    __slots__ = ("_event", "_waiters", "reason")
+
+    def __init__(self) -> None:
+        self.reason: str | None = None
+        self._event: threading.Event | None = None
+        self._waiters: list[asyncio.Future[None]] = []
+
+    def __deepcopy__(self, memo: object) -> StopSignal:
+        return StopSignal()  # a copy of a job's data is not the running job
+
+    def event(self) -> threading.Event:
+        with _signal_lock:
+            if self._event is None:
+                self._event = threading.Event()
+                if self.reason is not None:
+                    self._event.set()
+            return self._event
+
+    def set(self, reason: str) -> None:
+        """Ask to stop (the first reason wins); wakes every waiter, in any thread."""
+        with _signal_lock:
+            if self.reason is not None:
+                return
+            self.reason = reason
+            event, waiters, self._waiters = self._event, self._waiters, []
+        if event is not None:
+            event.set()
+        for waiter in waiters:
+            # A closed loop (RuntimeError) has nobody waiting any more.
+            with contextlib.suppress(RuntimeError):
+                waiter.get_loop().call_soon_threadsafe(_wake, waiter)
+
+    async def wait(self, timeout: float | None = None) -> bool:
+        """True once asked to stop; False if `timeout` seconds passed first."""
+        waiter = asyncio.get_running_loop().create_future()
+        with _signal_lock:
+            if self.reason is not None:
+                return True
+            self._waiters.append(waiter)
+        try:
+            async with asyncio.timeout(timeout):
+                await waiter
+            return True
+        except TimeoutError:
+            return self.reason is not None
+        finally:
+            with _signal_lock:
+                if waiter in self._waiters:
+                    self._waiters.remove(waiter)
+
+
+def _wake(waiter: asyncio.Future[None]) -> None:
+    if not waiter.done():
+        waiter.set_result(None)
+
+
 @dataclass(frozen=True)
 class Job:
-    """One job as stored in pqw_job."""
+    """One job as stored in pqw_job; while it runs, also whether it should stop.
+
+    The stop signal is no part of the job's value: two Jobs with the same data
+    are equal and print alike, whichever of them is running.
+    """
 
     id: int
     kind: str
@@ -51,6 +125,38 @@ class Job:
     tags: list[str] = field(default_factory=list)
     attempted_by: list[str] = field(default_factory=list)
     heartbeat_at: datetime | None = None
+    _stop: StopSignal = field(
+        default_factory=StopSignal, init=False, repr=False, compare=False, hash=False
+    )
+
+    @property
+    def stopping(self) -> bool:
+        """True once this job should end: its client is stopping (SIGTERM, `client.stop()`),
+        an operator cancelled it, or its heartbeat lease was lost. Return soon."""
+        return self._stop.reason is not None
+
+    @property
+    def stop_reason(self) -> str | None:
+        """Why it should end: "shutdown", "cancel", "lease lost" or "timeout"; None while it should not."""
+        return self._stop.reason
+
+    async def stopped(self) -> None:
+        """Wait until this job should end."""
+        await self._stop.wait()
+
+    async def sleep(self, seconds: float) -> None:
+        """Sleep, waking at once when this job should end."""
+        await self._stop.wait(max(0.0, seconds))
+
+    @property
+    def stop_event(self) -> threading.Event:
+        """The same signal for a sync handler (it runs in a thread): `stop_event.wait(s)`
+        sleeps up to s seconds and returns True once the job should end."""
+        return self._stop.event()
+
+    def _request_stop(self, reason: str) -> None:
+        """Called by the runtime; the handler sees `stopping` (the first reason wins)."""
+        self._stop.set(reason)
 
     @classmethod
     def from_record(cls, row: Mapping[str, Any]) -> Job:

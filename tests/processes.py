@@ -19,23 +19,17 @@ from tests.workers.app import CREATE_TABLES
 
 
 class Workers:
-    """`pqw worker tests.workers.app:client` processes on one test database."""
+    """`pqw worker tests.workers.app:client` processes (or another test app) on one test database."""
 
     def __init__(self, dsn: str, log_dir: Path) -> None:
         self.dsn = dsn
         self.log_dir = log_dir
         self.procs: list[subprocess.Popen[bytes]] = []
 
-    def spawn(self, *, queues: str | None = None, **env: str) -> subprocess.Popen[bytes]:
-        args = [
-            sys.executable,
-            "-m",
-            "engine.cli",
-            "worker",
-            "tests.workers.app:client",
-            "--dsn",
-            self.dsn,
-        ]
+    def spawn(
+        self, *, queues: str | None = None, app: str = "tests.workers.app:client", **env: str
+    ) -> subprocess.Popen[bytes]:
+        args = [sys.executable, "-m", "engine.cli", "worker", app, "--dsn", self.dsn]
         if queues:
             args += ["--queues", queues]
         log = open(self.log_dir / f"worker-{len(self.procs)}.log", "wb")  # noqa: SIM115

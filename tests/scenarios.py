@@ -114,6 +114,9 @@ async def persistent_control(make: MakeClient, admin: Admin, *, within: float = 
     )
     await client.start()
     await _worker_is(admin, "feed", WorkerStatus.RUNNING, within)
+    # RUNNING is shown from the fetch on; a stop before the handler's first line would
+    # end the run without calling it, so wait for the call itself.
+    await wait_for(lambda: loop.runs == 1, timeout=within, message="the first run")
     await admin.stop_worker("feed")
     await _worker_is(admin, "feed", WorkerStatus.STOPPED, within)
     await admin.start_worker("feed")

@@ -167,6 +167,32 @@ async def _at_least(rows: Any, n: int) -> bool:
     return len(await rows) >= n
 
 
+async def test_a_schedule_defined_only_on_a_client_that_is_not_leader_keeps_running(
+    db: asyncpg.Connection, workers: Workers, admin: Admin
+) -> None:
+    """Before: the leader enqueued only the schedules it defined itself, and this one
+    stopped without a word (a rolling deploy, or one service defining what another leads)."""
+    leader = workers.spawn()  # defines no schedule
+    leader_client = await registered(db, leader.pid)
+    await wait_for(lambda: _is_leader(db, leader_client), timeout=30, message="the first leader")
+    definer = workers.spawn(PQW_TEST_PERIODIC="1")
+    await registered(db, definer.pid)
+    await wait_for(lambda: _at_least(ticks(db), 3), timeout=30, message="ticks")
+    # The definer goes away for good; the leader keeps the schedule from its row.
+    assert await asyncio.to_thread(workers.terminate, definer) == 0
+    count = len(await ticks(db))
+    await wait_for(lambda: _at_least(ticks(db), count + 2), timeout=30, message="more ticks")
+    assert await leader_id(db) == leader_client, "the test needs the leader not to change"
+    times = tick_times(await ticks(db))
+    assert len(times) == len(set(times)), "a run was inserted twice"
+    (info,) = await admin.list_periodic_jobs()
+    assert info.id == "test.tick" and info.runners == 1 and info.note is None
+
+
+async def _is_leader(db: asyncpg.Connection, client_id: str) -> bool:
+    return await leader_id(db) == client_id
+
+
 async def test_missed_runs_are_caught_up_once_not_n_times(db: asyncpg.Connection, dsn: str) -> None:
     from engine import every
 

@@ -15,6 +15,7 @@ from engine.admin.models import (
     Overview,
     PeriodicInfo,
     QueueCounts,
+    RunningJobInfo,
     WorkerInfo,
     WorkerStatus,
 )
@@ -47,6 +48,7 @@ __all__ = [
     "PeriodicInfo",
     "PqwError",
     "QueueCounts",
+    "RunningJobInfo",
     "SchemaError",
     "WorkerInfo",
     "WorkerStatus",

@@ -24,23 +24,28 @@ from engine.admin.models import (
     Overview,
     PeriodicInfo,
     QueueCounts,
+    RunningJobInfo,
     WorkerInfo,
 )
-from engine.admin.records import client_info, periodic_info, worker_info
+from engine.admin.records import client_info, periodic_info, running_job_info, worker_info
 from engine.db import json_text
 from engine.db.dsn import Database, resolve_database
 from engine.db.migrate import check_schema
 from engine.db.pool import create_pool
 from engine.errors import InvalidConfig, InvalidJobOption, NotFound
 from engine.jobs import control
-from engine.jobs.insert_params import validate_queue
-from engine.jobs.unique import NON_FINAL_MASK
+from engine.jobs.insert_params import DEFAULT_QUEUE, validate_queue
+from engine.jobs.unique import NON_FINAL_MASK, RESERVED_KIND_PREFIX
 from engine.maintenance.config import CLIENT_DEAD_AFTER
 from engine.persistent.config_schema import validate_config
 from engine.types import Job, JobState
 
 # Exact counts up to this many jobs per queue and state; estimates above.
 COUNT_CAP = 10_000
+# The overview lists jobs running at least this many seconds (a few of them):
+# long loops like River's recipe, shown with their heartbeat.
+LONG_RUNNING = 10.0
+LONG_RUNNING_SHOWN = 20
 
 
 def default_actor() -> str:
@@ -131,6 +136,16 @@ class Admin:
         state_name = JobState(state).value if state is not None else None
         rows = await self.pool.fetch(sql.LIST_JOBS, queue, state_name, kind, before_id, limit)
         return [Job.from_record(r) for r in rows]
+
+    async def list_running_jobs(
+        self, *, min_running: float = 0.0, limit: int = 100
+    ) -> list[RunningJobInfo]:
+        """Running jobs (not persistent runs: those are workers) with their heartbeat and
+        where they run, longest-running first; `min_running` seconds at least."""
+        rows = await self.pool.fetch(
+            sql.LIST_RUNNING_JOBS, RESERVED_KIND_PREFIX, min_running, limit
+        )
+        return [running_job_info(r) for r in rows]
 
     async def cancel_job(self, job_id: int) -> Job:
         """Cancel a waiting job now, or ask the client running it to cancel it."""
@@ -285,8 +300,15 @@ class Admin:
     # ------------------------------------------------------------------
 
     async def list_periodic_jobs(self) -> list[PeriodicInfo]:
-        rows = await self.pool.fetch(sql.LIST_PERIODIC)
+        """Every schedule, with its last tick's outcome and whether a live client runs it."""
+        rows = await self.pool.fetch(sql.LIST_PERIODIC, CLIENT_DEAD_AFTER, DEFAULT_QUEUE)
         return [periodic_info(r) for r in rows]
+
+    async def delete_periodic(self, schedule_id: str) -> None:
+        """Remove a schedule no code defines any more (any leader would keep running it).
+        A client that still defines it writes it again when it starts."""
+        if await self.pool.fetchval(sql.DELETE_PERIODIC, schedule_id) is None:
+            raise NotFound(f"no periodic schedule with id {schedule_id!r}")
 
     async def set_periodic_enabled(self, schedule_id: str, enabled: bool) -> None:
         # No control message: the leader's periodic pass reads the row every half second.
@@ -314,6 +336,9 @@ class Admin:
             workers=await self.list_persistent_workers(),
             throughput=await self.throughput(throughput_seconds),
             periodic=await self.list_periodic_jobs(),
+            long_running=await self.list_running_jobs(
+                min_running=LONG_RUNNING, limit=LONG_RUNNING_SHOWN
+            ),
         )
 
 

@@ -7,7 +7,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from engine.types import JobState
+from engine.types import FINAL_STATES, Job, JobState
 
 
 class WorkerStatus(StrEnum):
@@ -116,6 +116,8 @@ class WorkerInfo:
 
 @dataclass(frozen=True)
 class PeriodicInfo:
+    """A durable schedule: its definition, what its last tick did, who can run its jobs."""
+
     id: str
     kind: str
     schedule: str
@@ -124,6 +126,76 @@ class PeriodicInfo:
     next_run_at: datetime
     last_run_at: datetime | None
     last_job_id: int | None
+    # The last tick inserted its job ("inserted"), or met a live duplicate under
+    # the job's own unique options and was skipped ("skipped"; last_job_id is it).
+    last_outcome: str | None = None
+    skips: int = 0
+    last_job_state: JobState | None = None
+    queue: str | None = None
+    # Live clients that register the kind and work the queue; 0: nobody runs
+    # its jobs (None: not known, as in sample data).
+    runners: int | None = None
+    last_error: str | None = None  # why no leader can keep it (an unreadable row)
+
+    @property
+    def note(self) -> str | None:
+        """What an operator should know about it, in one line (None: all is well)."""
+        if self.last_error is not None:
+            return f"not kept: {self.last_error}"
+        if self.runners == 0:
+            return f"no live client runs kind {self.kind} in queue {self.queue}"
+        if self.last_outcome == "skipped" and self.last_job_id is not None:
+            if self.last_job_state is None or self.last_job_state not in FINAL_STATES:
+                return f"skipped: job {self.last_job_id} still live"
+            return f"skipped: job {self.last_job_id} ({self.last_job_state}) holds its unique key"
+        return None
+
+
+@dataclass(frozen=True)
+class RunningJobInfo:
+    """A running job with its lease: how long it has run, its heartbeat, and where.
+
+    A long job (River's recipe: a periodic job whose handler loops) is alive while
+    its heartbeat is younger than its heartbeat timeout; after that the leader's
+    rescuer takes it back and it runs elsewhere.
+    """
+
+    job: Job
+    heartbeat_timeout: float | None  # seconds; None for a row made by hand
+    client_id: str | None
+    host: str | None
+    pid: int | None
+    now: datetime
+
+    @property
+    def running_for(self) -> float | None:
+        if self.job.attempted_at is None:
+            return None
+        return max(0.0, (self.now - self.job.attempted_at).total_seconds())
+
+    @property
+    def heartbeat_age(self) -> float | None:
+        if self.job.heartbeat_at is None:
+            return None
+        return max(0.0, (self.now - self.job.heartbeat_at).total_seconds())
+
+    @property
+    def stale(self) -> bool:
+        """Its heartbeat outlived its timeout: the runner is gone, a rescue is due."""
+        age, timeout = self.heartbeat_age, self.heartbeat_timeout
+        return age is not None and timeout is not None and age > timeout
+
+    @property
+    def where(self) -> str | None:
+        if self.host is None:
+            return None
+        return f"{self.host}:{self.pid}"
+
+    @property
+    def periodic_id(self) -> str | None:
+        """The schedule that inserted it, if one did."""
+        value = self.job.metadata.get("periodic_id")
+        return value if isinstance(value, str) else None
 
 
 @dataclass(frozen=True)
@@ -137,3 +209,5 @@ class Overview:
     workers: list[WorkerInfo]
     throughput: list[int] = field(default_factory=list)  # completed per second, oldest first
     periodic: list[PeriodicInfo] = field(default_factory=list)
+    # Jobs running for longer than LONG_RUNNING seconds, longest first (a few).
+    long_running: list[RunningJobInfo] = field(default_factory=list)

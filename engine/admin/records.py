@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from engine.admin.models import ClientInfo, PeriodicInfo, WorkerInfo
+from engine.admin.models import ClientInfo, PeriodicInfo, RunningJobInfo, WorkerInfo
 from engine.admin.worker_status import worker_status
-from engine.types import JobState
+from engine.types import Job, JobState
 
 
 def client_info(r: Mapping[str, Any]) -> ClientInfo:
@@ -37,6 +37,12 @@ def periodic_info(r: Mapping[str, Any]) -> PeriodicInfo:
         next_run_at=r["next_run_at"],
         last_run_at=r["last_run_at"],
         last_job_id=r["last_job_id"],
+        last_outcome=r["last_outcome"],
+        skips=r["skips"],
+        last_job_state=JobState(r["last_job_state"]) if r["last_job_state"] else None,
+        queue=r["queue"],
+        runners=r["runners"],
+        last_error=r["last_error"],
     )
 
 
@@ -85,5 +91,16 @@ def worker_info(r: Mapping[str, Any]) -> WorkerInfo:
         host=r["host"] if running else None,
         pid=r["pid"] if running else None,
         runners=r["runners"],
+        now=r["now"],
+    )
+
+
+def running_job_info(r: Mapping[str, Any]) -> RunningJobInfo:
+    return RunningJobInfo(
+        job=Job.from_record(r),
+        heartbeat_timeout=r["heartbeat_timeout_s"],
+        client_id=r["runner_id"],
+        host=r["host"],
+        pid=r["pid"],
         now=r["now"],
     )

@@ -111,11 +111,39 @@ async def cmd_persistent(args: argparse.Namespace) -> int:
     return 0
 
 
+async def cmd_periodic(args: argparse.Namespace) -> int:
+    from engine.admin import Admin
+
+    admin = await Admin.connect(args.dsn)
+    try:
+        if args.action == "list":
+            schedules = await admin.list_periodic_jobs()
+            if not schedules:
+                print("no periodic schedules")
+            for p in schedules:
+                state = "enabled" if p.enabled else "disabled"
+                line = f"{p.id:<24} {p.schedule:<24} {state:<9} next {p.next_run_at:%Y-%m-%d %H:%M:%S%z}"
+                print(f"{line}  {p.note}" if p.note else line)
+            return 0
+        if not args.id:
+            raise SystemExit(f"pqw periodic {args.action}: a schedule id is required")
+        if args.action == "enable":
+            await admin.enable_periodic(args.id)
+        elif args.action == "disable":
+            await admin.disable_periodic(args.id)
+        else:
+            await admin.delete_periodic(args.id)
+        print(f"{args.id}: {args.action}d")
+    finally:
+        await admin.close()
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="pqw",
         description="pqw, a Postgres job queue with persistent workers: "
-        "migrate, worker, demo, queue, persistent, bench.",
+        "migrate, worker, demo, queue, persistent, periodic, bench.",
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -146,6 +174,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("config", nargs="?", help="the new config as a JSON object (for config)")
     add_dsn_option(p)
     p.set_defaults(run=cmd_persistent)
+
+    p = sub.add_parser("periodic", help="list, enable, disable or delete periodic schedules")
+    p.add_argument("action", choices=["list", "enable", "disable", "delete"])
+    p.add_argument("id", nargs="?")
+    add_dsn_option(p)
+    p.set_defaults(run=cmd_periodic)
 
     from engine.cli.bench import command as bench
 

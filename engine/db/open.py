@@ -58,3 +58,52 @@ async def migrate_database(database: Database, *, application_name: str = "pqw m
         await migrate.migrate_up(conn)
     finally:
         await conn.close()
+
+
+class ClientPool:
+    """A client's connection to its database: opened once on first use, closed on stop."""
+
+    def __init__(
+        self,
+        dsn: str | None,
+        *,
+        direct_dsn: str | None,
+        pool_mode: str | None,
+        auto_migrate: bool | None,
+    ) -> None:
+        self.options: dict[str, str | None] = {
+            "dsn": dsn,
+            "direct_dsn": direct_dsn,
+            "pool_mode": pool_mode,
+        }
+        self.auto_migrate = auto_migrate
+        self.database: Database | None = None
+        self.pool: asyncpg.Pool[Any] | None = None
+        self._lock = asyncio.Lock()
+
+    def configure(self, **options: str | None) -> None:
+        """Replace the options given (dsn, direct_dsn, pool_mode) before the pool opens."""
+        if self.pool is not None:
+            raise RuntimeError("configure() must come before the client connects")
+        self.options.update({k: v for k, v in options.items() if v})
+
+    async def ensure(self, *, application_name: str, max_size: int) -> asyncpg.Pool[Any]:
+        """The pool, opened (and the schema checked or migrated) on the first call."""
+        if self.pool is not None:
+            return self.pool
+        async with self._lock:
+            if self.pool is None:
+                self.database, self.pool = await open_pool(
+                    self.options["dsn"],
+                    direct_dsn=self.options["direct_dsn"],
+                    pool_mode=self.options["pool_mode"],
+                    application_name=application_name,
+                    max_size=max_size,
+                    auto_migrate=self.auto_migrate,
+                )
+            return self.pool
+
+    async def close(self) -> None:
+        if self.pool is not None:
+            pool, self.pool = self.pool, None
+            await pool.close()

@@ -38,6 +38,18 @@ class StopReason(Enum):
     LEASE_LOST = "lease lost: the job was rescued or changed elsewhere"
     SHUTDOWN = "interrupted by client shutdown"
 
+    @property
+    def signal(self) -> str:
+        """What the handler reads in `job.stop_reason`."""
+        return _SIGNALS[self]
+
+
+_SIGNALS = {
+    StopReason.CANCEL_REQUESTED: "cancel",
+    StopReason.LEASE_LOST: "lease lost",
+    StopReason.SHUTDOWN: "shutdown",
+}
+
 
 @dataclass
 class RunningJob:
@@ -47,11 +59,17 @@ class RunningJob:
     started: float = field(default_factory=lambda: asyncio.get_running_loop().time())
 
     def stop(self, reason: StopReason) -> None:
-        """Cancel the handler, remembering why (the first reason wins)."""
+        """Cancel the handler, remembering why (the first reason wins). The job's stop
+        signal is set first: a sync handler's thread, which no cancel reaches, sees it."""
         if self.stop_reason is None:
             self.stop_reason = reason
+        self.job._request_stop(reason.signal)
         if self.task is not None and not self.task.done():
             self.task.cancel()
+
+    def ask_to_stop(self, why: str) -> None:
+        """Tell the handler to end (`job.stopping`) without cancelling it: a graceful stop."""
+        self.job._request_stop(why)
 
 
 def error_entry(job: Job, message: str, trace: str | None = None) -> dict[str, Any]:
@@ -122,6 +140,7 @@ async def execute(
         return Outcome(job.id, job.attempt, JobState.CANCELLED, error=entry)
     except TimeoutError as exc:
         if running.stop_reason is None and kind.timeout is not None:
+            job._request_stop("timeout")  # a sync handler's thread runs on: tell it
             entry = error_entry(job, f"timed out after {kind.timeout:g}s")
             return failure_outcome(job, entry, kind.retry_backoff or backoff)
         return _failed(job, kind, exc, backoff)

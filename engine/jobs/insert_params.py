@@ -16,7 +16,12 @@ from typing import Any
 from engine.db import json_text
 from engine.db.json_text import RawJson
 from engine.errors import InvalidJobOption, InvalidJobType
-from engine.jobs.unique import unique_key, unique_states_mask
+from engine.jobs.unique import (
+    PERSISTENT_KIND_PREFIX,
+    RESERVED_KIND_PREFIX,
+    unique_key,
+    unique_states_mask,
+)
 from engine.types import InsertOpts, JobSpec, UniqueOpts
 
 DEFAULT_QUEUE = "default"
@@ -38,11 +43,25 @@ DEFAULT_OPTS = InsertOpts(
 
 
 def validate_kind(kind: object) -> str:
+    """A kind a user may insert, register or schedule: a short string outside pqw's own."""
     if not isinstance(kind, str):
         raise InvalidJobType(f"kind must be a string, got {type(kind).__name__}")
     if not 1 <= len(kind) <= NAME_MAX:
         raise InvalidJobOption(
             f"kind must be 1 to {NAME_MAX} characters, got {len(kind)}: {kind!r}"
+        )
+    if kind.startswith(PERSISTENT_KIND_PREFIX):
+        name = kind[len(PERSISTENT_KIND_PREFIX) :]
+        raise InvalidJobOption(
+            f"job kind {kind!r} is reserved: the runs of a persistent worker are inserted "
+            f"by pqw itself, one live run at a time. Define the loop with "
+            f"@client.persistent({name!r}); start, stop or restart it with "
+            f"Admin.start_worker/stop_worker/restart_worker or `pqw persistent start {name}`"
+        )
+    if kind.startswith(RESERVED_KIND_PREFIX):
+        raise InvalidJobOption(
+            f"job kind {kind!r} is reserved: kinds starting with {RESERVED_KIND_PREFIX!r} "
+            f"are pqw's own; name yours without that prefix"
         )
     return kind
 
@@ -71,9 +90,15 @@ def validate_max_attempts(value: object) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise InvalidJobType(f"max_attempts must be an int, got {type(value).__name__}")
     if not 1 <= value <= MAX_ATTEMPTS_LIMIT:
+        hint = (
+            "; to keep a loop alive forever, define a persistent worker "
+            "(@client.persistent): it restarts with backoff and never spends attempts"
+            if value > MAX_ATTEMPTS_LIMIT
+            else ""
+        )
         raise InvalidJobOption(
             f"max_attempts must be between 1 and {MAX_ATTEMPTS_LIMIT} "
-            f"(the database column is a smallint), got {value}"
+            f"(the database column is a smallint), got {value}{hint}"
         )
     return value
 
@@ -155,6 +180,14 @@ class InsertParams:
         """This row in the JSON batch of sql.INSERT_JOBS (args spliced in as encoded)."""
         key = f'"{self.unique_key.hex()}"' if self.unique_key is not None else "null"
         return f"{self.template.json_prefix},{self.args_json},{key}]"
+
+
+def explicit_opts(opts: InsertOpts | None, overrides: dict[str, Any]) -> InsertOpts:
+    """The options a call gives: `opts`, then keyword overrides (TypeError on an unknown one)."""
+    unknown = set(overrides) - set(InsertOpts.__dataclass_fields__)
+    if unknown:
+        raise TypeError(f"unknown insert option(s): {', '.join(sorted(unknown))}")
+    return InsertOpts().merged_with(opts).merged_with(InsertOpts(**overrides))
 
 
 def template_for(kind: str, opts: InsertOpts) -> RowTemplate:

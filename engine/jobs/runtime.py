@@ -77,9 +77,7 @@ class Runtime:
         self._producer_tasks: list[asyncio.Task[None]] = []
         self._timeouts_json = "{}"
 
-    # ------------------------------------------------------------------
-    # Wiring, before start
-    # ------------------------------------------------------------------
+    # -- Wiring, before start --
 
     def add_producer(
         self, queue: str, concurrency: int, fetch_kinds: Sequence[str] | None = None
@@ -117,9 +115,7 @@ class Runtime:
         """Call back whenever notifications connect (again): some may have been missed."""
         self._reconnected.append(callback)
 
-    # ------------------------------------------------------------------
-    # Starting and stopping
-    # ------------------------------------------------------------------
+    # -- Starting and stopping --
 
     async def register(self) -> None:
         """Write (or revive) this client's row in pqw_client."""
@@ -167,6 +163,9 @@ class Runtime:
         self.stopping = True
         for producer in self.producers.values():
             producer.stop()
+        # Handlers that watch `job.stopping` end now instead of at stop_timeout.
+        for running in self.running.values():
+            running.ask_to_stop("shutdown")
         if self._producer_tasks:
             await asyncio.wait(self._producer_tasks, timeout=10.0)
 
@@ -211,9 +210,7 @@ class Runtime:
         if tasks:
             await asyncio.wait(tasks, timeout=timeout)
 
-    # ------------------------------------------------------------------
-    # Fetching and executing
-    # ------------------------------------------------------------------
+    # -- Fetching and executing --
 
     def _heartbeat_timeouts(self) -> str:
         kinds = self.settings.kinds.values()
@@ -237,6 +234,8 @@ class Runtime:
 
     def _start_job(self, job: Job, producer: Producer) -> None:
         running = RunningJob(job)
+        if self.stopping:
+            running.ask_to_stop("shutdown")  # fetched while the stop began
         self.running[job.id] = running
         producer.job_started()
         running.task = asyncio.create_task(self._work(running, producer), name=f"pqw:job:{job.id}")
@@ -260,9 +259,7 @@ class Runtime:
             self.running.pop(job.id, None)
             producer.job_finished()
 
-    # ------------------------------------------------------------------
-    # Notifications and heartbeats
-    # ------------------------------------------------------------------
+    # -- Notifications and heartbeats --
 
     def _on_insert(self, queue: str) -> None:
         producer = self.producers.get(queue)

@@ -44,7 +44,9 @@ def validate_states(states: Iterable[JobState | str]) -> frozenset[JobState]:
         names = ", ".join(sorted(s.value for s in missing))
         raise InvalidJobOption(
             f"unique by_state must include available, pending, running and scheduled; "
-            f"missing: {names}"
+            f"missing: {names}. A job blocks its duplicates while it waits or runs; to "
+            f"let one be inserted again once the last has finished, leave out the final "
+            f"states instead: by_state=[available, pending, running, retryable, scheduled]"
         )
     return chosen
 
@@ -111,7 +113,10 @@ def explicit_key(namespace: str, *values: str) -> bytes:
     return hashlib.sha256(canonical_json([namespace, *values]).encode()).digest()
 
 
-PERSISTENT_KIND_PREFIX = "pqw.persistent:"
+# pqw's own job kinds start with this (validate_kind refuses them from users): a
+# user's job of such a kind would be taken for one of pqw's.
+RESERVED_KIND_PREFIX = "pqw."
+PERSISTENT_KIND_PREFIX = RESERVED_KIND_PREFIX + "persistent:"
 
 
 def persistent_kind(name: str) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Collection
 from typing import Any, Unpack
 
@@ -9,6 +10,7 @@ import asyncpg
 
 from engine import sql
 from engine.db import json_text
+from engine.db.outage import is_connection_error
 from engine.jobs.executor import RunningJob
 from engine.jobs.runtime import Runner, Runtime
 from engine.jobs.unique import NON_FINAL_MASK
@@ -19,6 +21,8 @@ from engine.persistent.options import (
     define_worker,
 )
 from engine.persistent.run import PersistentRun
+
+log = logging.getLogger("pqw.persistent")
 
 
 class PersistentManager:
@@ -78,8 +82,14 @@ class PersistentManager:
         self, worker: PersistentWorker, pool: asyncpg.Pool[Any], client_id: str
     ) -> Runner:
         async def run(running: RunningJob) -> None:
+            if await discard_forged_run(worker.name, running, pool):
+                return
             current = PersistentRun(worker, running, pool=pool, client_id=client_id)
             self.runs[worker.name] = current
+            if running.job.stop_reason == "shutdown":
+                # The client began stopping during the check above, after on_stop
+                # looked at the runs: this one is told now, or it would run on.
+                current.request_stop("shutdown")
             try:
                 await current.execute()
             finally:
@@ -104,3 +114,31 @@ class PersistentManager:
             current.request_stop("shutdown")
             if cancel:
                 current.cancel_handler()
+
+
+async def discard_forged_run(name: str, running: RunningJob, pool: asyncpg.Pool[Any]) -> bool:
+    """Whether this job of the worker's kind was discarded for not being a run pqw made.
+
+    Only the supervisor (and a run handing over) inserts runs, with the worker's
+    run key; a job of the same kind inserted with plain SQL would otherwise start
+    a second copy. If the check cannot reach the database the claim still refuses
+    such a job (CLAIM_RUN checks the key too); this only ends it cleanly.
+    """
+    job = running.job
+    why = (
+        f"not a run of persistent worker {name!r}: it lacks the worker's run key, so pqw "
+        f"did not insert it and it would start a second copy; discarded. Start the worker "
+        f"with Admin.start_worker({name!r}) or `pqw persistent start {name}`"
+    )
+    try:
+        discarded = await pool.fetchval(
+            sql.DISCARD_FORGED_RUN, job.id, job.attempt, name, why, NON_FINAL_MASK
+        )
+    except Exception as exc:
+        if not is_connection_error(exc):
+            raise
+        return False
+    if discarded is None:
+        return False
+    log.error("pqw: job %d: %s", job.id, why)
+    return True

@@ -102,6 +102,7 @@ class PersistentRun:
                 self.job.attempt,
                 self.client_id,
                 self.worker.name,
+                NON_FINAL_MASK,  # only a job holding the run key is a run (see CLAIM_RUN)
             )
         )
         if claim is None:

@@ -31,6 +31,7 @@ from engine.sql.jobs import (
     JOB_COLUMNS,
     JOB_COLUMNS_JSON_AS_TEXT,
     LIST_JOBS,
+    LIST_RUNNING_JOBS,
     RESERVE_JOB_IDS,
     RETRY_JOB,
 )
@@ -51,14 +52,17 @@ from engine.sql.maintenance import (
 )
 from engine.sql.periodic import (
     ADVANCE_PERIODIC,
+    DELETE_PERIODIC,
     LIST_PERIODIC,
     LOCK_DUE_PERIODIC,
+    REFUSE_PERIODIC,
     SET_PERIODIC_ENABLED,
     UPSERT_PERIODIC,
 )
 from engine.sql.persistent import (
     CANCEL_WAITING_RUN,
     CLAIM_RUN,
+    DISCARD_FORGED_RUN,
     FINISH_RUN_JOB,
     FINISH_RUN_WORKER,
     HEARTBEAT_RUN,
@@ -94,6 +98,8 @@ __all__ = [
     "DELETE_FINISHED_JOBS",
     "DELETE_JOB",
     "DELETE_OLD_THROUGHPUT",
+    "DELETE_PERIODIC",
+    "DISCARD_FORGED_RUN",
     "FENCE_LEADERSHIP",
     "FETCH_JOBS",
     "FINISH_RUN_JOB",
@@ -114,6 +120,7 @@ __all__ = [
     "LIST_JOBS",
     "LIST_PERIODIC",
     "LIST_PERSISTENT_WORKERS",
+    "LIST_RUNNING_JOBS",
     "LOCK_DUE_PERIODIC",
     "MARK_DEAD_CLIENTS",
     "NOTIFY",
@@ -123,6 +130,7 @@ __all__ = [
     "PRUNE_CLIENTS",
     "QUEUE_STATE_COUNTS",
     "READ_LEADERSHIP",
+    "REFUSE_PERIODIC",
     "REGISTER_CLIENT",
     "RENEW_LEADERSHIP",
     "RESCUE_STALE_JOBS",

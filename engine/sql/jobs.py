@@ -178,3 +178,18 @@ RETURNING {JOB_COLUMNS}
 """
 
 DELETE_JOB = f"DELETE FROM pqw_job WHERE id = $1 AND state <> 'running' RETURNING {JOB_COLUMNS}"
+
+# Running jobs with their lease, longest-running first, pqw's own kinds ($1 is
+# their prefix) left out (persistent runs show as workers): what the dashboard
+# shows of long jobs. $2: running at least this many seconds; $3: how many.
+LIST_RUNNING_JOBS = f"""
+SELECT {", ".join("j." + c.strip() for c in JOB_COLUMNS.split(","))}, now() AS now,
+       extract(epoch FROM j.heartbeat_timeout)::float8 AS heartbeat_timeout_s,
+       j.attempted_by[array_length(j.attempted_by, 1)] AS runner_id, c.host, c.pid
+FROM pqw_job j
+LEFT JOIN pqw_client c ON c.id = j.attempted_by[array_length(j.attempted_by, 1)]
+WHERE j.state = 'running' AND NOT starts_with(j.kind, $1)
+  AND j.attempted_at <= now() - $2 * interval '1 second'
+ORDER BY j.attempted_at, j.id
+LIMIT $3
+"""

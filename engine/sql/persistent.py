@@ -111,15 +111,35 @@ RETURNING id, kind
 """
 
 # The run starts: count it, say where, hand back the desired state. Nothing
-# happens unless the attempt is still ours.
+# happens unless the attempt is still ours, and the job is a run pqw made: it
+# holds the worker's run key over every live state ($5), so it is the one live
+# run there can be. A job of the run's kind without it (inserted by hand) is not.
 CLAIM_RUN = """
 UPDATE pqw_persistent_worker w
 SET runs = w.runs + 1, run_started_at = now(), last_client_id = $3,
     progress = NULL, progress_at = NULL
 WHERE w.name = $4
-  AND EXISTS (SELECT 1 FROM pqw_job j WHERE j.id = $1 AND j.attempt = $2 AND j.state = 'running')
+  AND EXISTS (SELECT 1 FROM pqw_job j
+              WHERE j.id = $1 AND j.attempt = $2 AND j.state = 'running'
+                AND j.kind = pqw_persistent_kind($4)
+                AND j.unique_key = pqw_persistent_run_key($4)
+                AND j.unique_states = $5::text::bit(8))
 RETURNING w.enabled, w.config, w.config_version, w.restart_requested_at, w.run_started_at,
           w.runs
+"""
+
+# A job of a run's kind that pqw did not make (no run key: inserted with plain
+# SQL) is discarded with an error entry instead of starting a second copy.
+# $3: the worker; $4: the error; $5: the run key's states.
+DISCARD_FORGED_RUN = """
+UPDATE pqw_job
+SET state = 'discarded', finalized_at = now(), heartbeat_at = NULL,
+    errors = errors || jsonb_build_array(jsonb_build_object(
+        'attempt', attempt, 'at', now(), 'error', $4::text))
+WHERE id = $1 AND attempt = $2 AND state = 'running'
+  AND (unique_key IS DISTINCT FROM pqw_persistent_run_key($3)
+       OR unique_states IS DISTINCT FROM $5::text::bit(8))
+RETURNING id
 """
 
 # The lease: heartbeat the run's (job id, attempt). No row back means the lease

@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Awaitable, Callable
 
-from engine.cli.bench import failover
+from engine.cli.bench import failover, recipe
 from engine.cli.bench.figure import Figure, scratch_database
 from engine.cli.bench.throughput import (
     bench_dashboard,
@@ -46,6 +46,8 @@ async def run_bench(args: argparse.Namespace) -> int:
             figures.append(await failover.bench_failover(scratch, args.kills))
         if wanted("control"):
             figures.extend(await failover.bench_control(scratch, args.control_samples))
+        if wanted("recipe"):
+            figures.extend(await recipe.bench_recipe(scratch, args.kills, args.control_samples))
     for figure in figures:
         print(figure.as_json() if args.json else figure.row(), flush=True)
     return 0
@@ -60,7 +62,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--control-samples", type=int, default=5)
     parser.add_argument("--dashboard-rows", type=int, default=1_000_000)
     parser.add_argument(
-        "--only", help="comma-separated: enqueue,drain,latency,unique,dashboard,failover,control"
+        "--only",
+        help="comma-separated: enqueue,drain,latency,unique,dashboard,failover,control,recipe",
     )
     parser.add_argument("--json", action="store_true", help="one JSON object per figure")
     parser.set_defaults(run=run_bench)

@@ -30,7 +30,9 @@ SELECT at FROM pqw_bench_event WHERE event = $1 AND at >= $2 ORDER BY at LIMIT 1
 """
 
 
-def spawn_worker(dsn: str) -> subprocess.Popen[bytes]:
+def spawn_worker(
+    dsn: str, target: str = "engine.cli.bench.worker:client"
+) -> subprocess.Popen[bytes]:
     root = Path(__file__).resolve().parents[3]
     env = dict(os.environ, PYTHONPATH=str(root) + os.pathsep + os.environ.get("PYTHONPATH", ""))
     return subprocess.Popen(
@@ -39,7 +41,7 @@ def spawn_worker(dsn: str) -> subprocess.Popen[bytes]:
             "-m",
             "engine.cli",
             "worker",
-            "engine.cli.bench.worker:client",
+            target,
             "--dsn",
             dsn,
         ],
@@ -52,11 +54,11 @@ def spawn_worker(dsn: str) -> subprocess.Popen[bytes]:
 
 @asynccontextmanager
 async def cluster(
-    dsn: str, size: int
+    dsn: str, size: int, target: str = "engine.cli.bench.worker:client"
 ) -> AsyncIterator[tuple[Admin, list[subprocess.Popen[bytes]]]]:
     """`size` bench worker processes and an admin; all stopped and closed afterwards."""
     admin = await Admin.connect(dsn)
-    procs = [spawn_worker(dsn) for _ in range(size)]
+    procs = [spawn_worker(dsn, target) for _ in range(size)]
     try:
         await admin.pool.execute(CREATE_EVENTS)
         yield admin, procs
