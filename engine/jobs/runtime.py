@@ -241,6 +241,7 @@ class Runtime:
     async def _work(self, running: RunningJob, producer: Producer) -> None:
         job = running.job
         kinds = self.settings.kinds
+        outcome = None
         try:
             runner = self._runners.get(job.kind)
             if runner is not None:
@@ -249,13 +250,16 @@ class Runtime:
             outcome = await execute(
                 job, kinds.get(job.kind), running, self.settings.retry_backoff, lambda: list(kinds)
             )
-            if outcome is not None:
-                self.completer.add(outcome)
         except Exception:
             log.exception("pqw: job %d (%s) failed outside its handler", job.id, job.kind)
         finally:
             self.running.pop(job.id, None)
-            producer.job_finished()
+            if outcome is not None:
+                # The slot stays taken until the outcome is written: when writes
+                # stall, fetching stops instead of piling finished jobs up in memory.
+                self.completer.add(outcome, producer.job_finished)
+            else:
+                producer.job_finished()
 
     # ------------------------------------------------------------------
     # Notifications and heartbeats
@@ -313,9 +317,6 @@ class Runtime:
                         log.exception("pqw: heartbeat failed; retrying")
 
     async def _heartbeat_once(self) -> None:
-        if await self.pool.fetchval(sql.HEARTBEAT_CLIENT, self.settings.client_id) is None:
-            # Pruned while we could not reach the database: register again.
-            await self.register()
         # Jobs with a runner of their own hold their own, tighter lease.
         held = {
             job_id: r.job.attempt
@@ -323,12 +324,22 @@ class Runtime:
             if r.job.kind not in self._runners
         }
         held.update(self.completer.outstanding)
+        client_id = self.settings.client_id
+        # The client's heartbeat names the jobs it holds: the rescuer leaves them
+        # alone even while their own heartbeats are held up by a lock on their row.
+        if await self.pool.fetchval(sql.HEARTBEAT_CLIENT, client_id, list(held)) is None:
+            # Pruned while we could not reach the database: register again.
+            await self.register()
+            await self.pool.fetchval(sql.HEARTBEAT_CLIENT, client_id, list(held))
         if not held:
             return
         rows = await self.pool.fetch(sql.HEARTBEAT_JOBS, list(held), list(held.values()))
-        alive = {r["id"]: r["cancel_requested"] for r in rows}
+        # A busy row (locked by someone else right now) is neither alive nor lost:
+        # it is heartbeated again next time.
+        busy = {r["id"] for r in rows if r["busy"]}
+        alive = {r["id"]: r["cancel_requested"] for r in rows if not r["busy"]}
         for job_id, running in list(self.running.items()):
-            if job_id not in held or running.job.kind in self._runners:
+            if job_id not in held or job_id in busy or running.job.kind in self._runners:
                 continue
             if job_id not in alive:
                 log.warning("pqw: lost the lease on job %d; cancelling it here", job_id)

@@ -33,6 +33,7 @@ from engine.sql.jobs import (
     LIST_JOBS,
     RESERVE_JOB_IDS,
     RETRY_JOB,
+    UNIQUE_HOLDERS,
 )
 from engine.sql.leadership import (
     CLAIM_LEADERSHIP,
@@ -138,6 +139,7 @@ __all__ = [
     "STOP_WORKER",
     "TAKE_EXPIRED_LEADERSHIP",
     "THROUGHPUT",
+    "UNIQUE_HOLDERS",
     "UPSERT_PERIODIC",
     "UPSERT_PERSISTENT_WORKER",
     "WORKER_CONFIG",
