@@ -143,3 +143,46 @@ async def test_a_job_whose_row_is_locked_past_its_heartbeat_timeout_runs_once_an
     assert [rows[i]["attempt"] for i in (finishing, running, free)] == [1, 1, 1]
     assert all(r["errors"] == [] for r in rows.values()), [r["errors"] for r in rows.values()]
     assert runs == Counter({finishing: 1, running: 1, free: 1})
+
+
+async def test_stalled_flushes_stop_fetching_instead_of_growing_the_backlog_without_bound(
+    make_client: Callable[..., Client], conn: Any
+) -> None:
+    """While no outcome can be written, a client runs no more jobs than its slots; once
+    writes work again, every job is recorded, each run once."""
+    concurrency = 4
+    client = make_client(queues={"default": concurrency})
+    runs: Counter[int] = Counter()
+
+    async def quick(job: Job) -> None:
+        runs[job.id] += 1
+
+    client.register("quick.work", quick)
+    await client.connect()
+    ids = [r.job.id for r in await client.insert_many([("quick.work", {})] * 200)]
+
+    transaction = conn.transaction()
+    await transaction.start()
+    try:
+        # Every flush needs this table (the throughput counts): flushes stall.
+        await conn.execute("LOCK TABLE pqw_throughput IN SHARE MODE")
+        await client.start()
+        await wait_for(lambda: sum(runs.values()) >= concurrency, timeout=10, message="runs")
+        # The scenario: writes stay stalled a while; the client must not run on.
+        await asyncio.sleep(2.0)
+        ran = sum(runs.values())
+        assert ran == concurrency, f"{ran} jobs ran while no outcome could be written"
+        running = await client.pool.fetchval("SELECT count(*) FROM pqw_job WHERE state = 'running'")
+        assert running == concurrency
+    finally:
+        await transaction.rollback()
+
+    async def all_completed() -> bool:
+        done = await client.pool.fetchval(
+            "SELECT count(*) FROM pqw_job WHERE state = 'completed' AND id = ANY($1)", ids
+        )
+        return bool(done == len(ids))
+
+    await wait_for(all_completed, timeout=30, message="every job to be recorded")
+    assert set(runs) == set(ids) and set(runs.values()) == {1}
+    assert client.completed_count == len(ids)
