@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeAlias, TypeVar
 
 import asyncpg
@@ -68,6 +68,23 @@ async def connect(
     return await _guarded(dsn, make)
 
 
+async def prepare_statements(conn: asyncpg.Connection[Any], statements: Sequence[str]) -> None:
+    """Parse statements now, into the cache that conn.fetch() and friends use.
+
+    A statement run for the first time on a connection is parsed in a round trip
+    of its own (Parse/Describe/Flush, no Sync): a session frozen right there is
+    active, not idle, and holds whatever its transaction has locked. Prepared up
+    front, later runs are one Bind/Execute/Sync. asyncpg has no public way to
+    fill that cache without running the statement, so this uses its private
+    `_prepare`; where that is gone, nothing is prepared (the statements still work).
+    """
+    prepare = getattr(conn, "_prepare", None)
+    if prepare is None:
+        return
+    for statement in statements:
+        await prepare(statement, use_cache=True)
+
+
 async def create_pool(
     dsn: str,
     *,
@@ -75,15 +92,22 @@ async def create_pool(
     max_size: int = 10,
     timeout: float = 10.0,
     server_settings: dict[str, str] | None = None,
+    prepare: Sequence[str] = (),
 ) -> asyncpg.Pool[Any]:
-    """A pool with pqw's codecs; DatabaseUnavailable when the first connection fails."""
+    """A pool with pqw's codecs (and `prepare` parsed on each new connection);
+    DatabaseUnavailable when the first connection fails."""
+
+    async def init(conn: asyncpg.Connection[Any]) -> None:
+        await init_connection(conn)
+        if prepare:
+            await prepare_statements(conn, prepare)
 
     async def make() -> asyncpg.Pool[Any]:
         pool: asyncpg.Pool[Any] = await asyncpg.create_pool(
             dsn,
             min_size=min_size,
             max_size=max_size,
-            init=init_connection,
+            init=init,
             timeout=timeout,
             max_inactive_connection_lifetime=60.0,
             server_settings=server_settings,

@@ -36,13 +36,16 @@ from engine.sql.jobs import (
     UNIQUE_HOLDERS,
 )
 from engine.sql.leadership import (
-    CLAIM_LEADERSHIP,
+    BEGIN_FENCED,
+    BEGIN_FENCED_BEFORE_17,
+    BOUND_TAKEOVER,
     FENCE_LEADERSHIP,
     GET_LEADER,
     READ_LEADERSHIP,
     RENEW_LEADERSHIP,
     RESIGN_LEADERSHIP,
-    TAKE_EXPIRED_LEADERSHIP,
+    SERVER_VERSION_NUM,
+    TAKE_LEADERSHIP,
 )
 from engine.sql.maintenance import (
     DELETE_FINISHED_JOBS,
@@ -85,9 +88,11 @@ from engine.sql.queues import (
 
 __all__ = [
     "ADVANCE_PERIODIC",
+    "BEGIN_FENCED",
+    "BEGIN_FENCED_BEFORE_17",
+    "BOUND_TAKEOVER",
     "CANCEL_JOB",
     "CANCEL_WAITING_RUN",
-    "CLAIM_LEADERSHIP",
     "CLAIM_RUN",
     "COMPLETE_JOBS",
     "CONTROL_CHANNEL",
@@ -132,12 +137,13 @@ __all__ = [
     "RESUME_QUEUE",
     "RETRY_JOB",
     "SCHEDULE_DUE_JOBS",
+    "SERVER_VERSION_NUM",
     "SET_PERIODIC_ENABLED",
     "SET_WORKER_CONFIG",
     "START_WORKER",
     "STOP_CLIENT",
     "STOP_WORKER",
-    "TAKE_EXPIRED_LEADERSHIP",
+    "TAKE_LEADERSHIP",
     "THROUGHPUT",
     "UNIQUE_HOLDERS",
     "UPSERT_PERIODIC",
