@@ -255,9 +255,9 @@ class Runtime:
         finally:
             self.running.pop(job.id, None)
             if outcome is not None:
-                # The slot stays taken until the outcome is written: when writes
-                # stall, fetching stops instead of piling finished jobs up in memory.
-                self.completer.add(outcome, producer.job_finished)
+                # Counted until written: when writes stall, fetching stops (see Producer).
+                producer.job_finished(unwritten=True)
+                self.completer.add(outcome, producer.outcome_written)
             else:
                 producer.job_finished()
 
