@@ -302,9 +302,10 @@ class Client:
         self._node = None
         await self.close()
 
-    async def close(self) -> None:
-        """Close the connection pool (stop() does this after a start)."""
-        await self._connection.close()
+    async def close(self, timeout: float = 10.0) -> None:
+        """Close the connection pool (stop() does this after a start); connections still
+        in use after `timeout` (a handler that would not end) are cut."""
+        await self._connection.close(timeout)
 
     @property
     def is_leader(self) -> bool:
@@ -327,8 +328,9 @@ class Client:
     ) -> Callable[[Callable[[Conn], Awaitable[None]]], Callable[[Conn], Awaitable[None]]]:
         """Decorator: run `fn(conn)` every `interval` seconds on the leader only.
 
-        `conn` is in a fenced transaction: it commits only if this client still
-        held the lease, and no other client can be elected until it does.
+        `conn` is in a fenced transaction, bounded by the server (a lease long): it
+        commits only if this client still holds the lease as it commits, so what a
+        former leader did after another client was elected always rolls back.
         """
 
         def register(fn: Callable[[Conn], Awaitable[None]]) -> Callable[[Conn], Awaitable[None]]:

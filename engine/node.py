@@ -20,7 +20,7 @@ from engine.jobs.retry import RetryBackoff
 from engine.jobs.runtime import Runtime, RuntimeSettings
 from engine.leadership.elector import Elector
 from engine.leadership.fence import Fence
-from engine.leadership.pool import open_leader_pool
+from engine.leadership.pool import LeaderSessions, open_leader_sessions
 from engine.maintenance.cleaner import clean
 from engine.maintenance.clients import tend_clients
 from engine.maintenance.config import MaintenanceConfig
@@ -28,7 +28,7 @@ from engine.maintenance.periodic import PeriodicEnqueuer
 from engine.maintenance.periodic_row import with_kind_defaults
 from engine.maintenance.rescuer import rescue_stale_jobs
 from engine.maintenance.scheduler import schedule_due_jobs
-from engine.maintenance.services import LeaderServices
+from engine.maintenance.services import CREW_STATEMENTS, LeaderServices
 from engine.maintenance.supervisor import supervise_persistent
 from engine.persistent.manager import PersistentManager
 from engine.schedules import PeriodicJob
@@ -95,7 +95,7 @@ class Node:
                 persistent_names=client.persistent_manager.names,
             ),
         )
-        self.leader_pool: asyncpg.Pool[Any] | None = None
+        self.leader_sessions: LeaderSessions | None = None
         self.elector: Elector | None = None
         self.leader_services: LeaderServices | None = None
         self._elector_task: asyncio.Task[None] | None = None
@@ -139,11 +139,18 @@ class Node:
     async def _start_leadership(self, enqueuer: PeriodicEnqueuer) -> Elector:
         client = self.client
         config = client.maintenance_config
-        self.leader_pool = await open_leader_pool(self.dsn, client.id, config.leader_ttl)
+        sessions = await open_leader_sessions(
+            self.dsn,
+            client.id,
+            config.leader_ttl,
+            use_transaction_timeout=config.leader_transaction_timeout,
+            statements=CREW_STATEMENTS,
+        )
+        self.leader_sessions = sessions
         batch = config.batch_size
         services = LeaderServices(
             lambda: self.elector is not None and self.elector.is_leader,
-            Fence(self.leader_pool, client.id),
+            Fence(sessions.passes, client.id, sessions.bounds),
             lambda: self.elector.fence_lost() if self.elector is not None else None,
         )
         services.add(
@@ -166,7 +173,7 @@ class Node:
             services.add(name, interval, task)
         self.leader_services = services
         return Elector(
-            self.leader_pool,
+            sessions.elector,
             client.id,
             ttl=config.leader_ttl,
             renew_interval=config.leader_renew_interval,
@@ -190,6 +197,6 @@ class Node:
         if self.elector is not None:
             await self.elector.resign()
         await runtime.close()
-        if self.leader_pool is not None:
-            await self.leader_pool.close()
+        if self.leader_sessions is not None:
+            await self.leader_sessions.close()
         log.info("pqw: client %s stopped", self.client.id)

@@ -81,6 +81,25 @@ class Workers:
             proc.wait(10)
 
 
+async def database_activity(db: asyncpg.Connection) -> str:
+    """pg_stat_activity and pg_locks of this test's database, as text (for a failure)."""
+    sessions = await db.fetch(
+        "SELECT pid, application_name, state, wait_event_type, wait_event, xact_start, "
+        "state_change, left(query, 120) AS query FROM pg_stat_activity "
+        "WHERE datname = current_database() ORDER BY pid"
+    )
+    locks = await db.fetch(
+        "SELECT l.pid, l.locktype, l.relation::regclass::text AS relation, l.mode, l.granted, "
+        "l.transactionid::text AS xid, l.page, l.tuple "
+        "FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
+        "WHERE a.datname = current_database() AND l.locktype <> 'virtualxid' "
+        "ORDER BY l.pid, l.locktype"
+    )
+    lines = ["--- pg_stat_activity", *(str(dict(r)) for r in sessions)]
+    lines += ["--- pg_locks", *(str(dict(r)) for r in locks)]
+    return "\n".join(lines)
+
+
 async def registered(db: asyncpg.Connection, pid: int) -> str:
     """The client id of a worker process, once it has registered."""
 

@@ -18,7 +18,7 @@ from engine import Client, JobState, Retention
 from engine.admin import Admin
 from tests.clients import FAST
 from tests.helpers import wait_for
-from tests.processes import Workers, registered
+from tests.processes import Workers, database_activity, registered
 
 
 async def leader_id(db: asyncpg.Connection) -> str | None:
@@ -37,8 +37,8 @@ async def acting_sequence(db: asyncpg.Connection) -> list[str]:
     return sequence
 
 
-async def two_workers(db: asyncpg.Connection, workers: Workers) -> dict[str, int]:
-    procs = [workers.spawn(), workers.spawn()]
+async def two_workers(db: asyncpg.Connection, workers: Workers, **env: str) -> dict[str, int]:
+    procs = [workers.spawn(**env), workers.spawn(**env)]
     for proc in procs:
         await workers.ready(proc)
     ids = {await registered(db, p.pid): p.pid for p in procs}
@@ -75,11 +75,27 @@ async def _acted_last(db: asyncpg.Connection, client_id: str) -> bool:
     return bool(sequence) and sequence[-1] == client_id
 
 
+@pytest.mark.parametrize("timeouts", ["transaction_timeout", "before-17"])
 async def test_a_frozen_leader_never_acts_after_it_is_replaced(
-    db: asyncpg.Connection, workers: Workers
+    db: asyncpg.Connection, workers: Workers, timeouts: str
 ) -> None:
-    """SIGSTOP the leader past its lease (a long GC pause, a partition), then let it go on."""
-    pids = await two_workers(db, workers)
+    """SIGSTOP the leader past its lease (a long GC pause, a partition), then let it go on.
+
+    Wherever the freeze lands (even between the Parse and the Bind of a statement
+    inside a fenced transaction), the other client is elected within a few leases:
+    with transaction_timeout on this server, and with the bounds of servers before 17.
+    """
+    env = {"PQW_TEST_LEADER_TIMEOUTS": timeouts}
+    try:
+        await _frozen_leader_is_replaced(db, workers, env)
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}\n{workers.logs()}") from exc
+
+
+async def _frozen_leader_is_replaced(
+    db: asyncpg.Connection, workers: Workers, env: dict[str, str]
+) -> None:
+    pids = await two_workers(db, workers, **env)
     old = await leader_id(db)
     assert old is not None
     await wait_for(lambda: acting_sequence(db), timeout=10, message="the leader to act")
@@ -92,6 +108,9 @@ async def test_a_frozen_leader_never_acts_after_it_is_replaced(
 
         new = await wait_for(replaced, timeout=FAST.leader_ttl * 3 + 10, message="a new leader")
         await wait_for(lambda: _acted_last(db, new), timeout=10, message="the new leader to act")
+    except AssertionError as exc:
+        # What holds the election up, seen while the old leader is still frozen.
+        raise AssertionError(f"{exc}\n{await database_activity(db)}") from exc
     finally:
         os.kill(pids[old], signal.SIGCONT)
     # The old leader wakes up believing nothing happened; it must not act again.

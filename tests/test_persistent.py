@@ -13,7 +13,7 @@ import pytest
 from engine import Client, InvalidConfig, NotFound, PersistentContext
 from engine.admin import Admin
 from engine.admin.models import WorkerStatus
-from engine.persistent.run import crash_backoff
+from engine.persistent.ending import crash_backoff
 from tests.helpers import wait_for
 
 

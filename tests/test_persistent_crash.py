@@ -201,3 +201,29 @@ async def test_sigterm_hands_the_run_over_at_once(
     # A graceful stop ends the run and inserts the next: no waiting for a lease to lapse.
     assert (started - stopped_at).total_seconds() < SINGLETON_TIMEOUT, workers.logs()
     assert await overlaps(db) == []
+
+
+async def test_a_handler_that_swallows_cancellation_is_given_up_on_at_sigterm(
+    db: asyncpg.Connection, workers: Workers
+) -> None:
+    """SIGTERM: the grace runs out (said in the log), the cancelled handler ignores it,
+    the process gives up on it and still exits; the rescuer restarts the run elsewhere."""
+    stubborn = {"PQW_TEST_STUBBORN": "1"}
+    first = workers.spawn(**stubborn)
+    await workers.ready(first)
+
+    async def started(count: int) -> bool:
+        found = await db.fetchval(
+            "SELECT count(*) FROM test_event WHERE event = 'stubborn-started'"
+        )
+        return bool(found >= count)
+
+    await wait_for(lambda: started(1), timeout=30, message="the stubborn run")
+    code = await asyncio.to_thread(workers.terminate, first, 60)
+    logs = workers.logs()
+    assert code == 1, logs
+    assert "the handler did not return within its stop_grace (0.5s)" in logs, logs
+    assert "ignored cancellation" in logs and "giving up on it" in logs, logs
+    assert "exiting without waiting for them" in logs, logs
+    workers.spawn(**stubborn)
+    await wait_for(lambda: started(2), timeout=30, message="the run, restarted elsewhere")

@@ -97,6 +97,45 @@ async def test_by_period_buckets_on_the_boundary(make_client: Callable[..., Clie
     assert period_bucket(base, timedelta(hours=1)) == int(base.timestamp())
 
 
+def skewed_clock(offset: timedelta) -> type[datetime]:
+    """A datetime whose now() is this host's clock off by `offset` (a host with skew)."""
+
+    class Skewed(datetime):
+        @classmethod
+        def now(cls, tz: Any = None) -> Any:
+            return datetime.now(tz) + offset
+
+    return Skewed
+
+
+async def test_by_period_buckets_come_from_the_database_clock_so_skewed_hosts_agree(
+    make_client: Callable[..., Client], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two hosts, one 40 minutes fast and one 40 minutes slow, insert the same hourly
+    unique job: one job, whatever their clocks say."""
+    import engine.jobs.unique as unique_module
+
+    ahead, behind = make_client(), make_client()
+    u = UniqueOpts(by_args=True, by_period=timedelta(hours=1))
+    await ahead.connect()
+    for attempt in range(3):
+        before = await ahead.pool.fetchval("SELECT now()")
+        monkeypatch.setattr(unique_module, "datetime", skewed_clock(timedelta(minutes=40)))
+        first = await ahead.insert("report.hourly", {"r": attempt}, unique=u)
+        monkeypatch.setattr(unique_module, "datetime", skewed_clock(-timedelta(minutes=40)))
+        second = await behind.insert("report.hourly", {"r": attempt}, unique=u)
+        monkeypatch.undo()
+        after = await ahead.pool.fetchval("SELECT now()")
+        if period_bucket(before, u.by_period) == period_bucket(after, u.by_period):
+            break  # (else the database's own hour turned between the inserts: try again)
+    assert not first.duplicate
+    assert second.duplicate and second.job.id == first.job.id
+    # The database's bucket is the one an explicit time in that hour gives.
+    at = first.job.scheduled_at
+    third = await behind.insert("report.hourly", {"r": attempt}, unique=u, scheduled_at=at)
+    assert third.duplicate and third.job.id == first.job.id
+
+
 async def test_options_combined(make_client: Callable[..., Client]) -> None:
     client = make_client()
     u = UniqueOpts(by_args=["id"], by_period=timedelta(days=1), by_queue=True)
@@ -357,3 +396,31 @@ async def test_the_database_agrees_with_a_model_of_the_rules(
             assert not result.duplicate
             seen[key] = result.job.id
     assert await client.pool.fetchval("SELECT count(*) FROM pqw_job") == len(seen)
+
+
+@settings(max_examples=50, deadline=None)
+@given(
+    args=st.dictionaries(st.text(max_size=5), st.one_of(st.integers(), st.text(max_size=5))),
+    by_args=st.one_of(st.just(True), st.just(False), st.lists(st.text(max_size=5), max_size=2)),
+    by_queue=st.booleans(),
+    kind=st.text(min_size=1, max_size=8),
+)
+def test_a_period_key_is_the_canonical_json_of_its_parts(
+    args: dict[str, Any], by_args: Any, by_queue: bool, kind: str
+) -> None:
+    """Keys whose bucket the database fills in are the keys pqw always made."""
+    import hashlib
+
+    from engine.jobs.unique import canonical_json, unique_key
+
+    opts = UniqueOpts(by_args=by_args, by_queue=by_queue, by_period=timedelta(minutes=5))
+    at = datetime(2031, 3, 4, 5, 6, 7, tzinfo=UTC)
+    parts: dict[str, Any] = {"kind": kind, "period": period_bucket(at, timedelta(minutes=5))}
+    if by_args is True:
+        parts["args"] = args
+    elif by_args:
+        parts["args"] = {k: args[k] for k in by_args if k in args}
+    if by_queue:
+        parts["queue"] = "q"
+    expected = hashlib.sha256(canonical_json(parts).encode()).digest()
+    assert unique_key(kind, args, "q", at, opts) == expected

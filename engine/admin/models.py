@@ -92,6 +92,14 @@ class WorkerInfo:
     pid: int | None
     runners: int
     now: datetime
+    # How the last run ended: returned, crash, stop, cancel, restart, config, shutdown.
+    last_end_reason: str | None = None
+
+    @property
+    def keeps_ending(self) -> bool:
+        """Its handler keeps returning by itself soon after it starts (so it backs off,
+        as a crashing one does): a loop that forgot to loop until ctx.stopping."""
+        return self.consecutive_failures > 0 and self.last_end_reason == "returned"
 
     @property
     def heartbeat_age(self) -> float | None:

@@ -92,6 +92,7 @@ def worker_info(r: Mapping[str, Any]) -> WorkerInfo:
         pid=r["pid"] if running else None,
         runners=r["runners"],
         now=r["now"],
+        last_end_reason=r["last_end_reason"],
     )
 
 

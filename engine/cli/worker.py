@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import importlib
 import logging
+import os
 import signal
 import sys
 from collections.abc import Callable, Coroutine
@@ -98,13 +99,48 @@ async def run_until_signalled(
             loop.remove_signal_handler(sig)
 
 
+# After the client has stopped, how long leftover tasks and threads get to end.
+EXIT_GRACE = 5.0
+
+
 async def cmd_worker(args: argparse.Namespace) -> int:
     client = load_client(args.target)
     client.configure(
         dsn=args.dsn, direct_dsn=args.direct_dsn, pool_mode=args.pool_mode, queues=args.queues
     )
     await run_until_signalled(client)
+    if not await ended_everything(EXIT_GRACE):
+        # Something ignores cancellation (a handler swallowing CancelledError, a
+        # sync handler stuck in its thread): waiting for it would keep this
+        # process alive forever. Everything pqw must record is recorded by now.
+        log.error("pqw: exiting without waiting for them; their jobs are left to the rescuer")
+        logging.shutdown()
+        os._exit(1)
     return 0
+
+
+async def ended_everything(grace: float) -> bool:
+    """Cancel the tasks still running (besides this one) and end the thread pool, each
+    within `grace`; False, with a line in the log, if something will not end."""
+    loop = asyncio.get_running_loop()
+    leftovers = asyncio.all_tasks() - {asyncio.current_task()}
+    for task in leftovers:
+        task.cancel()
+    if leftovers:
+        await asyncio.wait(leftovers, timeout=grace)
+    stubborn = sorted(task.get_name() for task in leftovers if not task.done())
+    if stubborn:
+        log.error(
+            "pqw: %d task(s) ignore cancellation after stop: %s", len(stubborn), ", ".join(stubborn)
+        )
+        return False
+    try:
+        # Threads of sync handlers that never returned would block the exit.
+        await asyncio.wait_for(loop.shutdown_default_executor(), grace)
+    except TimeoutError:
+        log.error("pqw: a sync handler's thread is still running after stop")
+        return False
+    return True
 
 
 def configure(parser: argparse.ArgumentParser) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import Any
 
 import asyncpg
@@ -11,6 +12,8 @@ from engine.db import migrate
 from engine.db.dsn import Database, configured_dsn, resolve_database
 from engine.db.outage import pooler_misconfigured
 from engine.db.pool import connect, create_pool
+
+log = logging.getLogger("pqw.client")
 
 
 async def open_pool(
@@ -103,7 +106,12 @@ class ClientPool:
                 )
             return self.pool
 
-    async def close(self) -> None:
+    async def close(self, timeout: float = 10.0) -> None:
+        """Close the pool; connections still in use after `timeout` are cut."""
         if self.pool is not None:
             pool, self.pool = self.pool, None
-            await pool.close()
+            try:
+                await asyncio.wait_for(pool.close(), timeout)
+            except TimeoutError:
+                log.warning("pqw: connections still in use after %gs; closing them", timeout)
+                pool.terminate()

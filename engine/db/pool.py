@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, TypeAlias, TypeVar
 
 import asyncpg
@@ -128,6 +128,23 @@ async def connect(
     return await _guarded(url, make)
 
 
+async def prepare_statements(conn: asyncpg.Connection[Any], statements: Sequence[str]) -> None:
+    """Parse statements now, into the cache that conn.fetch() and friends use.
+
+    A statement run for the first time on a connection is parsed in a round trip
+    of its own (Parse/Describe/Flush, no Sync): a session frozen right there is
+    active, not idle, and holds whatever its transaction has locked. Prepared up
+    front, later runs are one Bind/Execute/Sync. asyncpg has no public way to
+    fill that cache without running the statement, so this uses its private
+    `_prepare`; where that is gone, nothing is prepared (the statements still work).
+    """
+    prepare = getattr(conn, "_prepare", None)
+    if prepare is None:
+        return
+    for statement in statements:
+        await prepare(statement, use_cache=True)
+
+
 async def create_pool(
     dsn: str,
     *,
@@ -135,20 +152,28 @@ async def create_pool(
     max_size: int = 10,
     timeout: float = 10.0,
     server_settings: dict[str, str] | None = None,
+    prepare: Sequence[str] = (),
 ) -> asyncpg.Pool[Any]:
-    """A pool with pqw's codecs; DatabaseUnavailable when the first connection fails.
+    """A pool with pqw's codecs (and `prepare` parsed on each new connection);
+    DatabaseUnavailable when the first connection fails.
 
     Only application_name goes in the startup packet (a pooler refuses most
     others); other server_settings are set on each new session and again after
     each release's reset, or, on a transaction-pooled URL, dropped with a warning.
+    Nothing is prepared on a transaction-pooled URL: with no statement cache a
+    prepared statement would not be kept, and the pooler may hand the next
+    statement to another server session anyway.
     """
     url, marked = split_pool_mode(dsn)
     mode: PoolMode = marked or "session"
     startup, session = _split_settings(server_settings, mode)
+    prepared = prepare if mode != "transaction" else ()
 
     async def init(conn: asyncpg.Connection[Any]) -> None:
         await init_connection(conn)
         await apply_session_settings(conn, session)
+        if prepared:
+            await prepare_statements(conn, prepared)
 
     async def reset(conn: asyncpg.Connection[Any]) -> None:
         # The default reset (RESET ALL among others) undoes our settings: set them again.

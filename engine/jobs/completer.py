@@ -1,10 +1,12 @@
-"""Batches finished attempts into one UPDATE per flush; nothing is dropped when the database blips."""
+"""Batches finished attempts into one UPDATE per flush; nothing is dropped when the database
+blips, and nothing waits behind a row lock someone else holds."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 from collections import deque
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import asyncpg
@@ -16,12 +18,19 @@ from engine.jobs.executor import Outcome
 
 log = logging.getLogger("pqw.completer")
 
+# Called once an outcome is settled: written, or found no longer this client's.
+Settled = Callable[[], None]
+Entry = tuple[Outcome, Settled | None]
+
 
 class Completer:
     """Collects outcomes and writes them in batches, one flush in flight at a time.
 
     Under load, outcomes pile up while a flush is in flight, so batches grow by
-    themselves; when idle, one outcome is written after a short linger.
+    themselves; when idle, one outcome is written after a short linger. An
+    outcome whose job row someone else has locked is kept and tried again a
+    little later (see sql.COMPLETE_JOBS); until then it is still held, and
+    heartbeated, like a running job.
     """
 
     def __init__(
@@ -36,81 +45,122 @@ class Completer:
         self._client_id = client_id
         self._linger = linger
         self._max_batch = max_batch
-        self._pending: deque[Outcome] = deque()
+        self._pending: deque[Entry] = deque()
+        self._in_flight: list[Entry] = []
+        self._deferred: list[Entry] = []  # rows locked by someone else: tried again later
+        self._deferred_until = 0.0
+        self._busy_rounds = 0
         self._has_work = asyncio.Event()
         self._idle = asyncio.Event()
         self._idle.set()
         self.flushed = 0
 
-    def add(self, outcome: Outcome) -> None:
-        self._pending.append(outcome)
+    def add(self, outcome: Outcome, settled: Settled | None = None) -> None:
+        """Queue an outcome; `settled()` is called once it is written (or found lost)."""
+        self._pending.append((outcome, settled))
         self._idle.clear()
         self._has_work.set()
+
+    def _entries(self) -> Iterable[Entry]:
+        yield from self._in_flight
+        yield from self._pending
+        yield from self._deferred
 
     @property
     def outstanding(self) -> dict[int, int]:
         """job id -> attempt of every outcome not yet written (still running in the database)."""
-        return {o.job_id: o.attempt for o in self._pending}
+        return {o.job_id: o.attempt for o, _ in self._entries()}
 
     async def run(self) -> None:
         """Write outcomes until cancelled; no error ends this loop."""
+        loop = asyncio.get_running_loop()
         failures = 0
         while True:
-            await self._has_work.wait()
+            if not self._pending:
+                self._has_work.clear()
+                wait = max(0.0, self._deferred_until - loop.time()) if self._deferred else None
+                try:
+                    async with asyncio.timeout(wait):
+                        await self._has_work.wait()
+                except TimeoutError:
+                    pass
+            if self._deferred and loop.time() >= self._deferred_until:
+                self._pending.extend(self._deferred)
+                self._deferred.clear()
+            if not self._pending:
+                continue
             if len(self._pending) < self._max_batch and self._linger:
                 await asyncio.sleep(self._linger)
-            batch = [
-                self._pending.popleft() for _ in range(min(len(self._pending), self._max_batch))
-            ]
+            count = min(len(self._pending), self._max_batch)
+            self._in_flight = [self._pending.popleft() for _ in range(count)]
             try:
-                await self._write(batch)
+                busy = await self._write(self._in_flight)
                 failures = 0
             except Exception as exc:
                 failures += 1
                 if is_connection_error(exc):
                     # Put the batch back in front, unchanged, and try again later.
-                    self._pending.extendleft(reversed(batch))
+                    self._pending.extendleft(reversed(self._in_flight))
+                    self._in_flight = []
                     if failures == 1:
                         log.warning("pqw: cannot record finished jobs yet (%s); retrying", exc)
                     await asyncio.sleep(retry_delay(failures))
                     continue
                 # Not the connection: find the outcome the database refuses, so
                 # one bad row cannot hold every other completion back.
-                await self._write_one_by_one(batch)
-            if not self._pending:
-                self._has_work.clear()
+                busy = await self._write_one_by_one(self._in_flight)
+            self._in_flight = []
+            self._defer(busy, loop.time())
+            if not self._pending and not self._deferred:
                 self._idle.set()
 
-    async def _write_one_by_one(self, batch: list[Outcome]) -> None:
-        for outcome in batch:
+    def _defer(self, busy: list[Entry], now: float) -> None:
+        if not busy:
+            self._busy_rounds = 0
+            return
+        self._busy_rounds += 1
+        if not self._deferred:
+            self._deferred_until = now + retry_delay(self._busy_rounds, base=0.025, cap=1.0)
+        self._deferred.extend(busy)
+
+    async def _write_one_by_one(self, batch: list[Entry]) -> list[Entry]:
+        busy: list[Entry] = []
+        for index, entry in enumerate(batch):
             try:
-                await self._write([outcome])
+                busy += await self._write([entry])
             except Exception as exc:
                 if is_connection_error(exc):
-                    self._pending.appendleft(outcome)
-                    continue
+                    # Back in front, in order, for the next flush.
+                    self._pending.extendleft(reversed(batch[index:]))
+                    return busy
                 # The job stays running in the database; the rescuer takes it back.
                 log.error(
                     "pqw: could not record the outcome of job %d (%s); left to the rescuer",
-                    outcome.job_id,
+                    entry[0].job_id,
                     exc,
                 )
+                _settle(entry)
+        return busy
 
-    async def _write(self, batch: list[Outcome]) -> None:
+    async def _write(self, batch: list[Entry]) -> list[Entry]:
+        """Write a batch; the entries whose rows were locked by someone else (not settled)."""
         if not batch:
-            return
+            return []
+        outcomes = [o for o, _ in batch]
         rows = await self._pool.fetch(
             sql.COMPLETE_JOBS,
-            [o.job_id for o in batch],
-            [o.attempt for o in batch],
-            [o.state.value for o in batch],
-            [json_text.dumps(o.error) if o.error is not None else None for o in batch],
-            [json_text.dumps(o.metadata) if o.metadata is not None else None for o in batch],
-            [o.delay for o in batch],
-            [o.refund for o in batch],
+            [o.job_id for o in outcomes],
+            [o.attempt for o in outcomes],
+            [o.state.value for o in outcomes],
+            [json_text.dumps(o.error) if o.error is not None else None for o in outcomes],
+            [json_text.dumps(o.metadata) if o.metadata is not None else None for o in outcomes],
+            [o.delay for o in outcomes],
+            [o.refund for o in outcomes],
             self._client_id,
         )
-        self.flushed += len(rows)
+        busy_ids = {r["id"] for r in rows if r["busy"]}
+        written = len(rows) - len(busy_ids)
+        self.flushed += written
         missed = len(batch) - len(rows)
         if missed:
             log.warning(
@@ -118,10 +168,24 @@ class Completer:
                 "(rescued or cancelled elsewhere)",
                 missed,
             )
+        busy: list[Entry] = []
+        for entry in batch:
+            if entry[0].job_id in busy_ids:
+                busy.append(entry)
+            else:
+                _settle(entry)
+        return busy
 
     async def wait_idle(self) -> None:
         """Return once everything added so far is written."""
         await self._idle.wait()
 
     def __len__(self) -> int:
-        return len(self._pending)
+        """Outcomes not written yet: queued, in flight, or waiting for a locked row."""
+        return len(self._pending) + len(self._in_flight) + len(self._deferred)
+
+
+def _settle(entry: Entry) -> None:
+    settled = entry[1]
+    if settled is not None:
+        settled()

@@ -19,6 +19,8 @@ from engine.errors import InvalidJobOption, InvalidJobType
 from engine.jobs.unique import (
     PERSISTENT_KIND_PREFIX,
     RESERVED_KIND_PREFIX,
+    PeriodKey,
+    period_key,
     unique_key,
     unique_states_mask,
 )
@@ -161,9 +163,15 @@ class RowTemplate:
 
     def row(self, args: Any) -> InsertParams:
         args_json = encode_object("args", args)
-        key = None
-        if self.unique is not None:
-            key = unique_key(self.kind, args, self.queue, self.scheduled_at, self.unique)
+        unique = self.unique
+        if unique is None:
+            return InsertParams(self, args, args_json, None)
+        if unique.by_period is not None and self.scheduled_at is None:
+            # Runs now: the period is the one of the database's now(), not this host's.
+            return InsertParams(
+                self, args, args_json, None, period_key(self.kind, args, self.queue, unique)
+            )
+        key = unique_key(self.kind, args, self.queue, self.scheduled_at, unique)
         return InsertParams(self, args, args_json, key)
 
 
@@ -175,10 +183,22 @@ class InsertParams:
     args: Mapping[str, Any]
     args_json: RawJson
     unique_key: bytes | None
+    # A by_period key whose period the database fills in (unique_key is None then).
+    period_key: PeriodKey | None = None
+
+    @property
+    def is_unique(self) -> bool:
+        return self.unique_key is not None or self.period_key is not None
 
     def row_json(self) -> str:
         """This row in the JSON batch of sql.INSERT_JOBS (args spliced in as encoded)."""
-        key = f'"{self.unique_key.hex()}"' if self.unique_key is not None else "null"
+        if self.unique_key is not None:
+            key = f'"{self.unique_key.hex()}"'
+        elif self.period_key is not None:
+            p = self.period_key
+            key = f"null,{json_text.dumps(p.prefix)},{json_text.dumps(p.suffix)},{p.seconds}"
+        else:
+            key = "null"
         return f"{self.template.json_prefix},{self.args_json},{key}]"
 
 

@@ -2,12 +2,12 @@
 
 Non-unique batches from pqw's own pool go through COPY (ids reserved first, so
 every caller still gets its jobs back); unique rows and rows inserted on a
-caller's connection go through one INSERT ... SELECT FROM unnest.
+caller's connection go through one INSERT ... SELECT over a JSON batch.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, TypeAlias, overload
 
@@ -43,46 +43,59 @@ async def _insert_rows(
 ) -> Sequence[InsertResult]:
     if not rows:
         return []
-    if own_pool and len(rows) >= COPY_THRESHOLD and all(r.unique_key is None for r in rows):
+    if own_pool and len(rows) >= COPY_THRESHOLD and not any(r.is_unique for r in rows):
         assert isinstance(executor, asyncpg.Pool)
         async with executor.acquire() as conn:
             return await copy_rows(conn, rows)
     return await insert_statement(executor, rows)
 
 
+# A holder can leave its unique states between the insert that met it and the
+# read of it (it finished, or was deleted): then the row is tried again. Each
+# try either inserts or finds a holder, so only a storm of such changes to one
+# key could make this many tries necessary.
+MAX_INSERT_TRIES = 20
+
+
 async def insert_statement(
     executor: Executor, rows: Sequence[InsertParams]
 ) -> Sequence[InsertResult]:
-    # ON CONFLICT cannot touch one existing row twice in a statement, so rows
-    # repeating a unique key of an earlier row in the batch are answered by it.
-    first_of_key: dict[bytes, int] = {}
-    sent: list[InsertParams] = []
-    source: list[int] = []  # for each input row, its index in `sent`
-    for row in rows:
-        if row.unique_key is not None and row.unique_key in first_of_key:
-            source.append(first_of_key[row.unique_key])
-            continue
-        if row.unique_key is not None:
-            first_of_key[row.unique_key] = len(sent)
-        source.append(len(sent))
-        sent.append(row)
-    batch = "[" + ",".join(row.row_json() for row in sent) + "]"
-    records = await executor.fetch(sql.INSERT_JOBS, batch)
-    if len(records) != len(sent):
-        raise RuntimeError(f"insert returned {len(records)} rows for {len(sent)}")
-
-    first_row: dict[int, int] = {}
-    for index, sent_index in enumerate(source):
-        first_row.setdefault(sent_index, index)
+    """Insert rows with sql.INSERT_JOBS; a row meeting a live holder of its unique key
+    (in the database, or earlier in the batch) gets that holder as a duplicate."""
+    found: list[tuple[Mapping[str, Any], bool] | None] = [None] * len(rows)
+    todo = list(range(len(rows)))
+    for _ in range(MAX_INSERT_TRIES):
+        batch = "[" + ",".join(rows[i].row_json() for i in todo) + "]"
+        records = await executor.fetch(sql.INSERT_JOBS, batch)
+        if len(records) != len(todo):
+            raise RuntimeError(f"insert returned {len(records)} rows for {len(todo)}")
+        met: dict[bytes, list[int]] = {}
+        for index, record in zip(todo, records, strict=True):
+            if record["id"] is not None:
+                found[index] = (record, False)
+            else:
+                met.setdefault(bytes(record["key"]), []).append(index)
+        if not met:
+            break
+        # A new statement, so holders committed meanwhile by others are visible.
+        for holder in await executor.fetch(sql.UNIQUE_HOLDERS, list(met)):
+            for index in met.pop(bytes(holder["key"]), []):
+                found[index] = (holder, True)
+        todo = sorted(index for indexes in met.values() for index in indexes)
+        if not todo:
+            break
+    else:
+        raise RuntimeError(
+            f"{len(todo)} unique row(s) neither inserted nor met a live duplicate "
+            f"after {MAX_INSERT_TRIES} tries"
+        )
 
     def make(index: int) -> InsertResult:
-        sent_index = source[index]
-        record = records[sent_index]
-        # A repeat of an earlier row of the batch is a duplicate of what that row got.
-        repeat = first_row[sent_index] != index
-        return InsertResult(record=record, duplicate=bool(record["duplicate"]) or repeat)
+        entry = found[index]
+        assert entry is not None
+        return InsertResult(record=entry[0], duplicate=entry[1])
 
-    return LazyResults(len(source), make)
+    return LazyResults(len(rows), make)
 
 
 async def copy_rows(conn: Any, rows: Sequence[InsertParams]) -> Sequence[InsertResult]:

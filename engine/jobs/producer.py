@@ -1,4 +1,5 @@
-"""One queue's fetch loop: wake on notifications, poll as a fallback, never take more than free slots."""
+"""One queue's fetch loop: wake on notifications, poll as a fallback, never take more than
+free slots, and stop taking any while too many outcomes wait to be written."""
 
 from __future__ import annotations
 
@@ -10,6 +11,10 @@ from engine.db.outage import is_connection_error, retry_delay
 from engine.types import Job
 
 log = logging.getLogger("pqw.producer")
+
+# Outcomes a producer lets wait for their write before it stops fetching (at least
+# its concurrency): a few flushes' worth, so a busy client still writes big batches.
+MAX_UNWRITTEN = 1_000
 
 Fetch = Callable[[str, int], Awaitable[list[Job]]]
 StartJob = Callable[[Job, "Producer"], None]
@@ -30,6 +35,13 @@ class Producer:
         self.queue = queue
         self.concurrency = concurrency
         self.active = 0
+        # Finished jobs whose outcomes are not written yet. Up to max_unwritten of
+        # them may wait while the next jobs run, so writes stay pipelined with
+        # fetches and flushes batch well; past that, no slot is free until writes
+        # catch up: stalled writes stop fetching instead of piling finished jobs
+        # up in memory without bound.
+        self.unwritten = 0
+        self.max_unwritten = max(concurrency, MAX_UNWRITTEN)
         self._fetch = fetch
         self._start_job = start_job
         self._poll_interval = poll_interval
@@ -44,9 +56,25 @@ class Producer:
     def job_started(self) -> None:
         self.active += 1
 
-    def job_finished(self) -> None:
+    def job_finished(self, *, unwritten: bool = False) -> None:
+        """A job ended; `unwritten`: its outcome is queued, and outcome_written() follows."""
         self.active -= 1
+        if unwritten:
+            self.unwritten += 1
         self._slot_freed.set()
+
+    def outcome_written(self) -> None:
+        """An outcome counted by job_finished(unwritten=True) is written (or found lost)."""
+        self.unwritten -= 1
+        self._slot_freed.set()
+
+    @property
+    def free(self) -> int:
+        """Slots a fetch may fill now."""
+        return min(
+            self.concurrency - self.active,
+            self.concurrency + self.max_unwritten - self.active - self.unwritten,
+        )
 
     def stop(self) -> None:
         self._stopping = True
@@ -63,7 +91,7 @@ class Producer:
     async def run(self) -> None:
         failures = 0
         while not self._stopping:
-            free = self.concurrency - self.active
+            free = self.free
             if free <= 0:
                 self._slot_freed.clear()
                 await self._wait(self._slot_freed, self._poll_interval)

@@ -18,9 +18,9 @@ from typing import Any
 import asyncpg
 
 from engine import sql
-from engine.db.outage import is_connection_error
 from engine.jobs.completer import Completer
 from engine.jobs.executor import RunningJob, StopReason, execute
+from engine.jobs.heartbeat import JobHeartbeat
 from engine.jobs.kinds import JobKind
 from engine.jobs.notifier import Notifier, listen_or_poll
 from engine.jobs.producer import Producer
@@ -144,7 +144,16 @@ class Runtime:
         if self.notifier is not None:
             self.spawn(self.notifier.run(), "notifier")
         self.spawn(self.completer.run(), "completer")
-        self.spawn(self._heartbeat_loop(), "heartbeat")
+        heartbeat = JobHeartbeat(
+            self.pool,
+            self.settings.client_id,
+            self.running,
+            # Jobs with a runner of their own hold their own, tighter lease.
+            own_lease=lambda kind: kind in self._runners,
+            outstanding=lambda: self.completer.outstanding,
+            register=self.register,
+        )
+        self.spawn(heartbeat.run(self.settings.job_heartbeat_interval), "heartbeat")
         for producer in self.producers.values():
             self._producer_tasks.append(self.spawn(producer.run(), f"producer:{producer.queue}"))
         if self.notifier is not None:
@@ -243,6 +252,7 @@ class Runtime:
     async def _work(self, running: RunningJob, producer: Producer) -> None:
         job = running.job
         kinds = self.settings.kinds
+        outcome = None
         try:
             runner = self._runners.get(job.kind)
             if runner is not None:
@@ -251,13 +261,16 @@ class Runtime:
             outcome = await execute(
                 job, kinds.get(job.kind), running, self.settings.retry_backoff, lambda: list(kinds)
             )
-            if outcome is not None:
-                self.completer.add(outcome)
         except Exception:
             log.exception("pqw: job %d (%s) failed outside its handler", job.id, job.kind)
         finally:
             self.running.pop(job.id, None)
-            producer.job_finished()
+            if outcome is not None:
+                # Counted until written: when writes stall, fetching stops (see Producer).
+                producer.job_finished(unwritten=True)
+                self.completer.add(outcome, producer.outcome_written)
+            else:
+                producer.job_finished()
 
     # -- Notifications and heartbeats --
 
@@ -292,49 +305,6 @@ class Runtime:
             producer.wake()
         for callback in self._reconnected:
             callback()
-
-    async def _heartbeat_loop(self) -> None:
-        """Heartbeat until cancelled; no error ends this loop (a dead loop would get
-        every running job rescued from under a healthy client)."""
-        failures = 0
-        while True:
-            await asyncio.sleep(self.settings.job_heartbeat_interval)
-            try:
-                await self._heartbeat_once()
-                if failures:
-                    log.info("pqw: heartbeats restored")
-                failures = 0
-            except Exception as exc:
-                failures += 1
-                if failures == 1:
-                    if is_connection_error(exc):
-                        log.warning("pqw: heartbeat failed (%s); retrying", exc)
-                    else:
-                        log.exception("pqw: heartbeat failed; retrying")
-
-    async def _heartbeat_once(self) -> None:
-        if await self.pool.fetchval(sql.HEARTBEAT_CLIENT, self.settings.client_id) is None:
-            # Pruned while we could not reach the database: register again.
-            await self.register()
-        # Jobs with a runner of their own hold their own, tighter lease.
-        held = {
-            job_id: r.job.attempt
-            for job_id, r in self.running.items()
-            if r.job.kind not in self._runners
-        }
-        held.update(self.completer.outstanding)
-        if not held:
-            return
-        rows = await self.pool.fetch(sql.HEARTBEAT_JOBS, list(held), list(held.values()))
-        alive = {r["id"]: r["cancel_requested"] for r in rows}
-        for job_id, running in list(self.running.items()):
-            if job_id not in held or running.job.kind in self._runners:
-                continue
-            if job_id not in alive:
-                log.warning("pqw: lost the lease on job %d; cancelling it here", job_id)
-                running.stop(StopReason.LEASE_LOST)
-            elif alive[job_id]:
-                running.stop(StopReason.CANCEL_REQUESTED)
 
 
 def _service_done(task: asyncio.Task[Any]) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -83,6 +84,57 @@ def period_bucket(at: datetime, period: timedelta) -> int:
     return epoch - epoch % seconds
 
 
+@dataclass(frozen=True, slots=True)
+class PeriodKey:
+    """A by_period unique key whose period the database fills in from its own clock.
+
+    The key is sha256(prefix + bucket + suffix), where bucket is the start of the
+    period (whole seconds since the epoch) containing the database's now(): hosts
+    whose clocks disagree still compute the same key for the same moment.
+    """
+
+    prefix: str
+    suffix: str
+    seconds: int
+
+    def key_at(self, at: datetime) -> bytes:
+        """The key this row gets when its period is the one containing `at`."""
+        bucket = period_bucket(at, timedelta(seconds=self.seconds))
+        return hashlib.sha256(f"{self.prefix}{bucket}{self.suffix}".encode()).digest()
+
+
+def period_key(kind: str, args: Mapping[str, Any], queue: str, opts: UniqueOpts) -> PeriodKey:
+    """The parts of a by_period key around its bucket.
+
+    prefix + str(bucket) + suffix is exactly the canonical JSON of the key's parts
+    (sorted keys: args, kind, period, queue), so a key whose bucket comes from the
+    database equals one computed here from the same time.
+    """
+    assert opts.by_period is not None
+    seconds = int(opts.by_period.total_seconds())
+    if seconds < 1:
+        raise InvalidJobOption(
+            f"unique by_period must be at least one second, got {opts.by_period}"
+        )
+    head = ""
+    chosen = _chosen_args(args, opts)
+    if chosen is not None:
+        head = f'"args":{canonical_json(chosen)},'
+    prefix = f'{{{head}"kind":{canonical_json(kind)},"period":'
+    suffix = f',"queue":{canonical_json(queue)}}}' if opts.by_queue else "}"
+    return PeriodKey(prefix, suffix, seconds)
+
+
+def _chosen_args(args: Mapping[str, Any], opts: UniqueOpts) -> dict[str, Any] | None:
+    if opts.by_args is True:
+        return dict(args)
+    if opts.by_args:
+        if isinstance(opts.by_args, str):
+            raise InvalidJobType("unique by_args must be True or a list of keys, not a string")
+        return {k: args[k] for k in sorted(set(opts.by_args)) if k in args}
+    return None
+
+
 def unique_key(
     kind: str,
     args: Mapping[str, Any],
@@ -92,17 +144,19 @@ def unique_key(
     *,
     now: datetime | None = None,
 ) -> bytes:
-    """sha256 over the kind and the parts the options choose."""
-    parts: dict[str, Any] = {"kind": kind}
-    if opts.by_args is True:
-        parts["args"] = dict(args)
-    elif opts.by_args:
-        if isinstance(opts.by_args, str):
-            raise InvalidJobType("unique by_args must be True or a list of keys, not a string")
-        parts["args"] = {k: args[k] for k in sorted(set(opts.by_args)) if k in args}
+    """sha256 over the kind and the parts the options choose.
+
+    A by_period key needs a time: `scheduled_at`, else `now`, else this host's
+    clock. Inserts of unscheduled jobs do not come here for it: the database
+    fills their period in from its own clock (PeriodKey).
+    """
     if opts.by_period is not None:
         at = scheduled_at or now or datetime.now(UTC)
-        parts["period"] = period_bucket(at, opts.by_period)
+        return period_key(kind, args, queue, opts).key_at(at)
+    parts: dict[str, Any] = {"kind": kind}
+    chosen = _chosen_args(args, opts)
+    if chosen is not None:
+        parts["args"] = chosen
     if opts.by_queue:
         parts["queue"] = queue
     return hashlib.sha256(canonical_json(parts).encode()).digest()

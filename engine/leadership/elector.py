@@ -74,9 +74,18 @@ class Elector:
             lease = await conn.fetchrow(sql.READ_LEADERSHIP)
             if lease is not None and lease["valid"]:
                 return False  # someone else holds it: no lock taken, nothing waited for
-            async with conn.transaction():
-                await conn.execute(sql.TAKE_EXPIRED_LEADERSHIP)
-                holder = await conn.fetchval(sql.CLAIM_LEADERSHIP, self.client_id, self.ttl)
+            # Expired (or never taken): take it in one statement. Its lock waits for
+            # a former leader's fenced commit under way, but never for longer than
+            # a fraction of the lease: if that commit is stuck, try again next round.
+            lock_wait = str(max(1, int(self.ttl * 250)))
+            statement = str(max(1, int(self.ttl * 500)))
+            try:
+                async with conn.transaction():
+                    await conn.fetchrow(sql.BOUND_TAKEOVER, lock_wait, statement)
+                    holder = await conn.fetchval(sql.TAKE_LEADERSHIP, self.client_id, self.ttl)
+            except (asyncpg.LockNotAvailableError, asyncpg.QueryCanceledError) as exc:
+                log.debug("pqw: taking over the leader lease waited too long (%s)", exc)
+                return False
             return bool(holder == self.client_id)
 
     async def run(self) -> None:

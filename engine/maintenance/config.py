@@ -44,3 +44,8 @@ class MaintenanceConfig:
     throughput_retention: float = 3_600.0
     client_dead_after: float = CLIENT_DEAD_AFTER
     client_prune_after: float = 3_600.0
+    # How the server bounds the leader's fenced transactions: None uses
+    # transaction_timeout where the server has it (PostgreSQL 17+), False never
+    # does (statement_timeout, lock_timeout and idle_in_transaction_session_timeout,
+    # as on older servers), True insists on it.
+    leader_transaction_timeout: bool | None = None

@@ -8,6 +8,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from engine import sql
 from engine.db.outage import is_connection_error, retry_delay
 from engine.leadership.fence import Fence, NotLeader
 
@@ -15,6 +16,24 @@ log = logging.getLogger("pqw.maintenance")
 
 # One pass of a service: given the fence, do a bounded amount of work.
 Pass = Callable[[Fence], Awaitable[Any]]
+
+# What the crew's passes run inside fenced transactions. On servers without
+# transaction_timeout, each leader session prepares them as it connects, so a
+# leader frozen mid-pass is never caught between a Parse and its Bind (active,
+# where no timeout reaches it) while holding what the pass has locked.
+CREW_STATEMENTS = (
+    sql.SCHEDULE_DUE_JOBS,
+    sql.RESCUE_STALE_JOBS,
+    sql.INSERT_DUE_RUNS,
+    sql.LOCK_DUE_PERIODIC,
+    sql.INSERT_JOBS,
+    sql.UNIQUE_HOLDERS,
+    sql.ADVANCE_PERIODIC,
+    sql.DELETE_FINISHED_JOBS,
+    sql.DELETE_OLD_THROUGHPUT,
+    sql.MARK_DEAD_CLIENTS,
+    sql.PRUNE_CLIENTS,
+)
 
 
 class LeaderServices:

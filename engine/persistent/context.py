@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import math
+import time
+from collections.abc import Callable
 from typing import Any
 
 from engine.db import json_text
@@ -36,14 +39,26 @@ class PersistentContext:
         self._interrupt = asyncio.Event()
         self.stop_reason: str | None = None
         self._progress: str | None = None
+        # The local lease deadline, on the monotonic clock (see _extend_lease).
+        self._lease_until = math.inf
+        self._lease_timer: asyncio.TimerHandle | None = None
+        self._on_lease_expired: Callable[[], None] | None = None
 
     @property
     def stopping(self) -> bool:
-        """True once the run should end: stop, restart, new config, shutdown or lost lease."""
+        """True once the run should end: stop, restart, new config, shutdown or lost lease.
+
+        The lease counts as lost the moment its local deadline passes, with no round
+        trip: a process resumed after a long pause (SIGSTOP, a stalled VM) sees
+        stopping on its very first check, before anything else has run.
+        """
+        if not self._stop.is_set() and time.monotonic() >= self._lease_until:
+            self._lease_expired()
         return self._stop.is_set()
 
     async def sleep(self, seconds: float) -> None:
-        """Sleep, waking early when the run is asked to stop or the config changes."""
+        """Sleep, waking early when the run is asked to stop, the config changes, or the
+        lease deadline passes."""
         if self.stopping:
             return
         interrupt = self._interrupt
@@ -72,6 +87,33 @@ class PersistentContext:
     def _wake_sleepers(self) -> None:
         self._interrupt.set()
         self._interrupt = asyncio.Event()
+
+    def _extend_lease(self, until: float) -> None:
+        """The lease is confirmed until `until` (time.monotonic(), the loop's clock):
+        the last confirmed heartbeat's send time + heartbeat_timeout - heartbeat_interval."""
+        self._lease_until = until
+        if self._lease_timer is not None:
+            self._lease_timer.cancel()
+        if not self._stop.is_set():
+            # Wakes sleepers at the deadline even when nothing looks at `stopping`.
+            loop = asyncio.get_running_loop()
+            self._lease_timer = loop.call_at(until, self._check_lease)
+
+    def _check_lease(self) -> None:
+        self._lease_timer = None
+        _ = self.stopping
+
+    def _end_lease(self) -> None:
+        """The run is over: its lease deadline means nothing any more."""
+        self._lease_until = math.inf
+        if self._lease_timer is not None:
+            self._lease_timer.cancel()
+            self._lease_timer = None
+
+    def _lease_expired(self) -> None:
+        if self._on_lease_expired is not None:
+            self._on_lease_expired()
+        self._request_stop("lease lost")
 
     def _request_stop(self, reason: str) -> None:
         if not self._stop.is_set():

@@ -3,42 +3,31 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
-import traceback
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, TypeVar
 
 import asyncpg
 
 from engine import sql
-from engine.db import json_text
 from engine.db.outage import is_connection_error
 from engine.errors import InvalidConfig
 from engine.jobs.executor import RunningJob, StopReason
 from engine.jobs.unique import NON_FINAL_MASK
 from engine.persistent.config_schema import validate_config
 from engine.persistent.context import PersistentContext
+from engine.persistent.desired import apply_desired_state
+from engine.persistent.ending import RunEnd, end_run
 from engine.persistent.options import PersistentWorker
 
 log = logging.getLogger("pqw.persistent")
 
 T = TypeVar("T")
 
-MAX_BACKOFF = 60.0
-# A run that lasted this long before crashing counts as healthy: backoff restarts at 1 s.
-HEALTHY_RUN = 60.0
-# A run that returns by itself faster than this waits a moment before the next,
-# so a handler that returns at once does not spin.
-MIN_RUN = 1.0
-
-
-def crash_backoff(consecutive_failures: int) -> float:
-    """1 s, 2 s, 4 s, ... up to 60 s."""
-    if consecutive_failures <= 0:
-        return 0.0
-    return float(min(MAX_BACKOFF, 2 ** (consecutive_failures - 1)))
+# A cancelled handler that has not ended after this long ignores cancellation
+# (it swallows CancelledError): a client shutting down gives up on it.
+GIVE_UP_AFTER = 5.0
 
 
 class PersistentRun:
@@ -66,12 +55,16 @@ class PersistentRun:
         self._run_started_at: datetime | None = None
         self._early_stop: str | None = None
         self._grace: asyncio.TimerHandle | None = None
+        self._cancelled_at: float | None = None
+        self._shutdown = False  # this client is stopping: a stubborn handler is given up on
 
     def poke(self) -> None:
         """Check the worker's desired state now (a control message arrived)."""
         self._poke.set()
 
     def request_stop(self, reason: str) -> None:
+        if reason == "shutdown":
+            self._shutdown = True
         if self.ctx is None:
             # Asked before the handler started (e.g. shutdown during the claim):
             # remember it, the handler is told the moment it exists.
@@ -81,7 +74,19 @@ class PersistentRun:
         if self._grace is None:
             # After stop_grace, a handler that has not returned is cancelled.
             loop = asyncio.get_running_loop()
-            self._grace = loop.call_later(self.worker.stop_grace, self.cancel_handler)
+            self._grace = loop.call_later(self.worker.stop_grace, self._grace_over)
+
+    def _grace_over(self) -> None:
+        if self._handler is None or self._handler.done():
+            return
+        log.warning(
+            "pqw: persistent worker %s: the handler did not return within its stop_grace "
+            "(%gs) of being asked to stop (%s); cancelling it",
+            self.worker.name,
+            self.worker.stop_grace,
+            self.ctx.stop_reason if self.ctx is not None else "?",
+        )
+        self.cancel_handler()
 
     def end_grace(self) -> None:
         """The run is over: its grace timer (if any) has nothing left to cancel."""
@@ -91,6 +96,8 @@ class PersistentRun:
 
     def cancel_handler(self) -> None:
         if self._handler is not None and not self._handler.done():
+            if self._cancelled_at is None:
+                self._cancelled_at = asyncio.get_running_loop().time()
             self._handler.cancel()
 
     async def execute(self) -> None:
@@ -110,7 +117,7 @@ class PersistentRun:
         self._run_started_at = claim["run_started_at"]
         started = loop.time()
         if not claim["enabled"]:
-            await self.finish(state="cancelled", reason="stop", error=None, duration=0.0)
+            await self.finish(RunEnd("cancelled", "stop", None, 0.0))
             return
         config = claim["config"]
         try:
@@ -130,9 +137,19 @@ class PersistentRun:
             config_type=self.worker.config_type,
             restart_on_config_change=self.worker.restart_on_config_change,
         )
+        interval, timeout = self.worker.heartbeat_interval, self.worker.heartbeat_timeout
+        # The fetch set the first heartbeat: the lease is counted from there.
+        self.ctx._on_lease_expired = lambda: self._lose_lease("the lease was not confirmed in time")
+        self.ctx._extend_lease(self.running.started + timeout - interval)
         if self._early_stop is not None:
             self.request_stop(self._early_stop)
-        log.info("pqw: persistent worker %s: run started (job %d)", self.worker.name, self.job.id)
+        # A loop that keeps ending logs once per back-off step (as it ends), not twice.
+        log.log(
+            logging.DEBUG if claim["consecutive_failures"] else logging.INFO,
+            "pqw: persistent worker %s: run started (job %d)",
+            self.worker.name,
+            self.job.id,
+        )
         self._handler = asyncio.create_task(
             self.worker.fn(self.ctx), name=f"pqw:persistent:{self.worker.name}"
         )
@@ -140,45 +157,77 @@ class PersistentRun:
         # Without its lease keeper the handler must not go on, whatever ended it.
         lease.add_done_callback(self._lease_ended)
         error: BaseException | None = None
+        ended = False
         try:
-            try:
-                await asyncio.shield(self._handler)
-            except asyncio.CancelledError:
-                this = asyncio.current_task()
-                if this is not None and this.cancelling() == 0:
-                    # Not us: the handler itself was cancelled (grace ran out, or the
-                    # lease was lost) and shield passed it on. Let its cleanup finish.
-                    await asyncio.gather(self._handler, return_exceptions=True)
-                elif self.running.stop_reason is not None:
-                    # This client is shutting down hard, or an operator cancelled
-                    # this run's job: end the handler now.
-                    why = (
-                        "shutdown" if self.running.stop_reason is StopReason.SHUTDOWN else "cancel"
-                    )
-                    self.ctx._request_stop(why)
-                    self._handler.cancel()
-                    await asyncio.gather(self._handler, return_exceptions=True)
-                else:
-                    raise
-            except Exception:
-                pass  # the handler's own error, read from the task below
-            error = None if self._handler.cancelled() else self._handler.exception()
+            ended = await self._wait_for_handler()
+            if ended and not self._handler.cancelled():
+                error = self._handler.exception()
         finally:
+            self.ctx._end_lease()
             lease.cancel()
             await asyncio.gather(lease, return_exceptions=True)
+        if not ended:
+            return  # given up on (said in the log): the rescuer takes the run back
         if self._lease_lost:
             log.warning("pqw: persistent worker %s: run ended, lease lost", self.worker.name)
             return
         duration = loop.time() - started
         reason = self.ctx.stop_reason
         if reason in ("stop", "cancel"):
-            await self.finish(state="cancelled", reason=reason, error=None, duration=duration)
+            await self.finish(RunEnd("cancelled", reason, None, duration))
         elif error is not None and reason is None:
-            await self.finish(state="discarded", reason="crash", error=error, duration=duration)
+            await self.finish(RunEnd("discarded", "crash", error, duration))
         else:
-            await self.finish(
-                state="completed", reason=reason or "returned", error=None, duration=duration
-            )
+            await self.finish(RunEnd("completed", reason or "returned", None, duration))
+
+    async def _wait_for_handler(self) -> bool:
+        """Wait for the handler to end; False once this client, shutting down, has given up
+        on a handler that ignores cancellation (so the process can still exit).
+
+        Not shutting down, a handler that ignores cancellation keeps its run, and
+        its lease, until it returns: giving up on it would start a second copy.
+        """
+        handler, ctx = self._handler, self.ctx
+        assert handler is not None and ctx is not None
+        loop = asyncio.get_running_loop()
+        warned = False
+        while not handler.done():
+            try:
+                await asyncio.wait({handler}, timeout=1.0)
+            except asyncio.CancelledError:
+                if self.running.stop_reason is None:
+                    raise  # not ours: let the loop's cancellation through
+                # This client is shutting down hard, or an operator cancelled this
+                # run's job: end the handler now.
+                hard = self.running.stop_reason is StopReason.SHUTDOWN
+                self._shutdown = self._shutdown or hard
+                ctx._request_stop("shutdown" if hard else "cancel")
+                self.cancel_handler()
+                continue
+            cancelled_at = self._cancelled_at
+            if handler.done() or cancelled_at is None:
+                continue
+            waited = loop.time() - cancelled_at
+            if waited < GIVE_UP_AFTER:
+                continue
+            if self._shutdown:
+                log.error(
+                    "pqw: persistent worker %s: the handler ignored cancellation for %.0fs "
+                    "(it swallows CancelledError); giving up on it so this client can stop: "
+                    "its run is left to the rescuer, which restarts it within %gs",
+                    self.worker.name,
+                    waited,
+                    self.worker.heartbeat_timeout,
+                )
+                return False
+            if not warned:
+                warned = True
+                log.error(
+                    "pqw: persistent worker %s: the handler ignores cancellation (it swallows "
+                    "CancelledError); its run goes on until it returns",
+                    self.worker.name,
+                )
+        return True
 
     async def _within_lease(self, operation: Callable[[], Awaitable[T]]) -> T | None:
         """Run a database step, retrying connection errors while the lease can still hold."""
@@ -225,53 +274,28 @@ class PersistentRun:
                 # expire: stop one interval before that, so two runs never overlap
                 # by more than one heartbeat interval even across a partition.
                 if loop.time() >= last_confirmed + self.worker.heartbeat_timeout - interval:
-                    self._lose_lease(f"cannot confirm the lease ({exc})")
+                    self._lose_lease(f"cannot confirm the lease ({exc or type(exc).__name__})")
                     return
                 continue
             if row is None:
                 self._lose_lease("the lease was taken over")
                 return
             last_confirmed = sent
+            # Counted from when the heartbeat was sent, not answered: a reply that
+            # sat in a socket while this process was paused confirms nothing newer.
+            self.ctx._extend_lease(sent + self.worker.heartbeat_timeout - interval)
             try:
-                await self._apply(row)
+                await apply_desired_state(
+                    row,
+                    ctx=self.ctx,
+                    worker=self.worker,
+                    pool=self.pool,
+                    run_started_at=self._run_started_at,
+                    request_stop=self.request_stop,
+                )
             except Exception:
                 # The lease holds; the change is looked at again next heartbeat.
                 log.exception("pqw: %s: applying a change failed", self.worker.name)
-
-    async def _apply(self, row: asyncpg.Record) -> None:
-        ctx = self.ctx
-        assert ctx is not None
-        if not row["enabled"]:
-            self.request_stop("stop")
-            return
-        requested = row["restart_requested_at"]
-        if (
-            requested is not None
-            and self._run_started_at is not None
-            and requested > self._run_started_at
-        ):
-            self.request_stop("restart")
-            return
-        if row["config_version"] != ctx.config_version:
-            fresh = await self.pool.fetchrow(sql.WORKER_CONFIG, self.worker.name)
-            if fresh is None:
-                return
-            try:
-                validate_config(self.worker.schema, fresh["config"])
-                ctx._apply_config(fresh["config"], fresh["config_version"])
-            except (InvalidConfig, TypeError) as exc:
-                log.error(
-                    "pqw: %s: new config refused (%s); keeping the old one", self.worker.name, exc
-                )
-                ctx.config_version = fresh["config_version"]
-                return
-            log.info(
-                "pqw: persistent worker %s: config v%d delivered",
-                self.worker.name,
-                ctx.config_version,
-            )
-            if ctx.restart_on_config_change:
-                self.request_stop("config")
 
     def _lease_ended(self, lease: asyncio.Task[None]) -> None:
         if lease.cancelled() or self._lease_lost:
@@ -280,70 +304,14 @@ class PersistentRun:
         self._lose_lease(f"the lease keeper stopped ({error!r})")
 
     def _lose_lease(self, why: str) -> None:
+        if self._lease_lost:
+            return
         self._lease_lost = True
         log.warning("pqw: persistent worker %s: %s; cancelling the handler", self.worker.name, why)
         if self.ctx is not None:
             self.ctx._request_stop("lease lost")
         self.cancel_handler()
 
-    async def finish(
-        self, *, state: str, reason: str, error: BaseException | None, duration: float
-    ) -> None:
+    async def finish(self, end: RunEnd) -> None:
         """End the job and hand over to the next run, in one transaction."""
-        name = self.worker.name
-        entry = None
-        metadata = {"end_reason": reason}
-        if error is not None:
-            message = f"{type(error).__name__}: {error}"
-            entry = json_text.dumps(
-                {
-                    "attempt": self.job.attempt,
-                    "at": datetime.now(UTC).isoformat(),
-                    "error": message,
-                    "trace": "".join(traceback.format_exception(error))[-8000:],
-                }
-            )
-        crashed = reason == "crash"
-        delay = MIN_RUN - duration if reason == "returned" and duration < MIN_RUN else 0.0
-        restarted = reason in ("crash", "restart", "config", "returned", "cancel")
-
-        async def end() -> int | None:
-            """The run's end in one transaction; the failure count, or None if the lease was gone."""
-            async with self.pool.acquire() as conn, conn.transaction():
-                ended = await conn.fetchval(
-                    sql.FINISH_RUN_JOB,
-                    self.job.id,
-                    self.job.attempt,
-                    state,
-                    entry,
-                    json.dumps(metadata),
-                )
-                if ended is None:
-                    return None
-                row = await conn.fetchrow(
-                    sql.FINISH_RUN_WORKER,
-                    name,
-                    crashed,
-                    duration >= HEALTHY_RUN,
-                    max(0.0, delay),
-                    restarted,
-                    f"{type(error).__name__}: {error}" if error is not None else None,
-                )
-                if row is None or not row["enabled"] or reason == "stop":
-                    return 0
-                # Hand over now: another client (or this one) picks the next run up at once.
-                await conn.fetch(sql.INSERT_DUE_RUNS, name, NON_FINAL_MASK)
-                return int(row["consecutive_failures"])
-
-        failures = await self._within_lease(end)
-        if failures is None:
-            log.warning("pqw: persistent worker %s: run ended after its lease was lost", name)
-            return
-        if crashed:
-            delay = crash_backoff(failures)
-        log.info(
-            "pqw: persistent worker %s: run ended (%s)%s",
-            name,
-            reason,
-            f"; next in {delay:.0f}s" if delay >= 1 else "",
-        )
+        await end_run(self.pool, self.worker, self.job, end, self._within_lease)

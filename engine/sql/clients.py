@@ -8,11 +8,14 @@ VALUES ($1, $2, $3, $4::text::jsonb, $5, $6, $7)
 ON CONFLICT (id) DO UPDATE SET heartbeat_at = now(), stopped_at = NULL, dead_at = NULL
 """
 
+# The client is alive and holds these jobs ($2): the rescuer leaves them alone
+# while this heartbeat is fresh (see sql.jobs.COMPLETE_JOBS).
 HEARTBEAT_CLIENT = """
-UPDATE pqw_client SET heartbeat_at = now(), dead_at = NULL WHERE id = $1 RETURNING id
+UPDATE pqw_client SET heartbeat_at = now(), dead_at = NULL, held_jobs = $2::bigint[]
+WHERE id = $1 RETURNING id
 """
 
-STOP_CLIENT = "UPDATE pqw_client SET stopped_at = now() WHERE id = $1"
+STOP_CLIENT = "UPDATE pqw_client SET stopped_at = now(), held_jobs = '{}' WHERE id = $1"
 
 # A client counts as alive while it heartbeats; $1 is how stale it may get.
 LIST_CLIENTS = """

@@ -16,31 +16,64 @@ JOB_COLUMNS_JSON_AS_TEXT = (
 
 # One statement for one row or many. The batch arrives as one JSON array of
 # rows (engine.insert_params.RowTemplate.row_json), which costs the client a
-# string join instead of ten array parameters. A unique row that meets a live
-# duplicate "updates" it to itself, which returns the existing job; xmax <> 0
-# tells the two cases apart. Rows are inserted, and returned, in input order.
+# string join instead of ten array parameters. Every input row comes back, in
+# input order: with the job's columns when it was inserted, with only its
+# unique key (`key`, id NULL) when a live job holds that key already.
+#
+# A duplicate takes no lock and rewrites nothing (DO NOTHING, not an UPDATE
+# that returns the existing row): a caller holding its transaction open must
+# never hold up the heartbeats and completions of the job it duplicated. The
+# caller reads the holder with UNIQUE_HOLDERS, a new statement, as under READ
+# COMMITTED a holder committed by a concurrent transaction after this
+# statement began is invisible to this statement.
+#
+# Ids are drawn in `r` so each result can be matched to its input row. A
+# by_period key of an unscheduled job is completed here (elements 10-12: the
+# key's text around its bucket, the period in seconds) with the bucket of the
+# database's now(), so hosts whose clocks disagree still agree on the key.
 INSERT_JOBS = f"""
 WITH r AS (
-    SELECT e ->> 0 AS kind, e ->> 1 AS queue, (e ->> 2)::smallint AS priority,
+    SELECT nextval('pqw_job_id_seq') AS id,
+           e ->> 0 AS kind, e ->> 1 AS queue, (e ->> 2)::smallint AS priority,
            (e ->> 3)::smallint AS max_attempts, (e ->> 4)::timestamptz AS scheduled_at,
            e -> 5 AS tags, e -> 6 AS metadata, (e ->> 7)::bit(8) AS unique_states,
-           e -> 8 AS args, decode(e ->> 9, 'hex') AS unique_key, ord
+           e -> 8 AS args,
+           CASE WHEN e ->> 9 IS NOT NULL THEN decode(e ->> 9, 'hex')
+                WHEN e ->> 10 IS NOT NULL THEN sha256(convert_to(
+                    (e ->> 10) || (t.epoch - t.epoch % (e ->> 12)::bigint)::text || (e ->> 11),
+                    'UTF8'))
+           END AS unique_key,
+           ord
     FROM jsonb_array_elements($1::text::jsonb) WITH ORDINALITY AS x(e, ord)
+    CROSS JOIN (SELECT floor(extract(epoch FROM now()))::bigint AS epoch) t
+),
+inserted AS (
+    INSERT INTO pqw_job (id, state, kind, args, queue, priority, max_attempts, scheduled_at,
+                         tags, metadata, unique_key, unique_states)
+    SELECT r.id,
+           CASE WHEN r.scheduled_at > now() THEN 'scheduled'::pqw_job_state
+                ELSE 'available'::pqw_job_state END,
+           r.kind, r.args, r.queue, r.priority, r.max_attempts,
+           coalesce(r.scheduled_at, now()),
+           ARRAY(SELECT jsonb_array_elements_text(r.tags)),
+           r.metadata, r.unique_key, r.unique_states
+    FROM r
+    ORDER BY r.ord
+    ON CONFLICT (unique_key)
+        WHERE unique_key IS NOT NULL AND pqw_job_state_in_bitmask(unique_states, state)
+        DO NOTHING
+    RETURNING {JOB_COLUMNS_JSON_AS_TEXT}
 )
-INSERT INTO pqw_job (state, kind, args, queue, priority, max_attempts, scheduled_at,
-                     tags, metadata, unique_key, unique_states)
-SELECT CASE WHEN r.scheduled_at > now() THEN 'scheduled'::pqw_job_state
-            ELSE 'available'::pqw_job_state END,
-       r.kind, r.args, r.queue, r.priority, r.max_attempts,
-       coalesce(r.scheduled_at, now()),
-       ARRAY(SELECT jsonb_array_elements_text(r.tags)),
-       r.metadata, r.unique_key, r.unique_states
-FROM r
+SELECT i.*, r.unique_key AS key
+FROM r LEFT JOIN inserted i ON i.id = r.id
 ORDER BY r.ord
-ON CONFLICT (unique_key)
-    WHERE unique_key IS NOT NULL AND pqw_job_state_in_bitmask(unique_states, state)
-    DO UPDATE SET kind = EXCLUDED.kind
-RETURNING {JOB_COLUMNS_JSON_AS_TEXT}, (xmax <> 0) AS duplicate
+"""
+
+# The live jobs holding these unique keys (each blocks a duplicate while its
+# state is in its own unique states: the partial unique index answers).
+UNIQUE_HOLDERS = f"""
+SELECT {JOB_COLUMNS_JSON_AS_TEXT}, unique_key AS key FROM pqw_job
+WHERE unique_key = ANY($1::bytea[]) AND pqw_job_state_in_bitmask(unique_states, state)
 """
 
 # Ids for a COPY batch, and the transaction's now() (which is also the rows'
@@ -82,10 +115,19 @@ RETURNING {", ".join("j." + c.strip() for c in JOB_COLUMNS.split(","))}
 # back the attempt a snooze did not spend; $8 is this client, whose per-second
 # throughput row counts the batch.
 #
-# Statements that lock many jobs and wait for locks take them in id order, so
-# the completer and the heartbeat can never deadlock each other. Rows are found
-# by `id = ANY(...)`, which uses the primary key even before the table has
-# statistics (a join with unnest may not).
+# Heartbeats and completions never wait for a row lock: rows someone else has
+# locked (a caller's open transaction, an operator's statement, this client's
+# own heartbeat) are skipped and come back as `busy` (the snapshot still shows
+# the attempt running and ours), so the caller tries them again instead of
+# taking them for lost; only rows that are truly no longer ours are lost. While
+# a row is busy its job cannot be rescued: the rescuer skips locked rows, and
+# after the lock is gone it leaves alone the jobs a live client says it holds
+# (pqw_client.held_jobs, written with every client heartbeat), so a job whose
+# row is locked for longer than its heartbeat timeout is still run only once.
+# Waiting instead (FOR UPDATE, or a lock_timeout) would stall every other row
+# of the batch behind one lock. Taking no waits also means the completer and
+# the heartbeat can never deadlock each other. Rows are found by `id = ANY(...)`,
+# which uses the primary key even before the table has statistics.
 COMPLETE_JOBS = """
 WITH u AS (
     SELECT * FROM unnest($1::bigint[], $2::smallint[], $3::text[], $4::text[], $5::text[],
@@ -96,7 +138,7 @@ locked AS (
     SELECT j.id FROM pqw_job j
     WHERE j.id = ANY($1::bigint[]) AND j.state = 'running'
     ORDER BY j.id
-    FOR UPDATE
+    FOR UPDATE SKIP LOCKED
 ),
 done AS (
     UPDATE pqw_job j
@@ -125,23 +167,40 @@ counted AS (
     ON CONFLICT (second, client_id) DO UPDATE
         SET completed = t.completed + EXCLUDED.completed, failed = t.failed + EXCLUDED.failed
 )
-SELECT id FROM done
+SELECT id, false AS busy FROM done
+UNION ALL
+SELECT u.id, true FROM u
+WHERE NOT EXISTS (SELECT 1 FROM locked l WHERE l.id = u.id)
+  AND EXISTS (SELECT 1 FROM pqw_job j
+              WHERE j.id = u.id AND j.attempt = u.attempt AND j.state = 'running')
 """
 
-# Heartbeat this client's running attempts; returns those still held, and
-# whether an operator asked to cancel them.
+# Heartbeat this client's held attempts; returns those still held (and whether
+# an operator asked to cancel them) and those whose row someone else has
+# locked right now (busy: tried again next heartbeat; see COMPLETE_JOBS).
 HEARTBEAT_JOBS = """
-WITH locked AS (
+WITH held AS (
+    SELECT * FROM unnest($1::bigint[], $2::smallint[]) AS h(id, attempt)
+),
+locked AS (
     SELECT j.id FROM pqw_job j
     WHERE j.id = ANY($1::bigint[]) AND j.state = 'running'
     ORDER BY j.id
-    FOR UPDATE
+    FOR UPDATE SKIP LOCKED
+),
+beat AS (
+    UPDATE pqw_job j
+    SET heartbeat_at = now()
+    FROM locked JOIN held h ON h.id = locked.id
+    WHERE j.id = locked.id AND j.attempt = h.attempt
+    RETURNING j.id, (j.metadata ? 'cancel_requested_at') AS cancel_requested
 )
-UPDATE pqw_job j
-SET heartbeat_at = now()
-FROM locked JOIN unnest($1::bigint[], $2::smallint[]) AS u(id, attempt) ON u.id = locked.id
-WHERE j.id = locked.id AND j.attempt = u.attempt
-RETURNING j.id, (j.metadata ? 'cancel_requested_at') AS cancel_requested
+SELECT id, cancel_requested, false AS busy FROM beat
+UNION ALL
+SELECT h.id, false, true FROM held h
+WHERE NOT EXISTS (SELECT 1 FROM locked l WHERE l.id = h.id)
+  AND EXISTS (SELECT 1 FROM pqw_job j
+              WHERE j.id = h.id AND j.attempt = h.attempt AND j.state = 'running')
 """
 
 GET_JOB = f"SELECT {JOB_COLUMNS} FROM pqw_job WHERE id = $1"

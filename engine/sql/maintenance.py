@@ -52,16 +52,25 @@ SELECT (SELECT count(*) FROM made) AS made,
 
 # Running jobs whose runner stopped heartbeating go back to retryable (or
 # discarded when out of attempts, cancelled when cancellation was asked for),
-# with an error entry naming the client. A lost persistent-worker run is
-# recorded on its worker so the supervisor starts the next one at once.
+# with an error entry naming the client. A job whose own heartbeat is late but
+# whose client is alive and says it holds the job is not stale: its row was
+# locked by someone else, which delays its heartbeat, not its runner (see
+# sql.jobs.COMPLETE_JOBS). A lost persistent-worker run is recorded on its
+# worker so the supervisor starts the next one at once.
 RESCUE_STALE_JOBS = """
 WITH stale AS (
-    SELECT id FROM pqw_job
-    WHERE state = 'running'
-      AND heartbeat_at < now() - coalesce(heartbeat_timeout, $2 * interval '1 second')
-    ORDER BY heartbeat_at
+    SELECT j.id FROM pqw_job j
+    WHERE j.state = 'running'
+      AND j.heartbeat_at < now() - coalesce(j.heartbeat_timeout, $2 * interval '1 second')
+      AND NOT EXISTS (
+          SELECT 1 FROM pqw_client c
+          WHERE c.id = j.attempted_by[array_length(j.attempted_by, 1)]
+            AND c.stopped_at IS NULL AND c.dead_at IS NULL
+            AND c.heartbeat_at >= now() - coalesce(j.heartbeat_timeout, $2 * interval '1 second')
+            AND j.id = ANY(c.held_jobs))
+    ORDER BY j.heartbeat_at
     LIMIT $1
-    FOR UPDATE SKIP LOCKED
+    FOR UPDATE OF j SKIP LOCKED
 ),
 rescued AS (
     UPDATE pqw_job j

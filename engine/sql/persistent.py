@@ -125,7 +125,7 @@ WHERE w.name = $4
                 AND j.unique_key = pqw_persistent_run_key($4)
                 AND j.unique_states = $5::text::bit(8))
 RETURNING w.enabled, w.config, w.config_version, w.restart_requested_at, w.run_started_at,
-          w.runs
+          w.runs, w.consecutive_failures
 """
 
 # A job of a run's kind that pqw did not make (no run key: inserted with plain
@@ -173,12 +173,14 @@ WHERE id = $1 AND attempt = $2 AND state = 'running'
 RETURNING id
 """
 
-# What the run's end means for the worker. $2: the run crashed; $3: it had run
-# long enough to count as healthy (backoff starts again at 1 s); crashes back
-# off 1 s doubling to 60 s; $4: delay otherwise; $5: it counts as a restart.
+# What the run's end means for the worker. $2: the run backs off (it crashed,
+# or returned by itself too soon); $3: it had run long enough to count as
+# healthy (backoff starts again at 1 s); backing off is 1 s doubling to 60 s;
+# $4: delay otherwise; $5: it counts as a restart; $6: its error; $7: why it ended.
 FINISH_RUN_WORKER = """
 UPDATE pqw_persistent_worker w
 SET last_run_ended_at = now(),
+    last_end_reason = $7,
     consecutive_failures = f.failures,
     next_run_at = now() + CASE WHEN $2 THEN least(60, power(2, f.failures - 1))
                                ELSE $4 END * interval '1 second',

@@ -7,6 +7,8 @@ tests can check what happened across processes that were killed midway.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import dataclasses
 import json
 import os
 from datetime import timedelta
@@ -32,9 +34,17 @@ CREATE TABLE IF NOT EXISTS test_run (
 SINGLETON_INTERVAL = 0.3
 SINGLETON_TIMEOUT = 1.5
 
+# PQW_TEST_LEADER_TIMEOUTS=before-17 bounds the leader's transactions as on a server
+# without transaction_timeout, whatever this server is.
+MAINTENANCE = (
+    dataclasses.replace(FAST, leader_transaction_timeout=False)
+    if os.environ.get("PQW_TEST_LEADER_TIMEOUTS") == "before-17"
+    else FAST
+)
+
 client = Client(
     queues={"default": 4},
-    maintenance=FAST,
+    maintenance=MAINTENANCE,
     poll_interval=0.2,
     job_heartbeat_interval=0.2,
     retry_backoff=lambda job: 0.0,
@@ -123,3 +133,14 @@ async def singleton(ctx: PersistentContext) -> None:
         await _retrying(
             "UPDATE test_run SET ended_at = clock_timestamp() WHERE id = $1 RETURNING id", run_id
         )
+
+
+if os.environ.get("PQW_TEST_STUBBORN"):
+
+    @client.persistent("stubborn", heartbeat_interval=0.3, heartbeat_timeout=1.5, stop_grace=0.5)
+    async def stubborn(ctx: PersistentContext) -> None:
+        """Ignores ctx.stopping and swallows every cancellation: it never ends by itself."""
+        await record("stubborn-started", ctx.job_id)
+        while True:
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.sleep(0.1)
