@@ -45,3 +45,12 @@ class InvalidConfig(ValueError, PqwError):
 
 class NotFound(LookupError, PqwError):
     """The job, worker, queue or schedule named does not exist."""
+
+
+class InvalidCheckpoint(ValueError, PqwError):
+    """A persistent worker's checkpoint is refused (not JSON, or too large); nothing was stored."""
+
+
+class LeaseLost(PqwError):
+    """This persistent run no longer holds its lease (its run was taken back, or the lease
+    could not be confirmed in time): it cannot checkpoint, and it is stopping."""

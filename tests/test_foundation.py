@@ -22,6 +22,10 @@ TABLES = {
     "pqw_leader",
     "pqw_client",
     "pqw_persistent_worker",
+    "pqw_persistent_state",
+    "pqw_persistent_run",
+    "pqw_persistent_log",
+    "pqw_persistent_config",
     "pqw_periodic_job",
     "pqw_throughput",
 }

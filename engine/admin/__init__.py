@@ -19,12 +19,22 @@ from engine.admin.models import (
     WorkerInfo,
     WorkerStatus,
 )
+from engine.admin.worker_models import (
+    END_REASONS,
+    ConfigVersion,
+    WorkerDetail,
+    WorkerLogLine,
+    WorkerRun,
+    WorkerState,
+)
 from engine.db.dsn import configured_dsn, describe_dsn, resolve_dsn
 from engine.db.outage import connection_failure, is_connection_error
 from engine.errors import (
     DatabaseUnavailable,
+    InvalidCheckpoint,
     InvalidConfig,
     InvalidJobOption,
+    LeaseLost,
     NotFound,
     PqwError,
     SchemaError,
@@ -33,16 +43,20 @@ from engine.persistent.config_schema import validate_config
 from engine.types import FINAL_STATES, Job, JobState
 
 __all__ = [
+    "END_REASONS",
     "FINAL_STATES",
     "Admin",
     "AdminApi",
     "ClientInfo",
+    "ConfigVersion",
     "DatabaseUnavailable",
+    "InvalidCheckpoint",
     "InvalidConfig",
     "InvalidJobOption",
     "Job",
     "JobState",
     "LeaderInfo",
+    "LeaseLost",
     "NotFound",
     "Overview",
     "PeriodicInfo",
@@ -50,7 +64,11 @@ __all__ = [
     "QueueCounts",
     "RunningJobInfo",
     "SchemaError",
+    "WorkerDetail",
     "WorkerInfo",
+    "WorkerLogLine",
+    "WorkerRun",
+    "WorkerState",
     "WorkerStatus",
     "check_reachable",
     "configured_dsn",

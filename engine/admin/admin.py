@@ -28,6 +28,7 @@ from engine.admin.models import (
     WorkerInfo,
 )
 from engine.admin.records import client_info, periodic_info, running_job_info, worker_info
+from engine.admin.worker_memory import WorkerMemory
 from engine.db import json_text
 from engine.db.dsn import Database, resolve_database
 from engine.db.migrate import check_schema
@@ -56,8 +57,12 @@ def default_actor() -> str:
     return f"{user}@{socket.gethostname()}"
 
 
-class Admin:
-    """Operator reads and actions over a small pool. Open with `await Admin.connect(dsn)`."""
+class Admin(WorkerMemory):
+    """Operator reads and actions over a small pool. Open with `await Admin.connect(dsn)`.
+
+    What persistent workers remember (state, runs, log, config versions) is read
+    through the methods of WorkerMemory (engine/admin/worker_memory.py).
+    """
 
     def __init__(
         self, pool: asyncpg.Pool[Any], dsn: str, actor: str, direct_dsn: str | None = None

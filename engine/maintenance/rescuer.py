@@ -26,4 +26,7 @@ async def rescue_stale_jobs(
             r["client_id"],
             r["state"],
         )
+    if rows:
+        for client_id in rows[0]["marked_dead"]:
+            log.warning("pqw: client %s stopped heartbeating; marked dead", client_id)
     return list(rows)

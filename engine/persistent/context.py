@@ -1,20 +1,24 @@
-"""What a running persistent handler gets: its live config, the stop signal, progress."""
+"""What a running persistent handler gets: its live config, the stop signal, progress,
+its state (the last checkpoint) and its log."""
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from engine.db import json_text
-from engine.errors import InvalidConfig
+from engine.errors import InvalidConfig, LeaseLost
 from engine.persistent.config_schema import typed_config
+from engine.persistent.run_log import RunLog, _current
 
 
 class PersistentContext:
-    """What a running handler gets: live config, stop signal, progress reporting."""
+    """What a running handler gets: live config, stop signal, progress reporting, the state
+    it checkpointed last (on any process) and a log the dashboard tails."""
 
     def __init__(
         self,
@@ -26,6 +30,7 @@ class PersistentContext:
         config_version: int,
         config_type: Any = None,
         restart_on_config_change: bool = True,
+        state: Any = None,
     ) -> None:
         self.name = name
         self.run = run
@@ -43,6 +48,11 @@ class PersistentContext:
         self._lease_until = math.inf
         self._lease_timer: asyncio.TimerHandle | None = None
         self._on_lease_expired: Callable[[], None] | None = None
+        # The last checkpoint, as the next run would read it (None: none yet).
+        self.state: Any = state
+        self._checkpoints: Callable[[Any], Awaitable[Any]] | None = None
+        self._log: RunLog | None = None
+        self._logger = logging.getLogger(f"pqw.worker.{name}")
 
     @property
     def stopping(self) -> bool:
@@ -74,6 +84,32 @@ class PersistentContext:
             self._progress = json_text.dumps(dict(data))
         except (TypeError, ValueError) as exc:
             raise InvalidConfig(f"progress must be a JSON-serializable dict: {exc}") from exc
+
+    async def checkpoint(self, state: Any) -> None:
+        """Store `state` (JSON, at most 256 KiB) as the worker's state, atomically: the next
+        run, on any process and after a stop, restart, crash or failover alike, starts
+        with it in `ctx.state`. Fenced by the lease: a run whose lease is gone stores
+        nothing, raises LeaseLost and stops. InvalidCheckpoint for a state that is not
+        JSON or is too large (nothing stored; the run goes on)."""
+        if self._checkpoints is None:
+            raise LeaseLost(f"persistent worker {self.name!r}: this run is over; nothing stored")
+        self.state = await self._checkpoints(state)
+
+    def log(self, message: object, *, level: int | str = logging.INFO) -> None:
+        """A line for the worker's log (the dashboard's log tail), also sent to the
+        `pqw.worker.<name>` logger. Lines the standard `logging` module gets from inside
+        the run are kept too; this one always is, whatever the logger's level."""
+        if isinstance(level, str):
+            number = logging.getLevelName(level.upper())
+            level = number if isinstance(number, int) else logging.INFO
+        text = str(message)
+        token = _current.set(None)  # heard once: by the run log below, not the factory too
+        try:
+            self._logger.log(level, "%s", text)
+        finally:
+            _current.reset(token)
+        if self._log is not None:
+            self._log.add(level, self.name, text)
 
     def _take_progress(self) -> str | None:
         progress, self._progress = self._progress, None

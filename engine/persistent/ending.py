@@ -4,6 +4,7 @@ restarting every second forever."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import traceback
@@ -54,6 +55,12 @@ class RunEnd:
         loop that keeps ending is restarted after 1 s, 2 s, 4 s ... 60 s, like a crash."""
         return self.reason == "crash" or (self.reason == "returned" and self.duration < HEALTHY_RUN)
 
+    def describe(self) -> str:
+        """How the run ended, in words (its last log line)."""
+        if self.error is not None:
+            return f"{self.reason} ({_message(self.error)}) after {self.duration:.1f}s"
+        return f"{self.reason} after {self.duration:.1f}s"
+
     def error_entry(self, attempt: int) -> str | None:
         if self.error is None:
             return None
@@ -91,6 +98,13 @@ async def end_run(
             )
             if ended is None:
                 return None
+            await conn.execute(
+                sql.RECORD_RUN_END,
+                job.id,
+                job.attempt,
+                end.reason,
+                _message(end.error) if end.error is not None else None,
+            )
             row = await conn.fetchrow(
                 sql.FINISH_RUN_WORKER,
                 name,
@@ -113,6 +127,16 @@ async def end_run(
         log.warning("pqw: persistent worker %s: run ended after its lease was lost", name)
         return
     _log_end(name, end, failures)
+
+
+async def record_lost_run(pool: asyncpg.Pool[Any], job: Job, why: str, within: float) -> None:
+    """Record in the run history that the run ended with its lease lost, if it can within
+    `within` seconds (the database may be what was lost): the rescuer records it otherwise."""
+    try:
+        async with asyncio.timeout(within):
+            await pool.execute(sql.RECORD_RUN_END, job.id, job.attempt, "lease lost", why)
+    except Exception as exc:
+        log.debug("pqw: job %d: the lost lease not recorded (%s)", job.id, exc)
 
 
 def _log_end(name: str, end: RunEnd, failures: int) -> None:

@@ -12,14 +12,13 @@ import asyncpg
 
 from engine import sql
 from engine.db.outage import is_connection_error
-from engine.errors import InvalidConfig
 from engine.jobs.executor import RunningJob, StopReason
-from engine.jobs.unique import NON_FINAL_MASK
-from engine.persistent.config_schema import validate_config
 from engine.persistent.context import PersistentContext
 from engine.persistent.desired import apply_desired_state
-from engine.persistent.ending import RunEnd, end_run
+from engine.persistent.ending import RunEnd, end_run, record_lost_run
 from engine.persistent.options import PersistentWorker
+from engine.persistent.run_log import RunLog, install_capture
+from engine.persistent.state import claim_run, handler_context, started_line
 
 log = logging.getLogger("pqw.persistent")
 
@@ -28,6 +27,8 @@ T = TypeVar("T")
 # A cancelled handler that has not ended after this long ignores cancellation
 # (it swallows CancelledError): a client shutting down gives up on it.
 GIVE_UP_AFTER = 5.0
+# The last lines of a run are written before it hands over, for at most this long.
+LAST_LINES_WITHIN = 1.0
 
 
 class PersistentRun:
@@ -52,6 +53,8 @@ class PersistentRun:
         self._poke = asyncio.Event()
         self._handler: asyncio.Task[None] | None = None
         self._lease_lost = False
+        self._lease_lost_why = ""
+        self.log: RunLog | None = None
         self._run_started_at: datetime | None = None
         self._early_stop: str | None = None
         self._grace: asyncio.TimerHandle | None = None
@@ -103,39 +106,23 @@ class PersistentRun:
     async def execute(self) -> None:
         loop = asyncio.get_running_loop()
         claim = await self._within_lease(
-            lambda: self.pool.fetchrow(
-                sql.CLAIM_RUN,
-                self.job.id,
-                self.job.attempt,
-                self.client_id,
-                self.worker.name,
-                NON_FINAL_MASK,  # only a job holding the run key is a run (see CLAIM_RUN)
-            )
+            lambda: claim_run(self.pool, self.job, self.client_id, self.worker.name)
         )
         if claim is None:
             return  # the lease is gone already (or the worker row was deleted)
-        self._run_started_at = claim["run_started_at"]
+        self._run_started_at = claim.run_started_at
         started = loop.time()
-        if not claim["enabled"]:
+        if not claim.enabled:
             await self.finish(RunEnd("cancelled", "stop", None, 0.0))
             return
-        config = claim["config"]
-        try:
-            validate_config(self.worker.schema, config)
-        except InvalidConfig as exc:
-            log.error(
-                "pqw: %s: stored config does not fit its type (%s); using it anyway",
-                self.worker.name,
-                exc,
-            )
-        self.ctx = PersistentContext(
-            self.worker.name,
-            run=claim["runs"],
-            job_id=self.job.id,
-            config=config,
-            config_version=claim["config_version"],
-            config_type=self.worker.config_type,
-            restart_on_config_change=self.worker.restart_on_config_change,
+        self.ctx = handler_context(
+            self.worker,
+            self.pool,
+            self.job,
+            claim,
+            self.client_id,
+            lease_lost=lambda: self._lease_lost,
+            lose_lease=self._lose_lease,
         )
         interval, timeout = self.worker.heartbeat_interval, self.worker.heartbeat_timeout
         # The fetch set the first heartbeat: the lease is counted from there.
@@ -145,13 +132,20 @@ class PersistentRun:
             self.request_stop(self._early_stop)
         # A loop that keeps ending logs once per back-off step (as it ends), not twice.
         log.log(
-            logging.DEBUG if claim["consecutive_failures"] else logging.INFO,
+            logging.DEBUG if claim.consecutive_failures else logging.INFO,
             "pqw: persistent worker %s: run started (job %d)",
             self.worker.name,
             self.job.id,
         )
+        run_log = self.log = self.ctx._log = RunLog(self.worker.name, claim.runs)
+        run_log.add(logging.INFO, "pqw", started_line(claim, self.client_id))
+        install_capture()
+        run_log.start_writing(self.pool)
+        # The handler's task tree logs into the run's log (see run_log).
         self._handler = asyncio.create_task(
-            self.worker.fn(self.ctx), name=f"pqw:persistent:{self.worker.name}"
+            self.worker.fn(self.ctx),
+            name=f"pqw:persistent:{self.worker.name}",
+            context=run_log.context(),
         )
         lease = asyncio.create_task(self._hold_lease(), name=f"pqw:lease:{self.worker.name}")
         # Without its lease keeper the handler must not go on, whatever ended it.
@@ -162,23 +156,38 @@ class PersistentRun:
             ended = await self._wait_for_handler()
             if ended and not self._handler.cancelled():
                 error = self._handler.exception()
+        except BaseException:
+            run_log.stop_writing()
+            raise
         finally:
             self.ctx._end_lease()
             lease.cancel()
             await asyncio.gather(lease, return_exceptions=True)
         if not ended:
+            await self._last_lines(run_log, "given up on (it ignores cancellation)")
             return  # given up on (said in the log): the rescuer takes the run back
         if self._lease_lost:
             log.warning("pqw: persistent worker %s: run ended, lease lost", self.worker.name)
+            await self._last_lines(run_log, f"lease lost: {self._lease_lost_why}")
+            await record_lost_run(self.pool, self.job, self._lease_lost_why, LAST_LINES_WITHIN)
             return
         duration = loop.time() - started
         reason = self.ctx.stop_reason
         if reason in ("stop", "cancel"):
-            await self.finish(RunEnd("cancelled", reason, None, duration))
+            end = RunEnd("cancelled", reason, None, duration)
         elif error is not None and reason is None:
-            await self.finish(RunEnd("discarded", "crash", error, duration))
+            end = RunEnd("discarded", "crash", error, duration)
         else:
-            await self.finish(RunEnd("completed", reason or "returned", None, duration))
+            end = RunEnd("completed", reason or "returned", None, duration)
+        await self._last_lines(run_log, end.describe())
+        await self.finish(end)
+
+    async def _last_lines(self, run_log: RunLog, how: str) -> None:
+        """Say how the run ended in its log, and write what is left of it."""
+        run_log.add(logging.INFO, "pqw", f"run {run_log.run} ended: {how}")
+        if self.ctx is not None:
+            self.ctx._checkpoints = None  # the run is over: nothing more is stored
+        await run_log.close(self.pool, LAST_LINES_WITHIN)
 
     async def _wait_for_handler(self) -> bool:
         """Wait for the handler to end; False once this client, shutting down, has given up
@@ -307,6 +316,7 @@ class PersistentRun:
         if self._lease_lost:
             return
         self._lease_lost = True
+        self._lease_lost_why = why
         log.warning("pqw: persistent worker %s: %s; cancelling the handler", self.worker.name, why)
         if self.ctx is not None:
             self.ctx._request_stop("lease lost")

@@ -56,7 +56,10 @@ SELECT (SELECT count(*) FROM made) AS made,
 # whose client is alive and says it holds the job is not stale: its row was
 # locked by someone else, which delays its heartbeat, not its runner (see
 # sql.jobs.COMPLETE_JOBS). A lost persistent-worker run is recorded on its
-# worker so the supervisor starts the next one at once.
+# worker (so the supervisor starts the next one at once) and in its run history
+# as rescued. A client whose own heartbeat is as old as the job's timeout is
+# marked dead at once, as its runs move, not only once client_dead_after passes
+# (its next heartbeat, if it was only paused, brings it back).
 RESCUE_STALE_JOBS = """
 WITH stale AS (
     SELECT j.id FROM pqw_job j
@@ -88,20 +91,39 @@ rescued AS (
                             coalesce(j.attempted_by[array_length(j.attempted_by, 1)], '?'),
                             date_trunc('second', now() - j.heartbeat_at))))
     FROM stale WHERE j.id = stale.id
-    RETURNING j.id, j.kind, j.state::text AS state,
-              j.attempted_by[array_length(j.attempted_by, 1)] AS client_id
+    RETURNING j.id, j.kind, j.state::text AS state, j.attempt,
+              j.attempted_by[array_length(j.attempted_by, 1)] AS client_id,
+              coalesce(j.heartbeat_timeout, $2 * interval '1 second') AS timeout
 ),
 lost_runs AS (
     UPDATE pqw_persistent_worker w
     SET restarts = w.restarts + 1, next_run_at = now(), last_run_ended_at = now(),
+        last_end_reason = 'rescued',
         last_error = format('runner %s lost: no heartbeat within %s', r.client_id,
                             w.heartbeat_timeout),
         last_error_at = now()
     FROM rescued r
     WHERE r.kind = pqw_persistent_kind(w.name)
     RETURNING w.name
+),
+lost_history AS (
+    UPDATE pqw_persistent_run h
+    SET ended_at = now(), end_reason = 'rescued',
+        error = format('runner %s lost: no heartbeat within %s', r.client_id, r.timeout)
+    FROM rescued r
+    WHERE h.job_id = r.id AND h.attempt = r.attempt AND h.ended_at IS NULL
+),
+marked_dead AS (
+    UPDATE pqw_client c SET dead_at = now()
+    FROM (SELECT client_id, min(timeout) AS timeout FROM rescued GROUP BY client_id) r
+    WHERE c.id = r.client_id AND c.dead_at IS NULL AND c.stopped_at IS NULL
+      AND c.heartbeat_at < now() - r.timeout
+    RETURNING c.id
 )
-SELECT r.*, (SELECT count(*) FROM lost_runs) AS lost_runs FROM rescued r
+SELECT r.id, r.kind, r.state, r.client_id,
+       (SELECT count(*) FROM lost_runs) AS lost_runs,
+       (SELECT coalesce(array_agg(id), '{}') FROM marked_dead) AS marked_dead
+FROM rescued r
 """
 
 DELETE_FINISHED_JOBS = """

@@ -6,18 +6,25 @@ from __future__ import annotations
 # operator's config (config_updated_by set) is never overwritten; a config
 # nobody changed follows the code.
 UPSERT_PERSISTENT_WORKER = """
-INSERT INTO pqw_persistent_worker AS w
-    (name, enabled, config, config_schema, queue, heartbeat_interval, heartbeat_timeout)
-VALUES ($1, $2, $3::text::jsonb, $4::text::jsonb, $5,
-        $6 * interval '1 second', $7 * interval '1 second')
-ON CONFLICT (name) DO UPDATE
-SET config_schema = EXCLUDED.config_schema,
-    queue = EXCLUDED.queue,
-    heartbeat_interval = EXCLUDED.heartbeat_interval,
-    heartbeat_timeout = EXCLUDED.heartbeat_timeout,
-    config = CASE WHEN w.config_updated_by IS NULL THEN EXCLUDED.config ELSE w.config END,
-    config_version = CASE WHEN w.config_updated_by IS NULL AND w.config <> EXCLUDED.config
-                          THEN w.config_version + 1 ELSE w.config_version END
+WITH defined AS (
+    INSERT INTO pqw_persistent_worker AS w
+        (name, enabled, config, config_schema, queue, heartbeat_interval, heartbeat_timeout)
+    VALUES ($1, $2, $3::text::jsonb, $4::text::jsonb, $5,
+            $6 * interval '1 second', $7 * interval '1 second')
+    ON CONFLICT (name) DO UPDATE
+    SET config_schema = EXCLUDED.config_schema,
+        queue = EXCLUDED.queue,
+        heartbeat_interval = EXCLUDED.heartbeat_interval,
+        heartbeat_timeout = EXCLUDED.heartbeat_timeout,
+        config = CASE WHEN w.config_updated_by IS NULL THEN EXCLUDED.config ELSE w.config END,
+        config_version = CASE WHEN w.config_updated_by IS NULL AND w.config <> EXCLUDED.config
+                              THEN w.config_version + 1 ELSE w.config_version END
+    RETURNING w.name, w.config, w.config_version, w.config_updated_by
+)
+-- The version in force is kept in the config history (a new one: "code default").
+INSERT INTO pqw_persistent_config (name, version, config, changed_by)
+SELECT name, config_version, config, coalesce(config_updated_by, 'code default') FROM defined
+ON CONFLICT (name, version) DO NOTHING
 """
 
 # Each worker with its live run (found through the run's unique key, so the
@@ -81,12 +88,22 @@ WHERE name = $1
 RETURNING name
 """
 
+# The operator's config, kept in the config history with who made it ($3).
 SET_WORKER_CONFIG = """
-UPDATE pqw_persistent_worker
-SET config = $2::text::jsonb, config_version = config_version + 1,
-    config_updated_by = $3, updated_at = now(), updated_by = $3
-WHERE name = $1
-RETURNING config_version
+WITH changed AS (
+    UPDATE pqw_persistent_worker
+    SET config = $2::text::jsonb, config_version = config_version + 1,
+        config_updated_by = $3, updated_at = now(), updated_by = $3
+    WHERE name = $1
+    RETURNING name, config, config_version
+),
+kept AS (
+    INSERT INTO pqw_persistent_config (name, version, config, changed_by)
+    SELECT name, config_version, config, $3 FROM changed
+    ON CONFLICT (name, version) DO UPDATE
+    SET config = EXCLUDED.config, changed_by = EXCLUDED.changed_by, changed_at = now()
+)
+SELECT config_version FROM changed
 """
 
 # Insert the live run of every enabled worker (or only $1) that is due and has
@@ -127,6 +144,8 @@ WHERE w.name = $4
 RETURNING w.enabled, w.config, w.config_version, w.restart_requested_at, w.run_started_at,
           w.runs, w.consecutive_failures
 """
+# (The run is recorded, and its state read, next in the same transaction:
+# sql.persistent_memory RECORD_RUN_START and CLAIMED_STATE.)
 
 # A job of a run's kind that pqw did not make (no run key: inserted with plain
 # SQL) is discarded with an error entry instead of starting a second copy.

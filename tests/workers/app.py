@@ -144,3 +144,21 @@ if os.environ.get("PQW_TEST_STUBBORN"):
         while True:
             with contextlib.suppress(asyncio.CancelledError):
                 await asyncio.sleep(0.1)
+
+
+COUNTER_INTERVAL = 0.25
+COUNTER_TIMEOUT = 1.0
+
+if os.environ.get("PQW_TEST_COUNTER"):
+
+    @client.persistent(
+        "counter", heartbeat_interval=COUNTER_INTERVAL, heartbeat_timeout=COUNTER_TIMEOUT
+    )
+    async def counter(ctx: PersistentContext) -> None:
+        """Counts from where the last run's checkpoint left off, checkpointing each step."""
+        await record("counter-started", ctx.job_id, run=ctx.run, state=ctx.state)
+        count = int((ctx.state or {}).get("count", 0))
+        while not ctx.stopping:
+            count += 1
+            await ctx.checkpoint({"count": count, "pid": os.getpid()})
+            await ctx.sleep(0.02)
