@@ -7,7 +7,7 @@ from typing import Any
 
 import asyncpg
 
-from engine.admin import Admin, WorkerStatus
+from engine.admin import LIVE_RUN_STATUSES, Admin
 from tests.helpers import wait_for
 from tests.processes import Workers
 
@@ -64,7 +64,7 @@ async def test_a_killed_worker_resumes_from_its_last_checkpoint_on_another_proce
     clients = {c.id: c for c in await admin.list_clients()}
     assert not clients[client_id].alive
     worker = await admin.get_worker("counter")
-    assert worker.status is WorkerStatus.RUNNING and worker.pid != runner.pid
+    assert worker.status in LIVE_RUN_STATUSES and worker.pid != runner.pid
 
 
 async def _at_least(db: asyncpg.Connection, count: int) -> bool:

@@ -36,7 +36,6 @@ from tui.keys import help_sections
 from tui.launch import StartupError, parse_options, prepare
 from tui.screens.dashboard import DashboardData, DashboardScreen
 from tui.screens.help import HelpScreen
-from tui.screens.job import JobScreen
 from tui.screens.jobs import JobsScreen
 from tui.screens.live import LiveScreen
 from tui.screens.schema_missing import SchemaMissingScreen
@@ -163,8 +162,9 @@ class PqwApp(App[int]):
         if not self.rate.paused:
             self.poller.now()
             # Only the screen on top reads; the others read when they are back.
-            if isinstance(self.screen, JobsScreen | JobScreen):
-                self.screen.poller.resume()
+            poller = getattr(self.screen, "poller", None)  # a screen that reads its own data
+            if isinstance(poller, Poller):
+                poller.resume()
 
     def monotonic(self) -> float:
         """The app's local clock (time.monotonic unless a test gives another)."""
@@ -214,6 +214,8 @@ class PqwApp(App[int]):
 
     @guarded
     def _tick(self) -> None:
+        if not self.is_running:
+            return  # shutting down: the screens' widgets are already going
         self.repaint()
         self._show_status()
         self._check_demo()
@@ -221,7 +223,7 @@ class PqwApp(App[int]):
     def repaint(self) -> None:
         """Redraw every screen's data from the last reads and the pending changes."""
         for screen in self.screen_stack:
-            if isinstance(screen, JobsScreen | JobScreen):
+            if isinstance(screen, LiveScreen) and screen is not self._dashboard:
                 screen.repaint()
         if self.overview is None:
             return

@@ -11,9 +11,11 @@ from textual.command import DiscoveryHit, Hit, Hits, Provider
 from textual.screen import Screen
 
 from engine.admin import Job
+from tui.actions.worker_state import reset_worker_state
 from tui.data.pending import ENABLED, RUN
 from tui.screens.job import JobScreen
 from tui.screens.jobs import JobsScreen
+from tui.screens.worker import WorkerScreen
 from tui.widgets.filter_bar import STATE_KEYS
 
 if TYPE_CHECKING:
@@ -69,6 +71,18 @@ def jobs_screen_commands(app: PqwApp, screen: JobsScreen) -> list[Command]:
     return commands
 
 
+def worker_screen_commands(screen: WorkerScreen) -> list[Command]:
+    following = screen.log_tail.following
+    return [
+        Command(
+            "Stop following the log" if following else "Follow the log",
+            "Keep the newest lines in view, or hold still (f)",
+            screen.action_follow,
+        ),
+        Command("Search the log", "Show the lines that contain a text (/)", screen.action_search),
+    ]
+
+
 def dashboard_commands(app: PqwApp, screen: Screen[object] | None = None) -> list[Command]:
     """Refresh controls, the jobs screen's own entries when it is open, then one entry
     per action on each worker, queue and schedule."""
@@ -86,6 +100,8 @@ def dashboard_commands(app: PqwApp, screen: Screen[object] | None = None) -> lis
         commands += jobs_screen_commands(app, screen)
     elif isinstance(screen, JobScreen) and not screen.gone:
         commands += job_commands(app, screen.job)
+    elif isinstance(screen, WorkerScreen) and not screen.gone:
+        commands += worker_screen_commands(screen)
     overview = app.overview
     if overview is None:
         return commands
@@ -93,6 +109,17 @@ def dashboard_commands(app: PqwApp, screen: Screen[object] | None = None) -> lis
     for w in overview.workers:
         verb = "Stop" if app.pending.workers.intended(w.name, RUN, w.enabled) else "Start"
         commands += [
+            Command(
+                f"Open worker {w.name}",
+                "Its state, runs, log and config versions (enter)",
+                partial(cluster.open_worker, w.name),
+            ),
+            Command(
+                f"Reset state of worker {w.name}",
+                "Forget its last checkpoint; asks first (x in its view)",
+                partial(reset_worker_state, app, w.name),
+                False,
+            ),
             Command(
                 f"{verb} worker {w.name}",
                 f"Persistent worker, now {w.status} (s)",

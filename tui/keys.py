@@ -12,9 +12,11 @@ from tui.screens.help import HelpScreen, HelpSection, KeyHelp
 from tui.screens.job import JobScreen
 from tui.screens.jobs import JobsScreen
 from tui.screens.reconfigure import ReconfigureScreen
+from tui.screens.worker import WorkerScreen
 from tui.widgets.filter_bar import STATE_KEYS
 from tui.widgets.jobs_table import JobsTable
 from tui.widgets.kind_filter import KindFilter
+from tui.widgets.log_tail import LogSearch
 from tui.widgets.queues_table import QueuesTable
 from tui.widgets.schedules_table import SchedulesTable
 from tui.widgets.workers_table import WorkersTable
@@ -80,6 +82,15 @@ def help_sections(app_bindings: Sequence[BindingType], display: KeyDisplay) -> l
             ],
         ),
         ("Job view (enter on a job)", key_lines(JobScreen.BINDINGS, display)),
+        (
+            "Worker view (enter on a worker)",
+            [
+                *key_lines(WorkerScreen.BINDINGS, display),
+                ("tab", "Move between the runs, the state, the config versions and the log"),
+                ("↑ pgup home", "In the log: scroll back (stops following)"),
+            ],
+        ),
+        ("Log search (/ in the worker view)", key_lines(LogSearch.BINDINGS, display)),
         ("Confirmation", key_lines(ConfirmationModal.BINDINGS, display)),
         ("Reconfigure dialog", key_lines(ReconfigureScreen.BINDINGS, display)),
         ("This help", key_lines(HelpScreen.BINDINGS, display)),

@@ -39,6 +39,7 @@ class Palette:
     def status(self, status: WorkerStatus) -> str:
         return {
             WorkerStatus.RUNNING: self.good,
+            WorkerStatus.LATE: "bold " + self.warn,
             WorkerStatus.STARTING: self.busy,
             WorkerStatus.STOPPING: self.warn,
             WorkerStatus.STOPPED: self.muted,

@@ -10,6 +10,8 @@ from engine.admin.admin import Admin
 from engine.admin.api import AdminApi
 from engine.admin.database import check_reachable, migrate_to_latest
 from engine.admin.models import (
+    LATE_AFTER_INTERVALS,
+    LIVE_RUN_STATUSES,
     ClientInfo,
     LeaderInfo,
     Overview,
@@ -45,6 +47,8 @@ from engine.types import FINAL_STATES, Job, JobState
 __all__ = [
     "END_REASONS",
     "FINAL_STATES",
+    "LATE_AFTER_INTERVALS",
+    "LIVE_RUN_STATUSES",
     "Admin",
     "AdminApi",
     "ClientInfo",

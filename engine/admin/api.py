@@ -9,6 +9,13 @@ from __future__ import annotations
 from typing import Any, Protocol
 
 from engine.admin.models import Overview
+from engine.admin.worker_models import (
+    ConfigVersion,
+    WorkerDetail,
+    WorkerLogLine,
+    WorkerRun,
+    WorkerState,
+)
 from engine.types import Job, JobState
 
 
@@ -32,6 +39,41 @@ class AdminApi(Protocol):
 
     async def set_worker_config(self, name: str, config: Any) -> int:
         """The new config version (InvalidConfig when refused: nothing changed)."""
+        ...
+
+    async def worker_state(self, name: str) -> WorkerState:
+        """The worker's last checkpoint (NotFound: no such worker)."""
+        ...
+
+    async def reset_worker_state(self, name: str) -> WorkerState:
+        """Forget the state (InvalidJobOption while a run is under way)."""
+        ...
+
+    async def worker_runs(self, name: str, limit: int = 50) -> list[WorkerRun]:
+        """Newest first."""
+        ...
+
+    async def worker_log(
+        self, name: str, *, after: int | None = None, limit: int = 200
+    ) -> list[WorkerLogLine]:
+        """The newest `limit` lines after line `after`, oldest first."""
+        ...
+
+    async def worker_configs(self, name: str, limit: int = 20) -> list[ConfigVersion]:
+        """Newest first, each with who made it."""
+        ...
+
+    async def worker_detail(
+        self,
+        name: str,
+        *,
+        state_version: int | None = None,
+        log_after: int | None = None,
+        log_limit: int = 200,
+        runs: int = 30,
+        configs: int = 20,
+    ) -> WorkerDetail:
+        """What the worker screen shows; the state left out while it is `state_version`."""
         ...
 
     async def pause_queue(self, name: str) -> None: ...

@@ -12,12 +12,26 @@ from engine.types import FINAL_STATES, Job, JobState
 
 class WorkerStatus(StrEnum):
     RUNNING = "running"
+    # Running, but its heartbeat is older than two intervals: not lost (yet).
+    LATE = "late"
     STARTING = "starting"
     STOPPING = "stopping"
     STOPPED = "stopped"
     BACKING_OFF = "backing-off"
-    STALE = "stale"
+    STALE = "stale"  # its heartbeat outlived the timeout: the run is lost, a rescue is due
     NO_CLIENT = "no-client"  # enabled, but no live client defines this worker
+
+
+# The statuses of a worker whose run is running (its runner heartbeats, or did).
+LIVE_RUN_STATUSES = (
+    WorkerStatus.RUNNING,
+    WorkerStatus.LATE,
+    WorkerStatus.STOPPING,
+    WorkerStatus.STALE,
+)
+
+# A heartbeat older than this many intervals is late (the status says so).
+LATE_AFTER_INTERVALS = 2
 
 
 @dataclass(frozen=True)
@@ -109,7 +123,7 @@ class WorkerInfo:
 
     @property
     def uptime(self) -> float | None:
-        if self.status not in (WorkerStatus.RUNNING, WorkerStatus.STOPPING, WorkerStatus.STALE):
+        if self.status not in LIVE_RUN_STATUSES:
             return None
         if self.run_started_at is None:
             return None

@@ -55,6 +55,7 @@ def worker_info(r: Mapping[str, Any]) -> WorkerInfo:
         job_state=job_state,
         last_heartbeat=last_heartbeat,
         heartbeat_timeout=timeout,
+        heartbeat_interval=float(r["heartbeat_interval_s"]),
         consecutive_failures=r["consecutive_failures"],
         next_run_at=r["next_run_at"],
         runners=r["runners"],

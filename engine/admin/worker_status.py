@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from engine.admin.models import WorkerStatus
+from engine.admin.models import LATE_AFTER_INTERVALS, WorkerStatus
 from engine.types import JobState
 
 
@@ -14,6 +14,7 @@ def worker_status(
     job_state: JobState | None,
     last_heartbeat: datetime | None,
     heartbeat_timeout: float,
+    heartbeat_interval: float,
     consecutive_failures: int,
     next_run_at: datetime,
     runners: int,
@@ -24,7 +25,12 @@ def worker_status(
         if age > heartbeat_timeout:
             # Shown at once, before the rescuer has acted on it.
             return WorkerStatus.STALE
-        return WorkerStatus.RUNNING if enabled else WorkerStatus.STOPPING
+        if not enabled:
+            return WorkerStatus.STOPPING
+        if age > LATE_AFTER_INTERVALS * heartbeat_interval:
+            # Before it counts as lost, an operator sees that it missed its beats.
+            return WorkerStatus.LATE
+        return WorkerStatus.RUNNING
     if not enabled:
         return WorkerStatus.STOPPED
     if runners == 0:

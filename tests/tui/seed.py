@@ -42,12 +42,15 @@ async def add_worker(
     config: dict[str, Any] | None = None,
     schema: dict[str, Any] | None = None,
 ) -> None:
-    # Nothing heartbeats a seeded run after its first beat: with the default 5 s
-    # timeout a test slower than that (a loaded machine) would see it go stale.
+    # Nothing heartbeats a seeded run after its first beat: with the default 1 s
+    # interval and 5 s timeout a test slower than that (a loaded machine) would see
+    # it go late, then stale.
     await conn.execute(
         "INSERT INTO pqw_persistent_worker"
-        " (name, enabled, config, config_schema, run_started_at, heartbeat_timeout)"
-        " VALUES ($1, $2, $3, $4, now() - interval '90 seconds', interval '1 hour')",
+        " (name, enabled, config, config_schema, run_started_at, heartbeat_interval,"
+        "  heartbeat_timeout)"
+        " VALUES ($1, $2, $3, $4, now() - interval '90 seconds', interval '10 minutes',"
+        "         interval '1 hour')",
         name,
         enabled,
         config or {},

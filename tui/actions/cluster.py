@@ -12,6 +12,7 @@ from tui.data import pending
 from tui.data.pending import CONFIG, ENABLED, PAUSE, RUN, PendingChange
 from tui.data.source import AdminCall
 from tui.screens.reconfigure import ReconfigureScreen
+from tui.screens.worker import WorkerScreen
 
 if TYPE_CHECKING:
     from tui.app import PqwApp
@@ -50,13 +51,21 @@ class ClusterActions:
     # ------------------------------------------------------------------
 
     def request_worker(self, action: str, name: str) -> None:
-        """Run the workers table's `action` ("toggle", "restart", "reconfigure") on `name`."""
+        """Run the workers table's `action` ("toggle", "restart", "reconfigure", "open")
+        on `name`."""
         run: dict[str, Callable[[str], None]] = {
             "toggle": self.toggle_worker,
             "restart": self.restart_worker,
             "reconfigure": self.reconfigure_worker,
+            "open": self.open_worker,
         }
         run[action](name)
+
+    def open_worker(self, name: str) -> None:
+        """The worker in full: its state, runs, log and config versions (a screen of its own)."""
+        screen = self.app.screen
+        if not (isinstance(screen, WorkerScreen) and screen.worker_name == name):
+            self.app.push_screen(WorkerScreen(name))
 
     def toggle_worker(self, name: str) -> None:
         worker = self.find_worker(name)

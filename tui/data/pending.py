@@ -14,12 +14,12 @@ from typing import Generic, TypeVar
 
 from engine.admin import (
     FINAL_STATES,
+    LIVE_RUN_STATUSES,
     Job,
     Overview,
     PeriodicInfo,
     QueueCounts,
     WorkerInfo,
-    WorkerStatus,
 )
 
 T = TypeVar("T")
@@ -35,7 +35,7 @@ PAUSE = "pause"
 ENABLED = "enabled"
 JOB = "job"
 
-_LIVE_RUN = (WorkerStatus.RUNNING, WorkerStatus.STOPPING, WorkerStatus.STALE)
+_LIVE_RUN = LIVE_RUN_STATUSES
 
 
 @dataclass(frozen=True)

@@ -6,19 +6,26 @@ from dataclasses import replace
 from typing import Any
 
 from engine.admin import (
+    LIVE_RUN_STATUSES,
     AdminApi,
+    ConfigVersion,
     InvalidJobOption,
     Job,
     JobState,
     NotFound,
     Overview,
+    WorkerDetail,
     WorkerInfo,
+    WorkerLogLine,
+    WorkerRun,
+    WorkerState,
     WorkerStatus,
     describe_dsn,
     validate_config,
 )
 from tui.dev.sample_cluster import SAMPLE_NOW, sample_overview
 from tui.dev.sample_jobs import sample_jobs
+from tui.dev.sample_memory import sample_configs, sample_logs, sample_runs, sample_states
 
 SAMPLE_DSN = "postgresql://pqw@db.internal:5432/orders"
 SAMPLE_DATABASE = describe_dsn(SAMPLE_DSN)
@@ -30,6 +37,11 @@ class SampleSource:
     def __init__(self, overview: Overview | None = None, jobs: list[Job] | None = None) -> None:
         self._overview = overview or sample_overview()
         self._jobs = {j.id: j for j in (sample_jobs(SAMPLE_NOW) if jobs is None else jobs)}
+        self._states = sample_states(SAMPLE_NOW)
+        self._runs = sample_runs(SAMPLE_NOW)
+        self._configs = sample_configs(SAMPLE_NOW)
+        self.logs = sample_logs(SAMPLE_NOW)
+        self.actor = "ops@bastion"
 
     @property
     def database(self) -> str:
@@ -85,7 +97,83 @@ class SampleSource:
         valid = validate_config(schema, config)
         version = (current.config_version if current else 0) + 1
         self._change_worker(name, config=valid, config_version=version)
+        kept = ConfigVersion(version, valid, self.actor, self._overview.now)
+        self._configs[name] = [kept, *self._configs.get(name, [])]
         return version
+
+    # ------------------------------------------------------------------
+    # What workers remember
+    # ------------------------------------------------------------------
+
+    def _worker(self, name: str) -> WorkerInfo:
+        found = next((w for w in self._overview.workers if w.name == name), None)
+        if found is None:
+            raise NotFound(f"no persistent worker named {name!r}")
+        return found
+
+    async def worker_state(self, name: str) -> WorkerState:
+        self._worker(name)
+        none = WorkerState(name, None, 0, 0, None, None, None, None, None, None, SAMPLE_NOW)
+        return self._states.get(name, none)
+
+    async def reset_worker_state(self, name: str) -> WorkerState:
+        worker = self._worker(name)
+        if worker.status in LIVE_RUN_STATUSES:
+            raise InvalidJobOption(
+                f"persistent worker {name!r} has a run under way (job {worker.job_id}): "
+                "stop the worker and let the run end, then reset its state"
+            )
+        old = await self.worker_state(name)
+        reset = replace(
+            old,
+            state=None,
+            version=old.version + 1,
+            size=0,
+            run=None,
+            job_id=None,
+            client_id=None,
+            checkpointed_at=None,
+            reset_at=SAMPLE_NOW,
+            reset_by=self.actor,
+        )
+        self._states[name] = reset
+        return reset
+
+    async def worker_runs(self, name: str, limit: int = 50) -> list[WorkerRun]:
+        self._worker(name)
+        return self._runs.get(name, [])[:limit]
+
+    async def worker_log(
+        self, name: str, *, after: int | None = None, limit: int = 200
+    ) -> list[WorkerLogLine]:
+        self._worker(name)
+        lines = [x for x in self.logs.get(name, []) if after is None or x.seq > after]
+        return lines[-limit:]
+
+    async def worker_configs(self, name: str, limit: int = 20) -> list[ConfigVersion]:
+        self._worker(name)
+        return self._configs.get(name, [])[:limit]
+
+    async def worker_detail(
+        self,
+        name: str,
+        *,
+        state_version: int | None = None,
+        log_after: int | None = None,
+        log_limit: int = 200,
+        runs: int = 30,
+        configs: int = 20,
+    ) -> WorkerDetail:
+        state = await self.worker_state(name)
+        if state_version is not None and state.version == state_version:
+            state = replace(state, state=None, included=False)
+        return WorkerDetail(
+            worker=self._worker(name),
+            state=state,
+            runs=await self.worker_runs(name, runs),
+            configs=await self.worker_configs(name, configs),
+            log=await self.worker_log(name, after=log_after, limit=log_limit),
+        )
 
     async def pause_queue(self, name: str) -> None:
         self._change_queue(name, True)

@@ -140,6 +140,16 @@ def sample_workers(clients: list[ClientInfo]) -> list[WorkerInfo]:
             last_error="ConnectionResetError: ledger API closed the connection",
             last_error_at=_ago(21),
             next_run_at=SAMPLE_NOW + timedelta(seconds=8),
+            last_end_reason="crash",
+        ),
+        _worker(
+            "inbox-sweeper",
+            WorkerStatus.BACKING_OFF,
+            runs=37,
+            restarts=36,
+            consecutive_failures=4,
+            next_run_at=SAMPLE_NOW + timedelta(seconds=6),
+            last_end_reason="returned",
         ),
         _worker(
             "search-indexer",
@@ -149,6 +159,14 @@ def sample_workers(clients: list[ClientInfo]) -> list[WorkerInfo]:
             progress={"indexed": 5_120},
             job_id=90_187,
             **_running(b, heartbeat_age=12, uptime=2_710),
+        ),
+        _worker(
+            "search-router",
+            WorkerStatus.LATE,
+            runs=2,
+            progress={"routed": 88_410},
+            job_id=90_199,
+            **_running(a, heartbeat_age=3, uptime=5_025),
         ),
         _worker(
             "stream-consumer",

@@ -23,6 +23,7 @@ from tui.screens.help import HelpScreen
 from tui.screens.job import JobScreen
 from tui.screens.jobs import JobsScreen
 from tui.screens.reconfigure import ReconfigureScreen
+from tui.screens.worker import WorkerScreen
 
 SIZE = (120, 36)
 # The repository's screenshots/ folder, two rooms up from tui/dev/.
@@ -110,12 +111,32 @@ async def confirm_delete(pilot: Pilot[int]) -> None:
     await settle(pilot, lambda: isinstance(pilot.app.screen, ConfirmationModal), "the question")
 
 
+def _worker_read(app: PqwApp) -> bool:
+    screen = app.screen
+    return isinstance(screen, WorkerScreen) and screen.view.detail is not None
+
+
+async def worker_screen(pilot: Pilot[int]) -> None:
+    """Enter on feed-poller: its liveness, runs, state, config versions and log."""
+    await main_screen(pilot)
+    await pilot.press("enter")  # the cursor starts on the first worker
+    await settle(pilot, lambda: _worker_read(app_of(pilot)), "feed-poller's story")
+
+
+async def worker_log_search(pilot: Pilot[int]) -> None:
+    """In the worker view, `/` and a word: only the lines that hold it, marked."""
+    await worker_screen(pilot)
+    await pilot.press("slash", *"polled", "enter")
+    await settle(pilot, lambda: app_of(pilot).screen.query_one("#log").has_focus, "the search")
+
+
 SCENES: dict[str, Scene] = {
     "main": main_screen,
     "reconfigure": reconfigure_modal,
     "help": help_screen,
     "jobs": jobs_screen,
     "job": job_screen,
+    "worker": worker_screen,
 }
 
 

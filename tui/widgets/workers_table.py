@@ -9,14 +9,14 @@ from rich.text import Text
 from textual.binding import Binding
 from textual.message import Message
 
-from engine.admin import WorkerInfo, WorkerStatus
+from engine.admin import LIVE_RUN_STATUSES, WorkerInfo, WorkerStatus
 from tui import formatting as fmt
 from tui.data.pending import CONFIG, RUN
 from tui.palette import Palette
 from tui.widgets.keyed_table import Cell, KeyedTable
 
-_HEARTBEATING = (WorkerStatus.RUNNING, WorkerStatus.STOPPING)
-_HAS_UPTIME = (WorkerStatus.RUNNING, WorkerStatus.STOPPING, WorkerStatus.STALE)
+_HEARTBEATING = (WorkerStatus.RUNNING, WorkerStatus.LATE, WorkerStatus.STOPPING)
+_HAS_UPTIME = LIVE_RUN_STATUSES
 
 
 def heartbeat_age(worker: WorkerInfo, now: datetime) -> float | None:
@@ -30,6 +30,8 @@ def live_status(worker: WorkerInfo, now: datetime) -> WorkerStatus:
 
     The engine judged the heartbeat at the last refresh; between refreshes the
     display clock moves on, and a heartbeat that has since gone quiet is stale now.
+    (Late is the engine's word only: the display clock running on between reads
+    would make every heartbeat look late just before the next read.)
     """
     age = heartbeat_age(worker, now)
     if worker.status in _HEARTBEATING and age is not None and age > worker.heartbeat_timeout:
@@ -54,10 +56,14 @@ class WorkersTable(KeyedTable):
         Binding("space", "toggle_run", "Start/stop", show=False),
         Binding("r", "restart", "Restart", tooltip="End the current run and start a new one"),
         Binding("c", "reconfigure", "Config", tooltip="Edit the worker's config as JSON"),
+        Binding(
+            "enter", "open", "Open", tooltip="The worker in full: state, runs, log, config versions"
+        ),
     ]
 
     class ActionRequested(Message):
-        """The operator asked for `action` ("toggle", "restart", "reconfigure") on `worker`."""
+        """The operator asked for `action` ("toggle", "restart", "reconfigure", "open")
+        on `worker`."""
 
         def __init__(self, action: str, worker: str) -> None:
             super().__init__()
@@ -79,6 +85,9 @@ class WorkersTable(KeyedTable):
 
     def action_reconfigure(self) -> None:
         self._request("reconfigure")
+
+    def action_open(self) -> None:
+        self._request("open")
 
     def show(
         self,
@@ -105,13 +114,18 @@ def worker_cells(
         status_cell = Text(f"config {config_change}", style=palette.pending)
     else:
         status_cell = Text(f"● {status}", style=palette.status(status))
+        ending = ending_note(w, status, crashes=False)  # a crash: see its last error
+        if ending:
+            status_cell.append(f" {ending}", style=palette.warn)
     age = heartbeat_age(w, now) if status in _HAS_UPTIME else None
     uptime = (
         (now - w.run_started_at).total_seconds()
         if status in _HAS_UPTIME and w.run_started_at is not None
         else None
     )
-    heartbeat_style = palette.bad if status is WorkerStatus.STALE else ""
+    heartbeat_style = {WorkerStatus.STALE: palette.bad, WorkerStatus.LATE: palette.warn}.get(
+        status, ""
+    )
     return [
         Text(w.name, style="bold" if w.enabled else palette.muted),
         status_cell,
@@ -122,3 +136,15 @@ def worker_cells(
         Text(fmt.progress(w.progress, 24)),
         Text(fmt.one_line(w.last_error, 48), style=palette.bad if w.last_error else ""),
     ]
+
+
+def ending_note(w: WorkerInfo, status: WorkerStatus, *, crashes: bool = True) -> str:
+    """Why a worker backs off, in a few words: "ends at once ×3" (its handler keeps
+    returning by itself), "crashed ×2"."""
+    if status is not WorkerStatus.BACKING_OFF or w.consecutive_failures <= 0:
+        return ""
+    if w.keeps_ending:
+        return f"ends at once ×{w.consecutive_failures}"
+    if crashes and w.last_end_reason == "crash":
+        return f"crashed ×{w.consecutive_failures}"
+    return ""
