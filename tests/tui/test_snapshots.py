@@ -18,6 +18,8 @@ from tui.dev.screenshots import (
     reconfigure_modal,
     sample_app,
     schedules_open,
+    worker_log_search,
+    worker_screen,
 )
 
 SnapCompare = Callable[..., bool]
@@ -62,3 +64,15 @@ def test_job_detail(snap_compare: SnapCompare) -> None:
 
 def test_delete_asks_first(snap_compare: SnapCompare) -> None:
     assert snap_compare(sample_app(), terminal_size=SIZE, run_before=confirm_delete)
+
+
+def test_worker_screen(snap_compare: SnapCompare) -> None:
+    assert snap_compare(sample_app(), terminal_size=SIZE, run_before=worker_screen)
+
+
+def test_worker_screen_log_search(snap_compare: SnapCompare) -> None:
+    assert snap_compare(sample_app(), terminal_size=SIZE, run_before=worker_log_search)
+
+
+def test_worker_screen_at_80x24(snap_compare: SnapCompare) -> None:
+    assert snap_compare(sample_app(), terminal_size=SMALL, run_before=worker_screen)

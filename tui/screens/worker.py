@@ -50,6 +50,7 @@ class WorkerScreen(LiveScreen):
         self._error: str | None = None
         self._logged_seq: int | None = None  # the newest line written to the tail
         self._log_palette: Palette | None = None
+        self._shown: dict[str, object] = {}  # what each Static shows, by id
         self.poller = Poller(self, self._read, self._interval, "worker")
 
     def compose(self) -> ComposeResult:
@@ -143,8 +144,8 @@ class WorkerScreen(LiveScreen):
 
     @guarded
     def _paint(self) -> None:
-        if not self._ready:
-            return
+        if not self._ready or not self.app.is_running:
+            return  # (shutting down: a read that ended late finds the widgets gone)
         self._dirty = False
         detail = self.view.detail
         summary = self.query_one("#worker-summary-panel", Vertical)
@@ -158,7 +159,8 @@ class WorkerScreen(LiveScreen):
         if change is None and (config := labels.get((w.name, CONFIG))) is not None:
             change = f"config {config}"
         with app.batch_update():
-            self.query_one(WorkerSummary).show(w, now, change, palette)
+            summary_text = self.query_one(WorkerSummary).text(w, now, change, palette)
+            self._update(self.query_one(WorkerSummary), summary_text, layout=False)
             runs = self.query_one(RunsTable)
             runs.show(detail.runs, now, palette)
             self._paint_run_note()
@@ -169,25 +171,31 @@ class WorkerScreen(LiveScreen):
             self._paint_diff()
             self._paint_log(palette)
 
+    def _update(self, static: Static, content: Text, *, layout: bool = True) -> None:
+        """Show `content` unless it is shown already: an update lays the screen out anew,
+        and this screen is painted several times a second."""
+        key = static.id or ""
+        if self._shown.get(key) != content:
+            self._shown[key] = content
+            static.update(content, layout=layout)
+
     def _paint_run_note(self) -> None:
         detail, note = self.view.detail, self.query_one("#run-note", Static)
         runs = detail.runs if detail is not None else []
         key = self.query_one(RunsTable).selected_key
         chosen = next((r for r in runs if str(r.run) == key), None)
         if chosen is None:
-            note.update(Text("No runs recorded yet.", style="dim") if not runs else "")
+            self._update(note, Text("No runs recorded yet." if not runs else "", style="dim"))
             return
-        text = run_note(chosen, self.pqw.display_now())
-        text.no_wrap, text.overflow = True, "ellipsis"
-        note.update(text)
+        self._update(note, run_note(chosen, self.pqw.display_now()), layout=False)
 
     def _paint_diff(self) -> None:
         detail, diff = self.view.detail, self.query_one("#config-diff", Static)
         version = self.query_one(ConfigVersionsTable).selected_version
         if detail is None or version is None:
-            diff.update(Text("No config versions kept.", style="dim") if detail else "")
+            self._update(diff, Text("No config versions kept." if detail else "", style="dim"))
             return
-        diff.update(version_diff(detail.configs, version, self.palette))
+        self._update(diff, version_diff(detail.configs, version, self.palette))
 
     def _paint_log(self, palette: Palette) -> None:
         tail, view = self.log_tail, self.view

@@ -93,7 +93,8 @@ def progress_line(w: WorkerInfo, now: datetime, palette: Palette) -> Text:
 
 
 class WorkerSummary(Static):
-    def show(self, w: WorkerInfo, now: datetime, change: str | None, palette: Palette) -> None:
+    def text(self, w: WorkerInfo, now: datetime, change: str | None, palette: Palette) -> Text:
+        """What it shows: liveness, the current run, progress and last error."""
         lines = [
             liveness_line(w, now, change, palette),
             run_line(w, now, palette),
@@ -101,4 +102,4 @@ class WorkerSummary(Static):
         ]
         text = Text("\n").join(lines)
         text.no_wrap, text.overflow = True, "ellipsis"
-        self.update(text)
+        return text

@@ -56,9 +56,7 @@ class WorkersTable(KeyedTable):
         Binding("space", "toggle_run", "Start/stop", show=False),
         Binding("r", "restart", "Restart", tooltip="End the current run and start a new one"),
         Binding("c", "reconfigure", "Config", tooltip="Edit the worker's config as JSON"),
-        Binding(
-            "enter", "open", "Open", tooltip="The worker in full: state, runs, log, config versions"
-        ),
+        Binding("enter", "open", "Open", tooltip="Open the worker: its state, runs, log, configs"),
     ]
 
     class ActionRequested(Message):
