@@ -7,6 +7,7 @@ import asyncio
 import logging
 import sys
 from collections.abc import Callable, Coroutine, Sequence
+from dataclasses import asdict
 from typing import Any
 
 import asyncpg
@@ -78,11 +79,17 @@ async def cmd_queue(args: argparse.Namespace) -> int:
 
 async def cmd_persistent(args: argparse.Namespace) -> int:
     from engine.admin import Admin
+    from engine.cli import worker_memory
 
+    if args.action != "list" and not args.name:
+        return worker_memory.usage(f"persistent {args.action}", "a worker name is required")
     admin = await Admin.connect(args.dsn, direct_dsn=args.direct_dsn, pool_mode=args.pool_mode)
     try:
         if args.action == "list":
             workers = await admin.list_persistent_workers()
+            if args.json:
+                print(worker_memory.to_json([asdict(w) for w in workers]))
+                return 0
             if not workers:
                 print("no persistent workers")
             for w in workers:
@@ -91,8 +98,8 @@ async def cmd_persistent(args: argparse.Namespace) -> int:
                     f"{w.name:<24} {w.status:<12} {where:<28} runs={w.runs} restarts={w.restarts}"
                 )
             return 0
-        if not args.name:
-            raise SystemExit("pqw persistent: a worker name is required")
+        if args.action in worker_memory.ACTIONS:
+            return await worker_memory.run(admin, args)
         if args.action == "start":
             await admin.start_worker(args.name)
         elif args.action == "stop":
@@ -168,10 +175,18 @@ def build_parser() -> argparse.ArgumentParser:
     add_dsn_option(p)
     p.set_defaults(run=cmd_queue)
 
-    p = sub.add_parser("persistent", help="list, start, stop, restart or reconfigure workers")
-    p.add_argument("action", choices=["list", "start", "stop", "restart", "config"])
+    from engine.cli import worker_memory
+
+    p = sub.add_parser(
+        "persistent",
+        help="list, start, stop, restart or reconfigure workers; their state, history and logs",
+    )
+    p.add_argument(
+        "action", choices=["list", "start", "stop", "restart", "config", *worker_memory.ACTIONS]
+    )
     p.add_argument("name", nargs="?")
     p.add_argument("config", nargs="?", help="the new config as a JSON object (for config)")
+    worker_memory.add_options(p)
     add_dsn_option(p)
     p.set_defaults(run=cmd_persistent)
 

@@ -1,0 +1,159 @@
+"""`pqw persistent state|history|logs|configs|reset-state NAME [--json]`: what a persistent
+worker remembers, from the shell.
+
+One coroutine per command, each taking an open Admin and the parsed arguments (`name`,
+`json`, `limit`, `yes`), so another command group can offer them under its own name.
+Exit codes: 0 done, 1 not found or refused (the message says why), 2 usage.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from collections.abc import Awaitable, Callable
+from dataclasses import asdict
+from datetime import datetime
+from typing import Any
+
+from engine.admin.admin import Admin
+
+OK, FAILED, USAGE = 0, 1, 2
+
+Command = Callable[[Admin, argparse.Namespace], Awaitable[int]]
+
+
+def to_json(value: Any) -> str:
+    """`value` (dataclasses made dicts) as indented JSON; datetimes in ISO 8601."""
+
+    def default(item: Any) -> Any:
+        if isinstance(item, datetime):
+            return item.isoformat()
+        return str(item)
+
+    return json.dumps(value, indent=2, ensure_ascii=False, default=default)
+
+
+def _when(at: datetime | None) -> str:
+    return f"{at:%Y-%m-%d %H:%M:%S%z}" if at is not None else "-"
+
+
+def usage(command: str, message: str) -> int:
+    """Say what is wrong with how `command` was called; the exit code for it (2)."""
+    print(f"pqw {command}: {message}", file=sys.stderr)
+    return USAGE
+
+
+async def state(admin: Admin, args: argparse.Namespace) -> int:
+    """Print the worker's last checkpoint (its state), or that it has none."""
+    name = args.name
+    found = await admin.worker_state(name)
+    if args.json:
+        print(to_json(asdict(found)))
+        return OK
+    if not found.checkpointed:
+        reset = f" (reset by {found.reset_by} at {_when(found.reset_at)})" if found.reset_at else ""
+        print(f"{name}: no state{reset}: the next run starts with ctx.state = None")
+        return OK
+    print(
+        f"{name}: checkpoint {found.version}, {found.size} bytes, by run {found.run} "
+        f"({found.client_id}) at {_when(found.checkpointed_at)}"
+    )
+    print(json.dumps(found.state, indent=2, ensure_ascii=False))
+    return OK
+
+
+async def history(admin: Admin, args: argparse.Namespace) -> int:
+    """Print the worker's runs, newest first, with how each ended."""
+    runs = await admin.worker_runs(args.name, args.limit or 50)
+    if args.json:
+        print(to_json([asdict(r) | {"duration": r.duration} for r in runs]))
+        return OK
+    if not runs:
+        print(f"{args.name}: no runs recorded")
+    for r in runs:
+        line = (
+            f"#{r.run:<5} {r.how:<14} {r.duration:>10.1f}s  {r.where:<28} "
+            f"v{r.config_version:<4} started {_when(r.started_at)}"
+        )
+        print(f"{line}  {r.error}" if r.error else line)
+    return OK
+
+
+async def logs(admin: Admin, args: argparse.Namespace) -> int:
+    """Print the newest lines of the worker's log, oldest first."""
+    lines = await admin.worker_log(args.name, limit=args.limit or 200)
+    if args.json:
+        print(to_json([asdict(x) | {"level_name": x.level_name} for x in lines]))
+        return OK
+    if not lines:
+        print(f"{args.name}: no log lines yet")
+    for x in lines:
+        print(f"{_when(x.at)} run {x.run} {x.level_name:<7} {x.logger}: {x.message}")
+    return OK
+
+
+async def configs(admin: Admin, args: argparse.Namespace) -> int:
+    """Print the worker's config versions, newest first, with who made each."""
+    versions = await admin.worker_configs(args.name, args.limit or 20)
+    if args.json:
+        print(to_json([asdict(v) for v in versions]))
+        return OK
+    for v in versions:
+        print(f"v{v.version:<5} {_when(v.changed_at)}  {v.changed_by:<24} {json.dumps(v.config)}")
+    return OK
+
+
+async def reset_state(admin: Admin, args: argparse.Namespace) -> int:
+    """Forget the worker's state, after asking (or with --yes)."""
+    name = args.name
+    if not args.yes:
+        if not sys.stdin.isatty():
+            return usage(
+                "persistent reset-state",
+                f"forgetting {name}'s state cannot be undone; "
+                "add --yes to do it without a question",
+            )
+        question = f"Forget the state of {name}? Its next run starts with none. [y/N] "
+        answer = await asyncio.to_thread(input, question)
+        if answer.strip().lower() not in ("y", "yes"):
+            print("nothing changed")
+            return FAILED
+    done = await admin.reset_worker_state(name)
+    if args.json:
+        print(to_json(asdict(done)))
+    else:
+        print(f"{name}: state reset (version {done.version}); its next run starts with none")
+    return OK
+
+
+COMMANDS: dict[str, Command] = {
+    "state": state,
+    "history": history,
+    "logs": logs,
+    "configs": configs,
+    "reset-state": reset_state,
+}
+ACTIONS = tuple(COMMANDS)
+
+
+async def run(admin: Admin, args: argparse.Namespace) -> int:
+    """args.action (one of ACTIONS) on args.name; 2 when no name was given."""
+    if not args.name:
+        return usage(f"persistent {args.action}", "a worker name is required")
+    return await COMMANDS[args.action](admin, args)
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
+
+
+def add_options(parser: argparse.ArgumentParser) -> None:
+    """The options these commands read: --json, -n/--limit, --yes."""
+    parser.add_argument("--json", action="store_true", help="print JSON")
+    parser.add_argument("-n", "--limit", type=_positive, help="how many runs, lines or versions")
+    parser.add_argument("--yes", action="store_true", help="reset-state without asking")
