@@ -161,4 +161,6 @@ if os.environ.get("PQW_TEST_COUNTER"):
         while not ctx.stopping:
             count += 1
             await ctx.checkpoint({"count": count, "pid": os.getpid()})
+            if count % 25 == 0:
+                ctx.log(f"counted to {count}")
             await ctx.sleep(0.02)
