@@ -4,10 +4,15 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from textual.app import App, ComposeResult
+
 from tests.tui.driving import cell, select_row, until
 from tui.app import PqwApp
 from tui.dev.sample import SampleSource
 from tui.dev.sample_cluster import SAMPLE_NOW, sample_overview
+from tui.dev.sample_memory import sample_runs
+from tui.palette import Palette
+from tui.widgets.runs_table import RunsTable
 from tui.widgets.workers_table import WorkersTable
 
 
@@ -33,20 +38,24 @@ async def test_cursor_stays_on_its_row_when_rows_come_and_go() -> None:
         assert workers.cursor_row != index  # it moved with its row
 
 
-async def test_a_new_row_takes_its_place_in_the_order_not_the_end() -> None:
-    """The bug: a row that arrived was appended, so a worker's run #2 showed below #1 in a
-    timeline titled "newest first" (seen in the demo after a failover)."""
-    overview = sample_overview()
-    source = SampleSource(overview)
-    app = PqwApp(source, refresh=0.1, frozen_now=SAMPLE_NOW)
-    async with app.run_test(size=(120, 36)) as pilot:
-        workers = app.dashboard.query_one(WorkersTable)
-        await select_row(pilot, workers, "stream-consumer")
+class RunsApp(App[None]):
+    def compose(self) -> ComposeResult:
+        yield RunsTable()
 
-        new = replace(overview.workers[0], name="aaa-new")
-        source.set_overview(replace(overview, workers=[new, *overview.workers]))
-        wanted = ["aaa-new", *(w.name for w in overview.workers)]
 
-        await until(pilot, lambda: workers.row_count == len(wanted), "the new row")
-        assert [key.value for key in workers.rows] == wanted
-        assert workers.selected_key == "stream-consumer"  # the cursor stayed on its row
+async def test_a_new_run_shows_on_top_of_the_timeline_not_below_the_old_ones() -> None:
+    """The bug: a run that arrived was appended, so after a failover the demo's run #2
+    showed below #1 in a timeline titled "newest first"."""
+    runs = sample_runs(SAMPLE_NOW)["feed-poller"]  # newest first
+    assert len(runs) >= 3
+    app = RunsApp()
+    async with app.run_test(size=(100, 20)) as pilot:
+        table = app.query_one(RunsTable)
+        palette = Palette.from_theme(app.get_css_variables())
+        table.show(runs[1:], SAMPLE_NOW, palette)
+        table.move_cursor(row=1)
+        chosen = table.selected_key
+        table.show(runs, SAMPLE_NOW, palette)
+        await pilot.pause()
+        assert [row.key.value for row in table.ordered_rows] == [str(r.run) for r in runs]
+        assert table.selected_key == chosen  # the cursor stayed on its run

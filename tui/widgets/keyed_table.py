@@ -62,13 +62,6 @@ class KeyedTable(DataTable[Cell]):
                         if before != after:
                             self.update_cell(key, column, after, update_width=True)
                 self._shown[key] = new
-            if list(self._shown) != list(rows):
-                # A row arrived before rows already shown (add_row appends): lay the
-                # rows out again in the data's order, which the caller chose.
-                self._shown = {key: self._shown[key] for key in rows}
-                self.clear()
-                for key, cells in self._shown.items():
-                    self.add_row(*cells, key=key)
             # The cursor is an index: a row removed above it would move it to a
             # neighbour. Keep it on the row the operator chose.
             if selected is not None and selected in rows:

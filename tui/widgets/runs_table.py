@@ -73,4 +73,12 @@ class RunsTable(KeyedTable):
     )
 
     def show(self, runs: list[WorkerRun], now: datetime, palette: Palette) -> None:
-        self.sync({str(r.run): run_cells(r, now, palette) for r in runs})
+        rows = {str(r.run): run_cells(r, now, palette) for r in runs}
+        with self.app.batch_update():
+            self.sync(rows)
+            # sync adds a new run at the bottom; newest first puts it on top.
+            if [row.key.value for row in self.ordered_rows] != list(rows):
+                selected = self.selected_key
+                self.sort("run", key=lambda cell: -int(cell.plain.lstrip("#")))
+                if selected is not None and selected in rows:
+                    self.move_cursor(row=self.get_row_index(selected), animate=False)
