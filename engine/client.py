@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import os
 import secrets
 import socket
@@ -14,13 +13,13 @@ import asyncpg
 from engine.db.dsn import Database
 from engine.db.open import ClientPool
 from engine.db.pool import Conn
+from engine.hooks.middleware import Middleware, Middlewares
 from engine.jobs.insert_params import (
     batch_params,
     explicit_opts,
     template_for,
     validate_concurrency,
 )
-from engine.jobs.inserter import insert_rows
 from engine.jobs.kinds import JobHandler, JobKind, define_kind
 from engine.jobs.retry import RetryBackoff, default_backoff
 from engine.leadership.fence import Fence
@@ -31,8 +30,6 @@ from engine.persistent.manager import PersistentManager
 from engine.persistent.options import PersistentHandler, PersistentOptions
 from engine.schedules import PeriodicJob, Schedule
 from engine.types import InsertOpts, InsertResult, Job, JobSpec, UniqueOpts
-
-log = logging.getLogger("pqw.client")
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -61,6 +58,7 @@ class Client:
         stop_timeout: float = 30.0,
         auto_migrate: bool | None = None,
         maintenance: MaintenanceConfig | None = None,
+        middleware: Sequence[Middleware] = (),
     ) -> None:
         self._connection = ClientPool(
             dsn, direct_dsn=direct_dsn, pool_mode=pool_mode, auto_migrate=auto_migrate
@@ -78,7 +76,14 @@ class Client:
         self.periodic_jobs: list[PeriodicJob] = []
         self.leader_tasks: list[tuple[str, float, Callable[[Fence], Awaitable[None]]]] = []
         self._node: Node | None = None
+        self.middlewares = Middlewares(middleware)
         self.configure(queues=queues)
+
+    def middleware(self, *middleware: Middleware) -> None:
+        """Add middleware, inside those added before (see engine/hooks); before start()."""
+        if self._node is not None:
+            raise RuntimeError("middleware must be added before the client starts")
+        self.middlewares.add(middleware)
 
     # -- Registering job kinds --
 
@@ -251,7 +256,7 @@ class Client:
         template = template_for(kind, self._opts_for(kind, opts, overrides))
         params = template.row({} if args is None else args)
         executor = conn if conn is not None else await self._ensure_pool()
-        (result,) = await insert_rows(executor, [params])
+        (result,) = await self.middlewares.write(executor, [params])
         return result
 
     async def insert_many(
@@ -265,9 +270,8 @@ class Client:
         Every job is validated before anything is written.
         """
         params = batch_params(jobs, lambda kind, opts: self._opts_for(kind, opts, {}))
-        if conn is not None:
-            return await insert_rows(conn, params)
-        return await insert_rows(await self._ensure_pool(), params, own_pool=True)
+        executor = conn if conn is not None else await self._ensure_pool()
+        return await self.middlewares.write(executor, params, own_pool=conn is None)
 
     # -- Running --
 

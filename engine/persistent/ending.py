@@ -77,8 +77,9 @@ async def end_run(
     job: Job,
     end: RunEnd,
     within_lease: WithinLease,
-) -> None:
-    """End the job and hand over to the next run, in one transaction (if the lease holds)."""
+) -> bool:
+    """End the job and hand over to the next run, in one transaction, if the lease holds
+    (whether it did)."""
     name = worker.name
     entry = end.error_entry(job.attempt)
     metadata = json.dumps({"end_reason": end.reason})
@@ -111,8 +112,9 @@ async def end_run(
     failures = await within_lease(in_one_transaction)
     if failures is None:
         log.warning("pqw: persistent worker %s: run ended after its lease was lost", name)
-        return
+        return False
     _log_end(name, end, failures)
+    return True
 
 
 def _log_end(name: str, end: RunEnd, failures: int) -> None:

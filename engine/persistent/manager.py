@@ -14,6 +14,7 @@ from engine.db.outage import is_connection_error
 from engine.jobs.executor import RunningJob
 from engine.jobs.runtime import Runner, Runtime
 from engine.jobs.unique import NON_FINAL_MASK
+from engine.persistent.hooks import NO_HOOKS, RunHooks
 from engine.persistent.options import (
     PersistentHandler,
     PersistentOptions,
@@ -31,6 +32,7 @@ class PersistentManager:
     def __init__(self) -> None:
         self.workers: dict[str, PersistentWorker] = {}
         self.runs: dict[str, PersistentRun] = {}
+        self.hooks = NO_HOOKS
 
     def define(
         self,
@@ -48,9 +50,11 @@ class PersistentManager:
     def names(self) -> list[str]:
         return sorted(self.workers)
 
-    def install(self, runtime: Runtime, client_id: str) -> None:
+    def install(self, runtime: Runtime, client_id: str, hooks: RunHooks = NO_HOOKS) -> None:
         """Give the started client a producer per persistent queue, a runner per worker,
-        and the control messages and reconnections that concern runs."""
+        and the control messages and reconnections that concern runs; `hooks` are told
+        of every run's start and end."""
+        self.hooks = hooks
         by_queue: dict[str, list[PersistentWorker]] = {}
         for worker in self.workers.values():
             by_queue.setdefault(worker.queue, []).append(worker)
@@ -84,7 +88,9 @@ class PersistentManager:
         async def run(running: RunningJob) -> None:
             if await discard_forged_run(worker.name, running, pool):
                 return
-            current = PersistentRun(worker, running, pool=pool, client_id=client_id)
+            current = PersistentRun(
+                worker, running, pool=pool, client_id=client_id, hooks=self.hooks
+            )
             self.runs[worker.name] = current
             if running.job.stop_reason == "shutdown":
                 # The client began stopping during the check above, after on_stop
