@@ -14,12 +14,8 @@ import asyncpg
 from engine.db.dsn import Database
 from engine.db.open import ClientPool
 from engine.db.pool import Conn
-from engine.jobs.insert_params import (
-    batch_params,
-    explicit_opts,
-    template_for,
-    validate_concurrency,
-)
+from engine.jobs.checks import validate_concurrency
+from engine.jobs.insert_params import batch_params, explicit_opts, template_for
 from engine.jobs.inserter import insert_rows
 from engine.jobs.kinds import JobHandler, JobKind, define_kind
 from engine.jobs.retry import RetryBackoff, default_backoff
@@ -193,6 +189,7 @@ class Client:
         self._connection.configure(dsn=dsn, direct_dsn=direct_dsn, pool_mode=pool_mode)
         for name, concurrency in (queues or {}).items():
             validate_concurrency(name, concurrency)
+            self.persistent_manager.check_job_queue(name)
             self.queues[name] = concurrency
 
     def cancel_running(self) -> None:
@@ -251,7 +248,7 @@ class Client:
         template = template_for(kind, self._opts_for(kind, opts, overrides))
         params = template.row({} if args is None else args)
         executor = conn if conn is not None else await self._ensure_pool()
-        (result,) = await insert_rows(executor, [params])
+        (result,) = await insert_rows(executor, [params], dsn=None if conn else self.dsn)
         return result
 
     async def insert_many(
@@ -267,7 +264,7 @@ class Client:
         params = batch_params(jobs, lambda kind, opts: self._opts_for(kind, opts, {}))
         if conn is not None:
             return await insert_rows(conn, params)
-        return await insert_rows(await self._ensure_pool(), params, own_pool=True)
+        return await insert_rows(await self._ensure_pool(), params, own_pool=True, dsn=self.dsn)
 
     # -- Running --
 
