@@ -29,6 +29,7 @@ from engine.admin.models import (
     WorkerInfo,
 )
 from engine.admin.records import client_info, periodic_info, running_job_info, worker_info
+from engine.admin.removal import WorkerRemoval
 from engine.db.dsn import Database, resolve_database
 from engine.db.migrate import check_schema
 from engine.db.outage import connection_failure, is_connection_error
@@ -59,7 +60,7 @@ def default_actor() -> str:
 
 
 @guarded
-class Admin:
+class Admin(WorkerRemoval):
     """Operator reads and actions over a small pool. Open with `await Admin.connect(dsn)`."""
 
     def __init__(

@@ -46,21 +46,21 @@ class FloorRetries(logging.Filter):
     2 s, 4 s ... apart: 26 in one worker's log over one restart). pqw's own loops
     already say that the database is away. The first try's failure stays, as one
     line with its reason (password masked); the others are dropped until a
-    connection is made again (`connected`), which ends the outage.
+    connection is made again (`connected`), which ends the outage with one more line.
     """
 
     MESSAGE = "Failed to restore the pool connection floor"
 
     def __init__(self) -> None:
         super().__init__()
-        self.told = False
+        self.failures = 0  # failed tries in this outage
 
     def filter(self, record: logging.LogRecord) -> bool:
         if not str(record.msg).startswith(self.MESSAGE):
             return True
-        if self.told:
+        self.failures += 1
+        if self.failures > 1:
             return False
-        self.told = True
         error = record.exc_info[1] if record.exc_info else None
         reason = f"{type(error).__name__}: {error}" if error is not None else "unknown error"
         record.msg = "pqw: a connection pool cannot reconnect (%s); it keeps trying"
@@ -70,7 +70,9 @@ class FloorRetries(logging.Filter):
         return True
 
     def connected(self) -> None:
-        self.told = False
+        if self.failures:
+            log.info("pqw: a connection pool reconnected after %d failed tries", self.failures)
+            self.failures = 0
 
 
 FLOOR_RETRIES = FloorRetries()
