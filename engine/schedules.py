@@ -93,6 +93,17 @@ def every(interval: timedelta | float) -> Every:
     return Every(interval)
 
 
+CRON_NICKNAMES = {
+    "@yearly": "0 0 1 1 *",
+    "@annually": "0 0 1 1 *",
+    "@monthly": "0 0 1 * *",
+    "@weekly": "0 0 * * 0",
+    "@daily": "0 0 * * *",
+    "@midnight": "0 0 * * *",
+    "@hourly": "0 * * * *",
+}
+
+
 def cron(expression: str, tz: str = "UTC") -> Cron:
     """A cron schedule (five fields; @hourly etc.); bad strings and zones fail here, not later."""
     if not isinstance(expression, str):
@@ -101,6 +112,8 @@ def cron(expression: str, tz: str = "UTC") -> Cron:
         )
     if not isinstance(tz, str):
         raise InvalidSchedule(f"a time zone must be a string (like 'Europe/Berlin'), got {tz!r}")
+    # cronsim reads five fields only; the usual nicknames become theirs.
+    expression = CRON_NICKNAMES.get(expression.strip().lower(), expression)
     try:
         ZoneInfo(tz)
     except (ZoneInfoNotFoundError, ValueError) as exc:
