@@ -14,12 +14,8 @@ from engine.db.dsn import Database
 from engine.db.open import ClientPool
 from engine.db.pool import Conn
 from engine.hooks.middleware import Middleware, Middlewares
-from engine.jobs.insert_params import (
-    batch_params,
-    explicit_opts,
-    template_for,
-    validate_concurrency,
-)
+from engine.jobs.checks import validate_concurrency
+from engine.jobs.insert_params import batch_params, explicit_opts, template_for
 from engine.jobs.kinds import JobHandler, JobKind, define_kind
 from engine.jobs.retry import RetryBackoff, default_backoff
 from engine.leadership.fence import Fence
@@ -198,6 +194,7 @@ class Client:
         self._connection.configure(dsn=dsn, direct_dsn=direct_dsn, pool_mode=pool_mode)
         for name, concurrency in (queues or {}).items():
             validate_concurrency(name, concurrency)
+            self.persistent_manager.check_job_queue(name)
             self.queues[name] = concurrency
 
     def cancel_running(self) -> None:
@@ -256,7 +253,9 @@ class Client:
         template = template_for(kind, self._opts_for(kind, opts, overrides))
         params = template.row({} if args is None else args)
         executor = conn if conn is not None else await self._ensure_pool()
-        (result,) = await self.middlewares.write(executor, [params])
+        (result,) = await self.middlewares.write(
+            executor, [params], dsn=None if conn is not None else self.dsn
+        )
         return result
 
     async def insert_many(
@@ -270,8 +269,10 @@ class Client:
         Every job is validated before anything is written.
         """
         params = batch_params(jobs, lambda kind, opts: self._opts_for(kind, opts, {}))
-        executor = conn if conn is not None else await self._ensure_pool()
-        return await self.middlewares.write(executor, params, own_pool=conn is None)
+        if conn is not None:
+            return await self.middlewares.write(conn, params)
+        pool = await self._ensure_pool()
+        return await self.middlewares.write(pool, params, own_pool=True, dsn=self.dsn)
 
     # -- Running --
 

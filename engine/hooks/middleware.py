@@ -82,13 +82,19 @@ class Middlewares:
         self.run_hooks = RunHooks(started, ended) if started or ended else NO_HOOKS
 
     def write(
-        self, executor: Executor, rows: Sequence[InsertParams], *, own_pool: bool = False
+        self,
+        executor: Executor,
+        rows: Sequence[InsertParams],
+        *,
+        own_pool: bool = False,
+        dsn: str | None = None,
     ) -> Awaitable[Sequence[InsertResult]]:
         """Insert validated rows, through the insert middleware when there is any.
 
         A plain function returning the insert to await: without middleware the
-        insert costs no frame of its own.
+        insert costs no frame of its own. `dsn` names pqw's own pool's database
+        so an outage on it is raised as DatabaseUnavailable (see insert_rows).
         """
         if self.insert:
-            return insert_through(self.insert, executor, rows, own_pool=own_pool)
-        return insert_rows(executor, rows, own_pool=own_pool)
+            return insert_through(self.insert, executor, rows, own_pool=own_pool, dsn=dsn)
+        return insert_rows(executor, rows, own_pool=own_pool, dsn=dsn)

@@ -11,11 +11,15 @@ from datetime import UTC, datetime
 from enum import Enum
 from typing import Any
 
+from engine.db.storable import storable_text
 from engine.jobs.kinds import JobKind
 from engine.jobs.retry import RetryBackoff
 from engine.types import Job, JobCancel, JobSnooze, JobState
 
 TRACE_LIMIT = 8_000
+# A handler's error message is recorded with every failed attempt (and shown in the
+# dashboard): an exception carrying a whole payload is cut, not stored 25 times.
+MESSAGE_LIMIT = 4_000
 
 
 @dataclass(frozen=True)
@@ -76,10 +80,12 @@ def error_entry(job: Job, message: str, trace: str | None = None) -> dict[str, A
     entry: dict[str, Any] = {
         "attempt": job.attempt,
         "at": datetime.now(UTC).isoformat(),
-        "error": message,
+        # What the handler raised, storable whatever it holds (NUL, lone surrogates):
+        # an outcome Postgres refused could never be recorded.
+        "error": storable_text(message, MESSAGE_LIMIT),
     }
     if trace:
-        entry["trace"] = trace[-TRACE_LIMIT:]
+        entry["trace"] = storable_text(trace[-TRACE_LIMIT:], TRACE_LIMIT)
     return entry
 
 

@@ -140,7 +140,7 @@ def _changed_rows(batch: Sequence[PendingInsert]) -> list[InsertParams]:
 class _Insert:
     """One insert run through a chain of insert middleware."""
 
-    __slots__ = ("batch", "executor", "hooks", "own_pool", "results")
+    __slots__ = ("batch", "dsn", "executor", "hooks", "own_pool", "results")
 
     def __init__(
         self,
@@ -148,11 +148,13 @@ class _Insert:
         executor: Executor,
         batch: list[PendingInsert],
         own_pool: bool,
+        dsn: str | None,
     ) -> None:
         self.hooks = hooks
         self.executor = executor
         self.batch = batch
         self.own_pool = own_pool
+        self.dsn = dsn
         self.results: Sequence[InsertResult] | None = None
 
     async def next(self, index: int) -> Sequence[InsertResult]:
@@ -171,7 +173,7 @@ class _Insert:
         if self.results is not None:
             raise RuntimeError("call_next() was called twice for one insert")
         rows = _changed_rows(self.batch)
-        self.results = await insert_rows(self.executor, rows, own_pool=self.own_pool)
+        self.results = await insert_rows(self.executor, rows, own_pool=self.own_pool, dsn=self.dsn)
         return self.results
 
 
@@ -186,7 +188,8 @@ async def insert_through(
     rows: Sequence[InsertParams],
     *,
     own_pool: bool = False,
+    dsn: str | None = None,
 ) -> Sequence[InsertResult]:
     """Insert validated rows inside the client's insert middleware; their results."""
     batch = [PendingInsert(row) for row in rows]
-    return await _Insert(hooks, executor, batch, own_pool).next(0)
+    return await _Insert(hooks, executor, batch, own_pool, dsn).next(0)

@@ -16,6 +16,8 @@ import asyncpg
 
 from engine import sql
 from engine.db import json_text
+from engine.db.storable import storable_text
+from engine.jobs.executor import MESSAGE_LIMIT, TRACE_LIMIT
 from engine.jobs.unique import NON_FINAL_MASK
 from engine.persistent.options import PersistentWorker
 from engine.types import Job
@@ -62,13 +64,15 @@ class RunEnd:
                 "attempt": attempt,
                 "at": datetime.now(UTC).isoformat(),
                 "error": _message(self.error),
-                "trace": "".join(traceback.format_exception(self.error))[-8000:],
+                "trace": storable_text(
+                    "".join(traceback.format_exception(self.error))[-TRACE_LIMIT:], TRACE_LIMIT
+                ),
             }
         )
 
 
 def _message(error: BaseException) -> str:
-    return f"{type(error).__name__}: {error}"
+    return storable_text(f"{type(error).__name__}: {error}", MESSAGE_LIMIT)
 
 
 async def end_run(

@@ -11,6 +11,7 @@ import asyncpg
 from engine import sql
 from engine.db import json_text
 from engine.db.outage import is_connection_error
+from engine.errors import InvalidJobOption
 from engine.jobs.executor import RunningJob
 from engine.jobs.runtime import Runner, Runtime
 from engine.jobs.unique import NON_FINAL_MASK
@@ -45,6 +46,18 @@ class PersistentManager:
         worker = define_worker(name, fn, options, defined=self.workers, job_queues=job_queues)
         self.workers[name] = worker
         return worker
+
+    def check_job_queue(self, queue: str) -> None:
+        """InvalidJobOption when `queue` carries persistent runs here: a job queue of the same
+        name would take the place of the runs' producer, and the runs would not start."""
+        workers = sorted(w.name for w in self.workers.values() if w.queue == queue)
+        if workers:
+            raise InvalidJobOption(
+                f"queue {queue!r} carries the runs of persistent worker(s) "
+                f"{', '.join(map(repr, workers))}, so it cannot be a job queue too; it needs "
+                f"no concurrency (a client runs each worker it defines in a slot of its own). "
+                f"Give job queues other names"
+            )
 
     @property
     def names(self) -> list[str]:
