@@ -9,6 +9,7 @@ from typing import Any
 import asyncpg
 
 from engine import sql
+from engine.admin.guard import guarded
 from engine.admin.records import worker_info
 from engine.admin.worker_models import (
     ConfigVersion,
@@ -69,10 +70,12 @@ def _missing(name: str) -> NotFound:
     return NotFound(f"no persistent worker named {name!r}")
 
 
+@guarded
 class WorkerMemory:
     """Admin's part for what workers remember (Admin holds the pool and the actor)."""
 
     pool: asyncpg.Pool[Any]
+    dsn: str
     actor: str
 
     async def _state_on(self, conn: Conn, name: str, known_version: int | None) -> WorkerState:

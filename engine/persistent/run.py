@@ -16,6 +16,7 @@ from engine.jobs.executor import RunningJob, StopReason
 from engine.persistent.context import PersistentContext
 from engine.persistent.desired import apply_desired_state
 from engine.persistent.ending import RunEnd, end_run, record_lost_run
+from engine.persistent.hooks import NO_HOOKS, PersistentRunEnd, PersistentRunInfo, RunHooks
 from engine.persistent.options import PersistentWorker
 from engine.persistent.run_log import RunLog, install_capture
 from engine.persistent.state import claim_run, handler_context, started_line
@@ -41,8 +42,10 @@ class PersistentRun:
         *,
         pool: asyncpg.Pool[Any],
         client_id: str,
+        hooks: RunHooks = NO_HOOKS,
     ) -> None:
         self.worker = worker
+        self.hooks = hooks
         # The started client's pool, which outlives every run (the client's own
         # handle is dropped as soon as stop() is done).
         self.pool = pool
@@ -141,6 +144,8 @@ class PersistentRun:
         run_log.add(logging.INFO, "pqw", started_line(claim, self.client_id))
         install_capture()
         run_log.start_writing(self.pool)
+        info = PersistentRunInfo(self.worker.name, self.job.id, claim.runs, claim.config_version)
+        self.hooks.run_started(info)
         # The handler's task tree logs into the run's log (see run_log).
         self._handler = asyncio.create_task(
             self.worker.fn(self.ctx),
@@ -163,15 +168,18 @@ class PersistentRun:
             self.ctx._end_lease()
             lease.cancel()
             await asyncio.gather(lease, return_exceptions=True)
+        duration = loop.time() - started
         if not ended:
             await self._last_lines(run_log, "given up on (it ignores cancellation)")
-            return  # given up on (said in the log): the rescuer takes the run back
+            # Given up on (said in the log): the rescuer takes the run back.
+            self.hooks.run_ended(info, PersistentRunEnd.cut_off("given up", duration))
+            return
         if self._lease_lost:
             log.warning("pqw: persistent worker %s: run ended, lease lost", self.worker.name)
             await self._last_lines(run_log, f"lease lost: {self._lease_lost_why}")
             await record_lost_run(self.pool, self.job, self._lease_lost_why, LAST_LINES_WITHIN)
+            self.hooks.run_ended(info, PersistentRunEnd.cut_off("lease lost", duration))
             return
-        duration = loop.time() - started
         reason = self.ctx.stop_reason
         if reason in ("stop", "cancel"):
             end = RunEnd("cancelled", reason, None, duration)
@@ -180,7 +188,13 @@ class PersistentRun:
         else:
             end = RunEnd("completed", reason or "returned", None, duration)
         await self._last_lines(run_log, end.describe())
-        await self.finish(end)
+        written = await self.finish(end)
+        self.hooks.run_ended(
+            info,
+            PersistentRunEnd.of(end)
+            if written
+            else PersistentRunEnd.cut_off("lease lost", duration),
+        )
 
     async def _last_lines(self, run_log: RunLog, how: str) -> None:
         """Say how the run ended in its log, and write what is left of it."""
@@ -322,6 +336,7 @@ class PersistentRun:
             self.ctx._request_stop("lease lost")
         self.cancel_handler()
 
-    async def finish(self, end: RunEnd) -> None:
-        """End the job and hand over to the next run, in one transaction."""
-        await end_run(self.pool, self.worker, self.job, end, self._within_lease)
+    async def finish(self, end: RunEnd) -> bool:
+        """End the job and hand over to the next run, in one transaction; False if the
+        lease was gone by then."""
+        return await end_run(self.pool, self.worker, self.job, end, self._within_lease)
