@@ -106,7 +106,7 @@ class Sampler:
             except TimeoutError:
                 pass
         if conn is not None:
-            await conn.close()
+            conn.terminate()
 
 
 async def persistent_working(dsn: str, since: datetime) -> bool:

@@ -315,6 +315,12 @@ async def check_persistent(
                 )
     report.figure("failovers after a kill", len(failovers))
     report.figure("longest failover after a kill (s)", round(max(failovers, default=0.0), 2))
+    if failovers:
+        ranked = sorted(failovers)
+        report.figure(
+            "failover after a kill, median / 95th percentile (s)",
+            f"{ranked[len(ranked) // 2]:.2f} / {ranked[int(len(ranked) * 0.95)]:.2f}",
+        )
     thawed: list[float] = []
     for member in cluster.members:
         for began, _ in member.freezes:
@@ -329,9 +335,10 @@ async def check_persistent(
 async def check_leader(db: asyncpg.Connection[Any], since: datetime, report: Report) -> None:
     marks = [r["at"] for r in await db.fetch(
         "SELECT at FROM chaos_leader WHERE at >= $1 ORDER BY at", since)]  # fmt: skip
-    gaps = [(b - a).total_seconds() for a, b in itertools.pairwise(marks)]
+    gaps = [((b - a).total_seconds(), a) for a, b in itertools.pairwise(marks)]
     report.figure("leader passes", len(marks))
-    report.figure("longest leader gap (s)", round(max(gaps, default=0.0), 2))
+    longest, after = max(gaps, default=(0.0, since))
+    report.figure("longest leader gap (s)", f"{longest:.2f} after {after.time().isoformat()}")
 
 
 def check_faults(log: Log, report: Report) -> None:

@@ -105,7 +105,10 @@ async def query(dsn: str, statement: str, *args: object) -> list[asyncpg.Record]
             return None
         raise
     finally:
-        await conn.close()
+        try:
+            await conn.close()
+        except Exception:
+            conn.terminate()  # the server went away under it: nothing to close politely
 
 
 class Chaos:
@@ -167,23 +170,32 @@ class Chaos:
     # -- kill and freeze --
 
     async def _victim(self, targets: list[Member]) -> Member:
-        """Half the time the process running a persistent worker, else any."""
-        if self.rng.random() < 0.5:
-            worker = self.rng.choice(PERSISTENT_WORKERS)
-            rows = await query(
-                self.dsn,
-                "SELECT r.pid FROM chaos_run r JOIN chaos_beat b ON b.run_id = r.id "
-                "WHERE r.worker = $1 ORDER BY b.checked_at DESC LIMIT 1",
-                worker,
-            )
-            runner = next((m for m in targets if rows and m.pid == rows[0]["pid"]), None)
-            if runner is not None:
-                return runner
+        """A third of the time the process running a persistent worker, a third the
+        leader, else any."""
+        roll = self.rng.random()
+        if roll < 2 / 3:
+            if roll < 1 / 3:
+                worker = self.rng.choice(PERSISTENT_WORKERS)
+                rows = await query(
+                    self.dsn,
+                    "SELECT r.pid FROM chaos_run r JOIN chaos_beat b ON b.run_id = r.id "
+                    "WHERE r.worker = $1 ORDER BY b.checked_at DESC LIMIT 1",
+                    worker,
+                )
+            else:
+                rows = await query(
+                    self.dsn, "SELECT pid FROM chaos_leader ORDER BY id DESC LIMIT 1"
+                )
+            chosen = next((m for m in targets if rows and m.pid == rows[0]["pid"]), None)
+            if chosen is not None:
+                return chosen
         return self.rng.choice(targets)
 
     async def kill(self) -> None:
         targets = self.cluster.running()
-        if not targets:
+        if len(targets) < 2:
+            # Someone started and not frozen must be left to fail over to: a kill
+            # with none would measure how long a new process takes to start.
             return
         victim = await self._victim(targets)
         at = self.cluster.kill(victim)
@@ -233,15 +245,23 @@ class Chaos:
     # -- sessions and the server --
 
     async def terminate(self) -> None:
+        """A few random pqw sessions, or every session of one client (a cut network)."""
         rows = await query(
             self.dsn,
-            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
-            "AND application_name LIKE 'pqw%' AND pid <> pg_backend_pid() ORDER BY pid",
+            "SELECT pid, application_name AS name FROM pg_stat_activity "
+            "WHERE datname = current_database() AND application_name LIKE 'pqw%' "
+            "AND pid <> pg_backend_pid() ORDER BY pid",
         )
         if not rows:
             return
         pids = [r["pid"] for r in rows]
-        chosen = self.rng.sample(pids, self.rng.randint(1, max(1, len(pids) // 3)))
+        if self.rng.random() < 0.3:
+            # Sessions are named "pqw <client id>[ elector| leader]", or "pqw-tui".
+            clients = sorted({r["name"].split(" ")[:2][-1] for r in rows})
+            client = self.rng.choice(clients)
+            chosen = [r["pid"] for r in rows if r["name"].split(" ")[:2][-1] == client]
+        else:
+            chosen = self.rng.sample(pids, self.rng.randint(1, max(1, len(pids) // 3)))
         done = await query(
             self.dsn,
             "SELECT count(*) FILTER (WHERE pg_terminate_backend(p)) AS n FROM unnest($1::int[]) p",
