@@ -18,6 +18,7 @@ from typing import Any
 import asyncpg
 
 from engine import sql
+from engine.admin.guard import guarded
 from engine.admin.models import (
     ClientInfo,
     LeaderInfo,
@@ -28,16 +29,18 @@ from engine.admin.models import (
     WorkerInfo,
 )
 from engine.admin.records import client_info, periodic_info, running_job_info, worker_info
-from engine.db import json_text
+from engine.admin.removal import WorkerRemoval
 from engine.db.dsn import Database, resolve_database
 from engine.db.migrate import check_schema
+from engine.db.outage import connection_failure, is_connection_error
 from engine.db.pool import create_pool
 from engine.errors import InvalidConfig, InvalidJobOption, NotFound
 from engine.jobs import control
-from engine.jobs.insert_params import DEFAULT_QUEUE, validate_queue
+from engine.jobs.checks import validate_queue
+from engine.jobs.insert_params import DEFAULT_QUEUE
 from engine.jobs.unique import NON_FINAL_MASK, RESERVED_KIND_PREFIX
 from engine.maintenance.config import CLIENT_DEAD_AFTER
-from engine.persistent.config_schema import validate_config
+from engine.persistent.config_schema import encode_config, validate_config
 from engine.types import Job, JobState
 
 # Exact counts up to this many jobs per queue and state; estimates above.
@@ -56,7 +59,8 @@ def default_actor() -> str:
     return f"{user}@{socket.gethostname()}"
 
 
-class Admin:
+@guarded
+class Admin(WorkerRemoval):
     """Operator reads and actions over a small pool. Open with `await Admin.connect(dsn)`."""
 
     def __init__(
@@ -96,8 +100,10 @@ class Admin:
             try:
                 async with pool.acquire() as conn:
                     await check_schema(conn)
-            except BaseException:
+            except BaseException as exc:
                 await pool.close()
+                if isinstance(exc, Exception) and is_connection_error(exc):
+                    raise connection_failure(resolved.url, exc) from exc
                 raise
         return cls(pool, resolved.url, actor or default_actor(), resolved.direct_url)
 
@@ -280,17 +286,13 @@ class Admin:
         if isinstance(config, str):
             try:
                 config = json.loads(config)
-            except ValueError as exc:
+            except (ValueError, RecursionError) as exc:
                 raise InvalidConfig(f"config is not valid JSON: {exc}") from exc
         async with self.pool.acquire() as conn, conn.transaction():
             found = await conn.fetchrow(sql.WORKER_EXISTS, name)
             if found is None:
                 raise NotFound(f"no persistent worker named {name!r}")
-            valid = validate_config(found["config_schema"], config)
-            try:
-                encoded = json_text.dumps(valid)
-            except (TypeError, ValueError) as exc:
-                raise InvalidConfig(f"config must be JSON-serializable: {exc}") from exc
+            encoded = encode_config(validate_config(found["config_schema"], config))
             version: int = await conn.fetchval(sql.SET_WORKER_CONFIG, name, encoded, self.actor)
             await control.send(conn, control.worker_changed(name, "config"))
             return version

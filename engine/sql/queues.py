@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 # Queues known anywhere: in jobs (a loose index scan: one probe per distinct
-# queue, not a scan of the table), in pqw_queue, and in live clients.
+# queue, not a scan of the table), paused in pqw_queue, and in live clients. A
+# queue paused before its first job is shown (it will hold its jobs back); once
+# resumed, a queue with no jobs and no client is nothing any more, and goes.
 KNOWN_QUEUES_CTE = """
 WITH RECURSIVE job_queues AS (
     (SELECT queue FROM pqw_job ORDER BY queue LIMIT 1)
@@ -13,7 +15,7 @@ WITH RECURSIVE job_queues AS (
 ),
 names AS (
     SELECT queue AS name FROM job_queues WHERE queue IS NOT NULL
-    UNION SELECT name FROM pqw_queue
+    UNION SELECT name FROM pqw_queue WHERE paused_at IS NOT NULL
     UNION SELECT jsonb_object_keys(queues) FROM pqw_client
         WHERE stopped_at IS NULL AND dead_at IS NULL
 )"""

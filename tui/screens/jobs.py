@@ -11,6 +11,7 @@ from textual.containers import Vertical
 from textual.widgets import DataTable, Footer, Static
 
 from engine.admin import Job, JobState
+from tui import formatting as fmt
 from tui.data.feed import ActionFailed, backoff_delay
 from tui.data.jobs_window import PAGE, JobFilter, JobsPage, read_window, window_floor
 from tui.data.poller import Poller
@@ -147,13 +148,14 @@ class JobsScreen(LiveScreen):
         app = self.pqw
         panel = self.query_one("#jobs-panel", Vertical)
         queue = self.where.queue
-        panel.border_title = f"Jobs in {queue}" if queue is not None else "Jobs in every queue"
-        if self.where.kind is not None:
-            panel.border_title += f" · kind {self.where.kind}"
+        # Text, never markup: queues and kinds are whatever users named them.
+        title = f"Jobs in {queue}" if queue is not None else "Jobs in every queue"
+        kind = f" · kind {fmt.one_line(self.where.kind, 60)}" if self.where.kind else ""
+        panel.border_title = Text(title + kind)
         self.query_one(FilterBar).show(self.where)
         jobs = self.page.jobs if self.page is not None else []
         self.table.show(jobs, app.display_now(), app.pending.jobs.labels(), self.palette)
-        panel.border_subtitle = self._summary()
+        panel.border_subtitle = Text(self._summary())
         empty = self.page is not None and not jobs
         panel.set_class(empty, "-empty")
         if empty:
@@ -207,7 +209,11 @@ class JobsScreen(LiveScreen):
         if self.page is None or self._below:
             return
         if not self.page.more:
-            self.notify(f"All {len(self.page.jobs)} {describe(self.where)} are shown", timeout=3)
+            self.notify(
+                f"All {len(self.page.jobs)} {describe(self.where)} are shown",
+                timeout=3,
+                markup=False,
+            )
             return
         self._below = PAGE
         self._paint()

@@ -8,7 +8,21 @@ from rich.text import Text
 from textual.coordinate import Coordinate
 from textual.widgets import DataTable
 
+from tui import formatting as fmt
+
 Cell = str | Text
+
+
+def terminal_safe(cell: Cell) -> Cell:
+    """The cell with control characters shown as escapes: a worker name or kind holding
+    an ESC would otherwise write an escape sequence to the operator's terminal."""
+    plain = cell.plain if isinstance(cell, Text) else cell
+    if plain.isprintable():
+        return cell
+    safe = fmt.shown(plain)
+    if safe == plain:
+        return cell
+    return Text(safe, style=cell.style, justify=cell.justify) if isinstance(cell, Text) else safe
 
 
 class KeyedTable(DataTable[Cell]):
@@ -53,7 +67,7 @@ class KeyedTable(DataTable[Cell]):
                 self.remove_row(key)
                 del self._shown[key]
             for key, cells in rows.items():
-                new = tuple(cells)
+                new = tuple(map(terminal_safe, cells))
                 old = self._shown.get(key)
                 if old is None:
                     self.add_row(*new, key=key)

@@ -22,6 +22,7 @@ class StatusLine:
     refresh: str
     paused: bool = False
     demo: bool = False
+    internal_errors: int = 0  # bugs caught since start (each kind told once, in a toast)
 
 
 def leader_name(overview: Overview) -> str:
@@ -59,6 +60,9 @@ class StatusBar(Horizontal):
         if line.demo:
             text.append("demo  ", style=palette.pending)
         text.append_text(connection_label(line.state, palette))
+        if line.internal_errors:  # before the rest, which an ellipsis may cut
+            n = line.internal_errors
+            text.append(f"  ⚠ {n} internal error{'s' if n != 1 else ''}", style=palette.bad)
         if line.overview is not None:
             alive = sum(1 for c in line.overview.clients if c.alive)
             text.append(f"  leader {leader_name(line.overview)}  ")
