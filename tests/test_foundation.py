@@ -24,6 +24,9 @@ TABLES = {
     "pqw_persistent_worker",
     "pqw_periodic_job",
     "pqw_throughput",
+    "pqw_job_count",
+    "pqw_job_count_delta",
+    "pqw_queue_outcome",
 }
 
 

@@ -9,8 +9,14 @@ that find and prepare a database.
 from engine.admin.admin import Admin
 from engine.admin.api import AdminApi
 from engine.admin.database import check_reachable, migrate_to_latest
+from engine.admin.job_search import BULK_ACTIONS
 from engine.admin.models import (
+    JOB_ORDERS,
+    BulkStep,
     ClientInfo,
+    FailureGroup,
+    JobCount,
+    JobQuery,
     LeaderInfo,
     Overview,
     PeriodicInfo,
@@ -19,12 +25,14 @@ from engine.admin.models import (
     WorkerInfo,
     WorkerStatus,
 )
+from engine.admin.schedule_admin import parse_schedule
 from engine.db.dsn import configured_dsn, describe_dsn, resolve_dsn
 from engine.db.outage import connection_failure, is_connection_error
 from engine.errors import (
     DatabaseUnavailable,
     InvalidConfig,
     InvalidJobOption,
+    InvalidSchedule,
     NotFound,
     PqwError,
     SchemaError,
@@ -33,14 +41,21 @@ from engine.persistent.config_schema import validate_config
 from engine.types import FINAL_STATES, Job, JobState
 
 __all__ = [
+    "BULK_ACTIONS",
     "FINAL_STATES",
+    "JOB_ORDERS",
     "Admin",
     "AdminApi",
+    "BulkStep",
     "ClientInfo",
     "DatabaseUnavailable",
+    "FailureGroup",
     "InvalidConfig",
     "InvalidJobOption",
+    "InvalidSchedule",
     "Job",
+    "JobCount",
+    "JobQuery",
     "JobState",
     "LeaderInfo",
     "NotFound",
@@ -58,6 +73,7 @@ __all__ = [
     "describe_dsn",
     "is_connection_error",
     "migrate_to_latest",
+    "parse_schedule",
     "resolve_dsn",
     "validate_config",
 ]
