@@ -75,6 +75,22 @@ def duration(seconds: float | None) -> str:
     return f"{secs}s"
 
 
+def age(seconds: float | None) -> str:
+    """ "4s ago", "12m 03s ago": a compact age that lines up in a right-aligned column."""
+    if seconds is None:
+        return NONE
+    return duration(seconds) + " ago"
+
+
+def ahead(seconds: float | None) -> str:
+    """ "in 12s", "in 16h 33m"; "due now" once it has come."""
+    if seconds is None:
+        return NONE
+    if seconds < 1:
+        return "due now"
+    return "in " + duration(seconds)
+
+
 def one_line(text: str | None, width: int) -> str:
     """The first line of text, cut to width with an ellipsis; a dash for nothing."""
     if not text:

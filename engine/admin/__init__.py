@@ -26,7 +26,7 @@ from engine.admin.models import (
     WorkerStatus,
 )
 from engine.admin.schedule_admin import parse_schedule
-from engine.db.dsn import configured_dsn, describe_dsn, resolve_dsn
+from engine.db.dsn import POOL_MODES, configured_dsn, describe_dsn, resolve_dsn
 from engine.db.outage import connection_failure, is_connection_error
 from engine.errors import (
     DatabaseUnavailable,
@@ -44,6 +44,7 @@ __all__ = [
     "BULK_ACTIONS",
     "FINAL_STATES",
     "JOB_ORDERS",
+    "POOL_MODES",
     "Admin",
     "AdminApi",
     "BulkStep",

@@ -63,7 +63,12 @@ class JobSearch:
     pool: asyncpg.Pool[Any]
 
     async def search_jobs(
-        self, query: JobQuery, *, after: Job | None = None, limit: int = 50
+        self,
+        query: JobQuery,
+        *,
+        after: Job | None = None,
+        before_id: int | None = None,
+        limit: int = 50,
     ) -> list[Job]:
         """A page of the jobs `query` matches, newest first in its order, below `after`
         (the last job of the page before). A search no index serves is stopped after a
@@ -71,6 +76,10 @@ class JobSearch:
         if query.order not in sql.ORDERS:
             raise InvalidJobOption(f"jobs can be ordered by {', '.join(sql.ORDERS)}")
         before = page_key(after, query.order) if after is not None else None
+        if before is None and before_id is not None:
+            if query.order != "created":
+                raise InvalidJobOption("before_id pages jobs in created order only")
+            before = (before_id, before_id)
         statement, values = _statement(query, before, limit)
         async with self.pool.acquire() as conn, conn.transaction(readonly=True):
             await conn.execute(sql.BOUND_SEARCH)
