@@ -189,3 +189,60 @@ async def test_search_filters_combine_and_page_in_each_order(dsn: str) -> None:
     finally:
         await conn.close()
         await admin.close()
+
+
+async def test_a_bulk_retry_leaves_a_job_whose_unique_key_another_holds(dsn: str) -> None:
+    admin = await Admin.connect(dsn)
+    conn = await connect(dsn)
+    try:
+        # Two discarded runs of one unique job: only one of them can be live again.
+        await conn.execute(
+            """
+            INSERT INTO pqw_job (kind, state, max_attempts, attempt, finalized_at,
+                                 unique_key, unique_states)
+            SELECT 'u', 'discarded', 1, 1, now(), '\\x01'::bytea, B'11110001'
+            FROM generate_series(1, 2)
+            """
+        )
+        await conn.execute(
+            "INSERT INTO pqw_job (kind, state, max_attempts, attempt, finalized_at)"
+            " VALUES ('plain', 'discarded', 1, 1, now())"
+        )
+        query = JobQuery(states=(JobState.DISCARDED,))
+        step = await admin.bulk_step("retry", query=query)
+        assert (step.acted, step.skipped, step.next_below) == (2, 1, None)
+        rows = await conn.fetch("SELECT kind, state::text FROM pqw_job ORDER BY id")
+        assert sorted((r["kind"], r["state"]) for r in rows) == [
+            ("plain", "available"),
+            ("u", "available"),
+            ("u", "discarded"),
+        ]
+    finally:
+        await conn.close()
+        await admin.close()
+
+
+async def test_a_bulk_action_walks_every_batch_and_only_what_the_filter_matches(
+    dsn: str,
+) -> None:
+    admin = await Admin.connect(dsn)
+    conn = await connect(dsn)
+    try:
+        await conn.execute(
+            "INSERT INTO pqw_job (kind, queue, state, max_attempts)"
+            " SELECT CASE WHEN n % 4 = 0 THEN 'keep' ELSE 'go' END, 'q', 'available', 1"
+            " FROM generate_series(1, 250) n"
+        )
+        below, steps, acted = None, 0, 0
+        while True:
+            step = await admin.bulk_step("delete", query=JobQuery(kind="go"), below=below, batch=40)
+            steps, acted = steps + 1, acted + step.acted
+            if step.next_below is None:
+                break
+            below = step.next_below
+        assert acted == 188 and steps == 5  # 250 less the 62 multiples of 4
+        assert await conn.fetchval("SELECT count(*) FROM pqw_job WHERE kind = 'go'") == 0
+        assert await conn.fetchval("SELECT count(*) FROM pqw_job WHERE kind = 'keep'") == 62
+    finally:
+        await conn.close()
+        await admin.close()

@@ -35,7 +35,7 @@ def _json_object(value: dict[str, Any] | None) -> str | None:
 
 
 def _statement(
-    query: JobQuery, before: tuple[Any, int] | None, limit: int
+    query: JobQuery, before: tuple[Any, int] | None, limit: int, ids_only: bool = False
 ) -> tuple[str, list[Any]]:
     return sql.search_jobs(
         queue=query.queue,
@@ -48,6 +48,7 @@ def _statement(
         order=query.order,
         before=before,
         limit=limit,
+        ids_only=ids_only,
     )
 
 
@@ -147,40 +148,61 @@ class JobSearch:
         if action not in BULK_ACTIONS:
             raise InvalidJobOption(f"a bulk action is one of {', '.join(BULK_ACTIONS)}")
         if ids is not None:
-            chosen = sorted((i for i in ids if below is None or i < below), reverse=True)[:batch]
-            more = len([i for i in ids if below is None or i < below]) > batch
+            below_ids = sorted((i for i in ids if below is None or i < below), reverse=True)
+            chosen: list[int] | None = below_ids[:batch]
+            more = len(below_ids) > batch
+            statement, values = "", list[Any]()
         else:
             if query is None:
                 raise InvalidJobOption("a bulk action needs a filter or marked jobs")
-            where = replace(query, order="created")
             before = (below, below) if below is not None else None
-            statement, values = _statement(where, before, batch)
-            async with self.pool.acquire() as conn, conn.transaction(readonly=True):
-                await conn.execute(sql.BOUND_SEARCH)
-                chosen = [r["id"] for r in await conn.fetch(statement, *values)]
-            more = len(chosen) == batch
-        if not chosen:
-            return BulkStep(0, 0, None)
-        acted = await self._act_on(action, chosen)
+            statement, values = _statement(
+                replace(query, order="created"), before, batch, ids_only=True
+            )
+            chosen, more = None, False
+        try:
+            return await self._act_on(action, statement, values, chosen, more, batch)
+        except asyncpg.QueryCanceledError as exc:
+            raise InvalidJobOption(
+                "a batch took too long: narrow the filter by queue, state or kind"
+            ) from exc
+
+    async def _act_on(
+        self,
+        action: str,
+        statement: str,
+        values: list[Any],
+        chosen: list[int] | None,
+        more: bool,
+        batch: int,
+    ) -> BulkStep:
+        """Find the batch (unless `chosen`) and act on it, in one short transaction."""
+        act = _BULK_STATEMENTS[action]
+        async with self.pool.acquire() as conn:
+            try:
+                async with conn.transaction():
+                    await conn.execute(sql.BOUND_SEARCH)
+                    if chosen is None:
+                        chosen = [r["id"] for r in await conn.fetch(statement, *values)]
+                        more = len(chosen) == batch
+                    if not chosen:
+                        return BulkStep(0, 0, None)
+                    acted = await _act_once(conn, act, chosen)
+            except asyncpg.UniqueViolationError:
+                # Two of the batch (or one and a live job) share a unique key: one by
+                # one, so each that can run again does and the others are left as they are.
+                assert chosen is not None
+                acted = 0
+                for job_id in chosen:
+                    with contextlib.suppress(asyncpg.UniqueViolationError):
+                        async with conn.transaction():
+                            acted += await _act_once(conn, act, [job_id])
         return BulkStep(acted, len(chosen) - acted, min(chosen) if more else None)
 
-    async def _act_on(self, action: str, ids: list[int]) -> int:
-        statement = _BULK_STATEMENTS[action]
-        try:
-            return await self._act_once(statement, ids)
-        except asyncpg.UniqueViolationError:
-            # Two of the batch (or one and a live job) share a unique key: one by
-            # one, so each that can run again does and the others are left as they are.
-            acted = 0
-            for job_id in ids:
-                with contextlib.suppress(asyncpg.UniqueViolationError):
-                    acted += await self._act_once(statement, [job_id])
-            return acted
 
-    async def _act_once(self, statement: str, ids: list[int]) -> int:
-        async with self.pool.acquire() as conn, conn.transaction():
-            rows = await conn.fetch(statement, ids)
-            for r in rows:
-                if r["running"]:
-                    await control.send(conn, control.cancel_job(r["id"]))
-            return len(rows)
+async def _act_once(conn: Any, statement: str, ids: list[int]) -> int:
+    rows = await conn.fetch(statement, ids)
+    for r in rows:
+        if r["running"]:
+            await control.send(conn, control.cancel_job(r["id"]))
+    return len(rows)

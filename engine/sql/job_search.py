@@ -91,11 +91,14 @@ def search_jobs(
     order: str,
     before: tuple[Any, int] | None,
     limit: int,
+    ids_only: bool = False,
 ) -> tuple[str, list[Any]]:
     """The statement and its values for one page: newest first in `order`, below `before`
     (the last row of the page above: its order value and id). `args` and `metadata`
-    are JSON objects as text, matched by containment."""
+    are JSON objects as text, matched by containment. `ids_only`: the ids alone (what a
+    bulk action's batch needs)."""
     column = ORDERS[order]
+    columns = "j.id" if ids_only else _COLUMNS
     p = _Params()
     pair_where = ["true"]
     job_where: list[str] = []
@@ -125,13 +128,13 @@ def search_jobs(
 WITH pairs AS ({_PAIRS.format(where=" AND ".join(pair_where))})
 SELECT page.* FROM pairs
 CROSS JOIN LATERAL (
-    SELECT {_COLUMNS} FROM pqw_job j WHERE {inner} ORDER BY j.id DESC LIMIT {n}
+    SELECT {columns} FROM pqw_job j WHERE {inner} ORDER BY j.id DESC LIMIT {n}
 ) page
 ORDER BY {sort} LIMIT {n}
 """
     else:
         statement = f"""
-SELECT {_COLUMNS} FROM pqw_job j
+SELECT {columns} FROM pqw_job j
 WHERE {" AND ".join(job_where + where) or "true"}
 ORDER BY {sort.replace("id DESC", "j.id DESC")} LIMIT {n}
 """
