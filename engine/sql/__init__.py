@@ -17,6 +17,7 @@ from engine.sql.clients import (
     LIST_CLIENTS,
     MARK_DEAD_CLIENTS,
     PRUNE_CLIENTS,
+    QUEUE_LIMITS,
     REGISTER_CLIENT,
     STOP_CLIENT,
 )
@@ -160,6 +161,7 @@ __all__ = [
     "OUTCOME_WINDOW",
     "PAUSE_QUEUE",
     "PRUNE_CLIENTS",
+    "QUEUE_LIMITS",
     "QUEUE_OVERVIEW",
     "QUEUE_SETTINGS",
     "QUEUE_STATES_WITH_JOBS",
