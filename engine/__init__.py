@@ -14,6 +14,7 @@ from engine.errors import (
     PqwError,
     SchemaError,
 )
+from engine.hooks import JobResult, Middleware, PendingInsert, PersistentRunEnd, PersistentRunInfo
 from engine.jobs.kinds import JobHandler
 from engine.maintenance.config import MaintenanceConfig, Retention
 from engine.persistent.context import PersistentContext
@@ -43,12 +44,17 @@ __all__ = [
     "Job",
     "JobCancel",
     "JobHandler",
+    "JobResult",
     "JobSnooze",
     "JobSpec",
     "JobState",
     "MaintenanceConfig",
+    "Middleware",
     "NotFound",
+    "PendingInsert",
     "PersistentContext",
+    "PersistentRunEnd",
+    "PersistentRunInfo",
     "PoolerMisconfigured",
     "PqwError",
     "Retention",

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import os
 import secrets
 import socket
@@ -14,13 +13,9 @@ import asyncpg
 from engine.db.dsn import Database
 from engine.db.open import ClientPool
 from engine.db.pool import Conn
-from engine.jobs.insert_params import (
-    batch_params,
-    explicit_opts,
-    template_for,
-    validate_concurrency,
-)
-from engine.jobs.inserter import insert_rows
+from engine.hooks.middleware import Middleware, Middlewares
+from engine.jobs.checks import validate_concurrency
+from engine.jobs.insert_params import batch_params, explicit_opts, template_for
 from engine.jobs.kinds import JobHandler, JobKind, define_kind
 from engine.jobs.retry import RetryBackoff, default_backoff
 from engine.leadership.fence import Fence
@@ -31,8 +26,6 @@ from engine.persistent.manager import PersistentManager
 from engine.persistent.options import PersistentHandler, PersistentOptions
 from engine.schedules import PeriodicJob, Schedule
 from engine.types import InsertOpts, InsertResult, Job, JobSpec, UniqueOpts
-
-log = logging.getLogger("pqw.client")
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -61,6 +54,7 @@ class Client:
         stop_timeout: float = 30.0,
         auto_migrate: bool | None = None,
         maintenance: MaintenanceConfig | None = None,
+        middleware: Sequence[Middleware] = (),
     ) -> None:
         self._connection = ClientPool(
             dsn, direct_dsn=direct_dsn, pool_mode=pool_mode, auto_migrate=auto_migrate
@@ -78,7 +72,14 @@ class Client:
         self.periodic_jobs: list[PeriodicJob] = []
         self.leader_tasks: list[tuple[str, float, Callable[[Fence], Awaitable[None]]]] = []
         self._node: Node | None = None
+        self.middlewares = Middlewares(middleware)
         self.configure(queues=queues)
+
+    def middleware(self, *middleware: Middleware) -> None:
+        """Add middleware, inside those added before (see engine/hooks); before start()."""
+        if self._node is not None:
+            raise RuntimeError("middleware must be added before the client starts")
+        self.middlewares.add(middleware)
 
     # -- Registering job kinds --
 
@@ -193,6 +194,7 @@ class Client:
         self._connection.configure(dsn=dsn, direct_dsn=direct_dsn, pool_mode=pool_mode)
         for name, concurrency in (queues or {}).items():
             validate_concurrency(name, concurrency)
+            self.persistent_manager.check_job_queue(name)
             self.queues[name] = concurrency
 
     def cancel_running(self) -> None:
@@ -251,7 +253,9 @@ class Client:
         template = template_for(kind, self._opts_for(kind, opts, overrides))
         params = template.row({} if args is None else args)
         executor = conn if conn is not None else await self._ensure_pool()
-        (result,) = await insert_rows(executor, [params])
+        (result,) = await self.middlewares.write(
+            executor, [params], dsn=None if conn is not None else self.dsn
+        )
         return result
 
     async def insert_many(
@@ -266,8 +270,9 @@ class Client:
         """
         params = batch_params(jobs, lambda kind, opts: self._opts_for(kind, opts, {}))
         if conn is not None:
-            return await insert_rows(conn, params)
-        return await insert_rows(await self._ensure_pool(), params, own_pool=True)
+            return await self.middlewares.write(conn, params)
+        pool = await self._ensure_pool()
+        return await self.middlewares.write(pool, params, own_pool=True, dsn=self.dsn)
 
     # -- Running --
 

@@ -15,6 +15,7 @@ import asyncpg
 
 from engine import sql
 from engine.db.dsn import Database
+from engine.hooks.middleware import Middlewares
 from engine.jobs.kinds import JobKind
 from engine.jobs.retry import RetryBackoff
 from engine.jobs.runtime import Runtime, RuntimeSettings
@@ -72,6 +73,9 @@ class NodeDefinition(Protocol):
     def periodic_jobs(self) -> Sequence[PeriodicJob]: ...
 
     @property
+    def middlewares(self) -> Middlewares: ...
+
+    @property
     def leader_tasks(self) -> Sequence[tuple[str, float, Callable[[Fence], Awaitable[None]]]]: ...
 
 
@@ -94,6 +98,7 @@ class Node:
                 job_heartbeat_interval=client.job_heartbeat_interval,
                 heartbeat_timeout=client.heartbeat_timeout,
                 persistent_names=client.persistent_manager.names,
+                work_middleware=client.middlewares.work,
             ),
         )
         self.leader_sessions: LeaderSessions | None = None
@@ -113,7 +118,7 @@ class Node:
         client, runtime = self.client, self.runtime
         for name, concurrency in client.queues.items():
             runtime.add_producer(name, concurrency)
-        client.persistent_manager.install(runtime, client.id)
+        client.persistent_manager.install(runtime, client.id, client.middlewares.run_hooks)
         await runtime.register()
         await client.persistent_manager.sync_definitions(self.pool)
         enqueuer = PeriodicEnqueuer(self.pool)

@@ -65,24 +65,62 @@ class Cron:
         return {"cron": self.expression, "tz": self.tz}
 
 
+MAX_INTERVAL = timedelta(days=3660)
+
+
 def every(interval: timedelta | float) -> Every:
     """A schedule every `interval` (a timedelta or seconds), at least one second."""
+    if isinstance(interval, bool) or not isinstance(interval, timedelta | int | float):
+        raise InvalidSchedule(
+            f"an interval must be a timedelta or a number of seconds, "
+            f"got {type(interval).__name__} {interval!r}"
+        )
     if not isinstance(interval, timedelta):
-        interval = timedelta(seconds=interval)
+        if not math.isfinite(interval):
+            raise InvalidSchedule(f"an interval must be a finite number of seconds, got {interval}")
+        try:
+            interval = timedelta(seconds=interval)
+        except OverflowError as exc:
+            raise InvalidSchedule(f"an interval of {interval:g} seconds is too long") from exc
     if interval < timedelta(seconds=1):
         raise InvalidSchedule(f"an interval schedule must be at least one second, got {interval}")
+    if interval > MAX_INTERVAL:
+        # Run times far past the year 9999 could not be computed at all.
+        raise InvalidSchedule(
+            f"an interval schedule must be at most {MAX_INTERVAL.days} days, got {interval}; "
+            "for rarer runs use cron(...)"
+        )
     return Every(interval)
+
+
+CRON_NICKNAMES = {
+    "@yearly": "0 0 1 1 *",
+    "@annually": "0 0 1 1 *",
+    "@monthly": "0 0 1 * *",
+    "@weekly": "0 0 * * 0",
+    "@daily": "0 0 * * *",
+    "@midnight": "0 0 * * *",
+    "@hourly": "0 * * * *",
+}
 
 
 def cron(expression: str, tz: str = "UTC") -> Cron:
     """A cron schedule (five fields; @hourly etc.); bad strings and zones fail here, not later."""
+    if not isinstance(expression, str):
+        raise InvalidSchedule(
+            f"a cron expression must be a string, got {type(expression).__name__}"
+        )
+    if not isinstance(tz, str):
+        raise InvalidSchedule(f"a time zone must be a string (like 'Europe/Berlin'), got {tz!r}")
+    # cronsim reads five fields only; the usual nicknames become theirs.
+    expression = CRON_NICKNAMES.get(expression.strip().lower(), expression)
     try:
         ZoneInfo(tz)
     except (ZoneInfoNotFoundError, ValueError) as exc:
         raise InvalidSchedule(f"unknown time zone {tz!r}") from exc
     try:
-        CronSim(expression, datetime.now(ZoneInfo(tz)))
-    except (CronSimError, ValueError, KeyError, IndexError) as exc:
+        next(CronSim(expression, datetime.now(ZoneInfo(tz))))
+    except (CronSimError, ValueError, KeyError, IndexError, StopIteration) as exc:
         raise InvalidSchedule(f"invalid cron expression {expression!r}: {exc}") from exc
     return Cron(expression, tz)
 

@@ -21,7 +21,9 @@ async def test_queue_pause_and_resume(dsn: str, admin: Admin) -> None:
     assert code == 0 and "queue mail paused" in out
     assert {q.queue: q.paused for q in await admin.queue_state_counts()}["mail"]
     code, out, _ = await pqw("queue", "resume", "mail", "--dsn", dsn)
-    assert code == 0 and not {q.queue: q.paused for q in await admin.queue_state_counts()}["mail"]
+    assert code == 0
+    # A resumed queue with no jobs and no client has nothing left to show: absent or unpaused.
+    assert not {q.queue: q.paused for q in await admin.queue_state_counts()}.get("mail", False)
     code, _, err = await pqw("queue", "pause", "bad name", "--dsn", dsn)
     assert code == 1 and "queue must be 1 to 128 characters" in err and "Traceback" not in err
 

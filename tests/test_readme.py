@@ -1,10 +1,14 @@
-"""The README's recipe section runs as written: its code blocks, executed in order, give a
-working River-style recipe and its persistent-worker alternative."""
+"""The README's sections run as written: the recipe's code blocks, executed in order, give a
+working River-style recipe and its persistent-worker alternative; the hooks' give a
+client whose middleware carry a request id to a sync handler, with OpenTelemetry on."""
 
 from __future__ import annotations
 
+import logging
 import re
 from typing import Any
+
+import pytest
 
 from engine import Client
 from engine.admin import Admin
@@ -50,3 +54,39 @@ async def test_the_readmes_recipe_and_its_persistent_worker_run_as_written(
         await recipe.stop()
     jobs = await admin.list_jobs(kind="feed.follow")
     assert [j.state for j in jobs] == ["completed"]  # its loop returned on the stop
+
+
+HOOKS = "## Hooks and OpenTelemetry"
+
+
+async def test_the_readmes_hooks_and_opentelemetry_set_up_run_as_written(
+    dsn: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    blocks = section_code(HOOKS)
+    assert len(blocks) == 2
+    namespace: dict[str, Any] = {}
+    for block in blocks:
+        exec(compile(block, "README.md", "exec"), namespace)
+    hooked: Client = namespace["hooked"]
+    assert [type(m).__name__ for m in hooked.middlewares.registered] == [
+        "RequestIds",
+        "OpenTelemetry",
+    ]
+    hooked.configure(dsn=dsn)
+    with caplog.at_level(logging.INFO):
+        await hooked.start()
+        try:
+            token = namespace["request_id"].set("req-7")
+            try:
+                result = await namespace["build_report"].enqueue({"day": "2026-12-01"})
+            finally:
+                namespace["request_id"].reset(token)
+            assert result.job.metadata["request_id"] == "req-7"
+            await wait_for(
+                lambda: "building the report request req-7 asked for" in caplog.text,
+                message="the handler, with the request's id",
+            )
+            await wait_for(lambda: "completed in" in caplog.text, message="the attempt logged")
+        finally:
+            await hooked.stop()
+    assert "inserted 1 job(s), 0 duplicate(s)" in caplog.text

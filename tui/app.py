@@ -30,7 +30,7 @@ from tui.data.poller import Poller
 from tui.data.refresh import RefreshRate, seconds_label
 from tui.data.source import AdminSource, Connector
 from tui.dev.demo import DemoProcess
-from tui.guard import guarded
+from tui.guard import InternalErrors, guarded
 from tui.keys import help_sections
 from tui.launch import StartupError, parse_options, prepare
 from tui.routes import Routes
@@ -96,7 +96,8 @@ class PqwApp(Routes, App[int]):
         self.last_status: tuple[StatusLine, float] | None = None
         self.poller = Poller(self, self.feed.poll, self._poll_interval, "poll")
         self._demo_exit_reported = False
-        self.internal_errors: list[Exception] = []
+        self.bugs = InternalErrors(self.notify)
+        self.internal_errors = self.bugs.recent  # the last few, for tests
         # Every action hidden and refused: asked for (--read-only), or found (a role
         # without write grants, learnt once connected).
         self.read_only = read_only
@@ -104,15 +105,8 @@ class PqwApp(Routes, App[int]):
         self.theme = theme
 
     def report_internal_error(self, exc: Exception) -> None:
-        """A bug caught by @guarded: kept for tests, told once on screen."""
-        self.internal_errors.append(exc)
-        if len(self.internal_errors) == 1:
-            self.notify(
-                f"{type(exc).__name__}: {exc}",
-                title="Internal error (the dashboard keeps running)",
-                severity="error",
-                markup=False,
-            )
+        """A bug caught by @guarded: counted on the status line, each new kind told once."""
+        self.bugs.report(exc)
 
     # ------------------------------------------------------------------
     # Screens
@@ -253,6 +247,7 @@ class PqwApp(Routes, App[int]):
             paused=self.rate.paused,
             demo=self.demo is not None,
             read_only=self.read_only,
+            internal_errors=self.bugs.count,
         )
         now = self._monotonic()
         self.last_status = (line, now)

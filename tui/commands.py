@@ -8,10 +8,13 @@ from functools import partial
 from typing import TYPE_CHECKING, cast
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
+from textual.content import Content
+from textual.fuzzy import Matcher
 from textual.screen import Screen
 
 from engine.admin import Job
 from tui.data.pending import ENABLED, RUN
+from tui.formatting import one_line
 from tui.screens.job import JobScreen
 from tui.screens.jobs import JobsScreen
 from tui.widgets.filter_bar import STATE_KEYS
@@ -109,6 +112,14 @@ def dashboard_commands(app: PqwApp, screen: Screen[object] | None = None) -> lis
                 partial(cluster.reconfigure_worker, w.name),
             ),
         ]
+        if not w.runners:  # renamed or deleted in code: nothing defines it any more
+            commands.append(
+                Command(
+                    f"Delete worker {w.name}",
+                    "No live client defines it: remove it for good; asks first",
+                    partial(cluster.delete_worker, w.name),
+                )
+            )
     for q in overview.queues:
         commands += [
             Command(
@@ -134,6 +145,26 @@ def dashboard_commands(app: PqwApp, screen: Screen[object] | None = None) -> lis
     return commands
 
 
+# A title or help line longer than this is cut: a palette row is one line of a screen.
+SHOWN_MAX = 120
+
+
+def plain(text: str) -> Content:
+    """Text exactly as written, never read as markup: titles hold worker names, kinds, ids."""
+    return Content(one_line(text, SHOWN_MAX))
+
+
+def highlighted(matcher: Matcher, title: str) -> Content:
+    """The title with the letters the query matched lit (Matcher.highlight would read the
+    title as markup first: a worker named "[/b]oops" would end the palette)."""
+    content = plain(title)
+    _, offsets = matcher.fuzzy_search.match(matcher.query, content.plain)
+    for offset in offsets:
+        if not content.plain[offset].isspace():
+            content = content.stylize(matcher.match_style, offset, offset + 1)
+    return content
+
+
 class DashboardCommands(Provider):
     def _commands(self) -> list[Command]:
         # self.screen: the screen the palette was opened over.
@@ -142,11 +173,13 @@ class DashboardCommands(Provider):
     async def discover(self) -> Hits:
         for c in self._commands():
             if c.discover:
-                yield DiscoveryHit(c.title, c.run, help=c.help)
+                # help is typed str, but the palette passes a Content through as it is.
+                yield DiscoveryHit(plain(c.title), c.run, c.title, cast(str, plain(c.help)))
 
     async def search(self, query: str) -> Hits:
         matcher = self.matcher(query)
         for c in self._commands():
             score = matcher.match(c.title)
             if score > 0:
-                yield Hit(score, matcher.highlight(c.title), c.run, help=c.help)
+                help = cast(str, plain(c.help))
+                yield Hit(score, highlighted(matcher, c.title), c.run, c.title, help)

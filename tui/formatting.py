@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import timedelta
 from typing import Any
 
@@ -91,11 +92,25 @@ def ahead(seconds: float | None) -> str:
     return "in " + duration(seconds)
 
 
+# Control characters (but newline and tab) shown as escapes: written to a terminal
+# as they are, an ESC starts an escape sequence (colours, titles, cursor moves).
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def shown(text: str) -> str:
+    """Text safe to put on a terminal: each control character as its escape (\\x1b)."""
+    if text.isprintable() or not _CONTROL.search(text):
+        return text
+    return _CONTROL.sub(lambda m: repr(m.group())[1:-1], text)
+
+
 def one_line(text: str | None, width: int) -> str:
     """The first line of text, cut to width with an ellipsis; a dash for nothing."""
     if not text:
         return NONE
-    line = text.strip().splitlines()[0] if text.strip() else ""
+    # Only the head is looked at: a cell is one line, whatever the size of the text.
+    head = text[: width * 4 + 256].strip()
+    line = shown(head.splitlines()[0]) if head else ""
     if len(line) > width:
         return line[: max(1, width - 1)] + "…"
     return line or NONE
@@ -105,7 +120,9 @@ def progress(value: dict[str, Any] | None, width: int) -> str:
     """A worker's self-reported progress as "key=value key=value", cut to width."""
     if not value:
         return NONE
-    return one_line(" ".join(f"{k}={v}" for k, v in value.items()), width)
+    if not isinstance(value, dict):  # a row written by hand: shown, not trusted
+        return json_line(value, width)
+    return one_line(" ".join(f"{k}={v}" for k, v in list(value.items())[:50]), width)
 
 
 def queue_concurrency(queues: dict[str, int]) -> str:
@@ -116,7 +133,29 @@ def queue_concurrency(queues: dict[str, int]) -> str:
 
 
 def json_line(value: Any, width: int) -> str:
-    """A JSON value on one line ({"to": "a@b.c"}), cut to width; a dash for nothing."""
+    """A JSON value on one line ({"to": "a@b.c"}), cut to width; a dash for nothing.
+
+    Encoded lazily and only as far as the width: a megabyte of args costs a cell no
+    more than a few bytes do.
+    """
     if value in (None, {}, []):
         return NONE
-    return one_line(json.dumps(value, ensure_ascii=False, default=str), width)
+    return one_line(json_head(value, width + 1)[0], width)
+
+
+def json_head(
+    value: Any, limit: int, indent: int | None = None, sort_keys: bool = False
+) -> tuple[str, bool]:
+    """The start of the value's JSON text, at least `limit` characters of it (all of it
+    when shorter), and whether that is all of it; the encoder stops there."""
+    encoder = json.JSONEncoder(ensure_ascii=False, default=str, indent=indent, sort_keys=sort_keys)
+    pieces = encoder.iterencode(value)
+    head: list[str] = []
+    size = 0
+    for piece in pieces:
+        head.append(piece)
+        size += len(piece)
+        if size >= limit:
+            break
+    complete = next(pieces, None) is None
+    return "".join(head), complete

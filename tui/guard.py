@@ -33,3 +33,36 @@ def guarded(handler: Callable[..., None]) -> Callable[..., None]:
                 report(exc)
 
     return run
+
+
+class InternalErrors:
+    """The bugs @guarded caught: how many (the status line shows it), the last few
+    (for tests), and a toast for each new kind of bug.
+
+    A bug in a timer comes back every second: a toast each time would bury the
+    screen, one toast ever (the old way) hid that it keeps happening. So each
+    distinct message is told once, and the count keeps going up where it is seen.
+    """
+
+    KEPT = 50  # the last bugs kept
+    TOLD = 20  # distinct messages told; past that only the count moves
+
+    def __init__(self, notify: Callable[..., object]) -> None:
+        self._notify = notify
+        self.count = 0
+        self.recent: list[Exception] = []
+        self._told: set[str] = set()
+
+    def report(self, exc: Exception) -> None:
+        self.count += 1
+        self.recent.append(exc)
+        del self.recent[: -self.KEPT]
+        line = f"{type(exc).__name__}: {exc}"[:500]
+        if line not in self._told and len(self._told) < self.TOLD:
+            self._told.add(line)
+            self._notify(
+                line,
+                title="Internal error (the dashboard keeps running)",
+                severity="error",
+                markup=False,
+            )

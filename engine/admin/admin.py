@@ -18,6 +18,7 @@ from typing import Any
 import asyncpg
 
 from engine import sql
+from engine.admin.guard import guarded
 from engine.admin.models import (
     ClientInfo,
     LeaderInfo,
@@ -26,23 +27,19 @@ from engine.admin.models import (
     RunningJobInfo,
     WorkerInfo,
 )
-from engine.admin.records import (
-    client_info,
-    queue_counts,
-    running_job_info,
-    worker_info,
-)
+from engine.admin.records import client_info, queue_counts, running_job_info, worker_info
+from engine.admin.removal import WorkerRemoval
 from engine.admin.schedule_admin import ScheduleAdmin
-from engine.db import json_text
 from engine.db.dsn import Database, resolve_database
 from engine.db.migrate import check_schema
+from engine.db.outage import connection_failure, is_connection_error
 from engine.db.pool import create_pool
 from engine.errors import InvalidConfig, InvalidJobOption, NotFound
 from engine.jobs import control
-from engine.jobs.insert_params import validate_queue
+from engine.jobs.checks import validate_queue
 from engine.jobs.unique import NON_FINAL_MASK, RESERVED_KIND_PREFIX
 from engine.maintenance.config import CLIENT_DEAD_AFTER
-from engine.persistent.config_schema import validate_config
+from engine.persistent.config_schema import encode_config, validate_config
 from engine.types import Job, JobState
 
 # The overview lists jobs running at least this many seconds (a few of them):
@@ -61,7 +58,8 @@ def default_actor() -> str:
     return f"{user}@{socket.gethostname()}"
 
 
-class Admin(ScheduleAdmin):
+@guarded
+class Admin(ScheduleAdmin, WorkerRemoval):
     """Operator reads and actions over a small pool. Open with `await Admin.connect(dsn)`."""
 
     def __init__(
@@ -101,8 +99,10 @@ class Admin(ScheduleAdmin):
             try:
                 async with pool.acquire() as conn:
                     await check_schema(conn)
-            except BaseException:
+            except BaseException as exc:
                 await pool.close()
+                if isinstance(exc, Exception) and is_connection_error(exc):
+                    raise connection_failure(resolved.url, exc) from exc
                 raise
         return cls(pool, resolved.url, actor or default_actor(), resolved.direct_url)
 
@@ -290,17 +290,13 @@ class Admin(ScheduleAdmin):
         if isinstance(config, str):
             try:
                 config = json.loads(config)
-            except ValueError as exc:
+            except (ValueError, RecursionError) as exc:
                 raise InvalidConfig(f"config is not valid JSON: {exc}") from exc
         async with self.pool.acquire() as conn, conn.transaction():
             found = await conn.fetchrow(sql.WORKER_EXISTS, name)
             if found is None:
                 raise NotFound(f"no persistent worker named {name!r}")
-            valid = validate_config(found["config_schema"], config)
-            try:
-                encoded = json_text.dumps(valid)
-            except (TypeError, ValueError) as exc:
-                raise InvalidConfig(f"config must be JSON-serializable: {exc}") from exc
+            encoded = encode_config(validate_config(found["config_schema"], config))
             version: int = await conn.fetchval(sql.SET_WORKER_CONFIG, name, encoded, self.actor)
             await control.send(conn, control.worker_changed(name, "config"))
             return version

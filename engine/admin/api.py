@@ -37,6 +37,10 @@ class AdminApi(Protocol):
 
     async def restart_worker(self, name: str) -> None: ...
 
+    async def delete_worker(self, name: str) -> None:
+        """Remove a worker no live client defines (InvalidJobOption saying what keeps it)."""
+        ...
+
     async def set_worker_config(self, name: str, config: Any) -> int:
         """The new config version (InvalidConfig when refused: nothing changed)."""
         ...

@@ -11,6 +11,7 @@ from typing import Any
 import asyncpg
 
 from engine import sql
+from engine.admin.guard import guarded
 from engine.admin.models import BulkStep, FailureGroup, JobCount, JobQuery
 from engine.errors import InvalidJobOption
 from engine.jobs import control
@@ -58,6 +59,7 @@ def page_key(job: Job, order: str) -> tuple[Any, int]:
     return value[order], job.id
 
 
+@guarded
 class JobSearch:
     """Search, counts, failures and bulk actions over `pool` (mixed into Admin)."""
 

@@ -9,6 +9,7 @@ from typing import Any
 import asyncpg
 
 from engine import sql
+from engine.admin.guard import guarded
 from engine.admin.job_search import JobSearch
 from engine.admin.models import JobQuery, PeriodicInfo
 from engine.admin.records import periodic_info
@@ -46,6 +47,7 @@ def parse_schedule(text: str) -> Every | Cron:
     return cron(" ".join(words[:fields]), tz)
 
 
+@guarded
 class ScheduleAdmin(JobSearch):
     """The operator's reads and actions on periodic schedules (and, from JobSearch, on
     jobs many at a time) over `pool`: the parts of Admin that are not one row's."""

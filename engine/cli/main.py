@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import difflib
 import logging
 import sys
 from collections.abc import Callable, Coroutine, Sequence
@@ -14,6 +15,7 @@ import asyncpg
 from engine.cli.options import add_dsn_option, database_of
 from engine.db import migrate
 from engine.db.dsn import describe_dsn, mask_dsn
+from engine.db.outage import is_connection_error
 from engine.db.pool import connect
 from engine.errors import PqwError
 
@@ -66,14 +68,27 @@ async def cmd_queue(args: argparse.Namespace) -> int:
     admin = await Admin.connect(args.dsn, direct_dsn=args.direct_dsn, pool_mode=args.pool_mode)
     try:
         if args.action == "pause":
+            known = [q.queue for q in await admin.queue_state_counts()]
             await admin.pause_queue(args.name)
             print(f"queue {args.name} paused: clients stop fetching from it within a second")
+            if args.name not in known:
+                print(unknown_queue_note(args.name, known), file=sys.stderr)
         else:
             await admin.resume_queue(args.name)
             print(f"queue {args.name} resumed")
     finally:
         await admin.close()
     return 0
+
+
+def unknown_queue_note(name: str, known: Sequence[str]) -> str:
+    """What to say when a queue nobody knows was paused: fine ahead of its first job, or a typo."""
+    close = difflib.get_close_matches(name, known, n=1)
+    hint = f"; did you mean {close[0]!r}?" if close else ""
+    return (
+        f"pqw: note: queue {name!r} has no jobs and no live client works it: it stays paused "
+        f"for jobs to come (`pqw queue resume {name}` removes it){hint}"
+    )
 
 
 async def cmd_persistent(args: argparse.Namespace) -> int:
@@ -99,10 +114,16 @@ async def cmd_persistent(args: argparse.Namespace) -> int:
             await admin.stop_worker(args.name)
         elif args.action == "restart":
             await admin.restart_worker(args.name)
+        elif args.action == "delete":
+            await admin.delete_worker(args.name)
+            print(f"{args.name}: deleted")
+            return 0
         elif args.action == "config":
             if args.config is None:
-                raise SystemExit("pqw persistent config: give the new config as JSON")
-            version = await admin.set_worker_config(args.name, args.config)
+                raise SystemExit("pqw persistent config: give the new config as JSON (- reads it)")
+            # "-": from stdin, for a config longer than a command line may be.
+            text = sys.stdin.read() if args.config == "-" else args.config
+            version = await admin.set_worker_config(args.name, text)
             print(f"{args.name}: config v{version}")
             return 0
         print(f"{args.name}: {args.action} requested")
@@ -168,10 +189,14 @@ def build_parser() -> argparse.ArgumentParser:
     add_dsn_option(p)
     p.set_defaults(run=cmd_queue)
 
-    p = sub.add_parser("persistent", help="list, start, stop, restart or reconfigure workers")
-    p.add_argument("action", choices=["list", "start", "stop", "restart", "config"])
+    p = sub.add_parser(
+        "persistent", help="list, start, stop, restart, reconfigure or delete workers"
+    )
+    p.add_argument("action", choices=["list", "start", "stop", "restart", "config", "delete"])
     p.add_argument("name", nargs="?")
-    p.add_argument("config", nargs="?", help="the new config as a JSON object (for config)")
+    p.add_argument(
+        "config", nargs="?", help="the new config as a JSON object, or - to read it (for config)"
+    )
     add_dsn_option(p)
     p.set_defaults(run=cmd_persistent)
 
@@ -200,6 +225,13 @@ def run_command(handler: Handler, args: argparse.Namespace) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
+    except Exception as exc:
+        if not is_connection_error(exc):
+            raise
+        # Lost after connecting (a restart mid-command): one line, as a failed connect is.
+        reason = mask_dsn(str(exc).strip() or type(exc).__name__)
+        print(f"pqw: error: the database connection was lost: {reason}", file=sys.stderr)
+        return 1
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -72,6 +72,28 @@ def _is_url(dsn: str) -> bool:
     return dsn.startswith(("postgres://", "postgresql://"))
 
 
+def check_url(dsn: str, what: str = "the database URL") -> str:
+    """The URL, or InvalidDatabaseUrl (password masked) when it cannot be connected to as
+    written: a port that is not a number from 1 to 65535, a malformed host."""
+    if not _is_url(dsn):
+        return dsn  # a libpq key=value string: the driver reads it
+    try:
+        parts = urlsplit(dsn)
+    except ValueError as exc:  # "Invalid IPv6 URL"
+        raise InvalidDatabaseUrl(f"{what} {mask_dsn(dsn)!r} is malformed: {exc}") from exc
+    hosts = parts.netloc.rpartition("@")[2]
+    ports = [host.rpartition("]")[2].partition(":")[2] for host in hosts.split(",")]
+    ports += [v for k, v in parse_qsl(parts.query, keep_blank_values=True) if k == "port"]
+    for port in ports:
+        for one in port.split(",") if port else ():
+            if not (one.isdigit() and 1 <= int(one) <= 65535):
+                raise InvalidDatabaseUrl(
+                    f"{what} {mask_dsn(dsn)!r} has port {one!r}: a port is a number "
+                    "from 1 to 65535 (Postgres listens on 5432 unless told otherwise)"
+                )
+    return dsn
+
+
 def split_pool_mode(dsn: str) -> tuple[str, PoolMode | None]:
     """The URL without pqw's pool_mode parameter, and the mode it named (None if none)."""
     if not _is_url(dsn):
@@ -147,10 +169,10 @@ def resolve_database(
     pool_mode parameter, PQW_POOL_MODE; else `transaction` when a direct URL is given
     (the reason to give one), `session` when not.
     """
-    main, marked = split_pool_mode(resolve_dsn(dsn))
+    main, marked = split_pool_mode(check_url(resolve_dsn(dsn)))
     direct = configured_direct_dsn(direct_dsn)
     if direct is not None:
-        direct, direct_mode = split_pool_mode(direct)
+        direct, direct_mode = split_pool_mode(check_url(direct, "the direct URL"))
         if direct_mode == "transaction":
             raise InvalidDatabaseUrl(
                 f"the direct URL ({describe_dsn(direct)}) must be Postgres itself or a "
@@ -188,10 +210,9 @@ def describe_dsn(dsn: str) -> str:
         return mask_dsn(dsn)
     query = dict(parse_qsl(parts.query))
     host = parts.hostname or query.get("host", "") or "localhost"
-    try:
-        port = parts.port or int(query.get("port", "5432"))
-    except ValueError:
-        port = 5432
+    # As written, even when it is no port at all: the name must be the one the user gave.
+    given = parts.netloc.rpartition("@")[2].rpartition("]")[2].partition(":")[2]
+    port = given or query.get("port", "") or "5432"
     user = unquote(parts.username) if parts.username else ""
     db = unquote(parts.path.lstrip("/")) or user or "postgres"
     where = f"{host}:{port}" if not host.startswith("/") else host

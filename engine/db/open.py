@@ -10,7 +10,7 @@ import asyncpg
 
 from engine.db import migrate
 from engine.db.dsn import Database, configured_dsn, resolve_database
-from engine.db.outage import pooler_misconfigured
+from engine.db.outage import connection_failure, is_connection_error, pooler_misconfigured
 from engine.db.pool import connect, create_pool
 
 log = logging.getLogger("pqw.client")
@@ -50,6 +50,8 @@ async def open_pool(
         misconfigured = pooler_misconfigured(exc)
         if misconfigured is not None:
             raise misconfigured from exc
+        if isinstance(exc, Exception) and is_connection_error(exc):
+            raise connection_failure(database.url, exc) from exc
         raise
     return database, pool
 

@@ -39,6 +39,7 @@ CONNECT_FAILURES: tuple[type[BaseException], ...] = (
     *CONNECTION_ERRORS,
     asyncpg.PostgresError,
     ValueError,
+    OverflowError,  # a port beyond 65535 in a key=value DSN, refused by the socket
 )
 
 # SQLSTATE classes that mean the server or the session is the problem, not the

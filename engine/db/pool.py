@@ -10,7 +10,7 @@ from typing import Any, TypeAlias, TypeVar
 import asyncpg
 
 from engine import sql
-from engine.db.dsn import PoolMode, split_pool_mode
+from engine.db.dsn import PoolMode, mask_dsn, split_pool_mode
 from engine.db.json_text import RawJson, dumps
 from engine.db.outage import CONNECT_FAILURES, connection_failure
 from engine.errors import DatabaseUnavailable
@@ -38,11 +38,53 @@ def _decode_jsonb(data: bytes) -> Any:
     return json.loads(data[1:])
 
 
+class FloorRetries(logging.Filter):
+    """asyncpg's "Failed to restore the pool connection floor", once per outage, in one line.
+
+    A pool whose connections were cut reconnects its floor (min_size) in the
+    background, logging a warning with a full traceback at every failed try (1 s,
+    2 s, 4 s ... apart: 26 in one worker's log over one restart). pqw's own loops
+    already say that the database is away. The first try's failure stays, as one
+    line with its reason (password masked); the others are dropped until a
+    connection is made again (`connected`), which ends the outage with one more line.
+    """
+
+    MESSAGE = "Failed to restore the pool connection floor"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.failures = 0  # failed tries in this outage
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not str(record.msg).startswith(self.MESSAGE):
+            return True
+        self.failures += 1
+        if self.failures > 1:
+            return False
+        error = record.exc_info[1] if record.exc_info else None
+        reason = f"{type(error).__name__}: {error}" if error is not None else "unknown error"
+        record.msg = "pqw: a connection pool cannot reconnect (%s); it keeps trying"
+        record.args = (mask_dsn(reason.splitlines()[0] if reason.strip() else reason),)
+        record.exc_info = None
+        record.exc_text = None
+        return True
+
+    def connected(self) -> None:
+        if self.failures:
+            log.info("pqw: a connection pool reconnected after %d failed tries", self.failures)
+            self.failures = 0
+
+
+FLOOR_RETRIES = FloorRetries()
+logging.getLogger("asyncpg.pool").addFilter(FLOOR_RETRIES)
+
+
 async def init_connection(conn: asyncpg.Connection[Any]) -> None:
     """Decode json/jsonb as Python values on every connection pqw opens.
 
     jsonb uses the binary format so COPY (which is binary in asyncpg) can carry it.
     """
+    FLOOR_RETRIES.connected()  # a connection was made: any outage is over
     await conn.set_type_codec(
         "jsonb", encoder=_encode_jsonb, decoder=_decode_jsonb, schema="pg_catalog", format="binary"
     )

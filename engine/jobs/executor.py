@@ -11,11 +11,15 @@ from datetime import UTC, datetime
 from enum import Enum
 from typing import Any
 
+from engine.db.storable import storable_text
 from engine.jobs.kinds import JobKind
 from engine.jobs.retry import RetryBackoff
 from engine.types import Job, JobCancel, JobSnooze, JobState
 
 TRACE_LIMIT = 8_000
+# A handler's error message is recorded with every failed attempt (and shown in the
+# dashboard): an exception carrying a whole payload is cut, not stored 25 times.
+MESSAGE_LIMIT = 4_000
 
 
 @dataclass(frozen=True)
@@ -76,10 +80,12 @@ def error_entry(job: Job, message: str, trace: str | None = None) -> dict[str, A
     entry: dict[str, Any] = {
         "attempt": job.attempt,
         "at": datetime.now(UTC).isoformat(),
-        "error": message,
+        # What the handler raised, storable whatever it holds (NUL, lone surrogates):
+        # an outcome Postgres refused could never be recorded.
+        "error": storable_text(message, MESSAGE_LIMIT),
     }
     if trace:
-        entry["trace"] = trace[-TRACE_LIMIT:]
+        entry["trace"] = storable_text(trace[-TRACE_LIMIT:], TRACE_LIMIT)
     return entry
 
 
@@ -100,8 +106,19 @@ async def call_handler(kind: JobKind, job: Job) -> None:
             await result
     else:
         # Sync handlers run in a thread so they never block the event loop (and
-        # with it heartbeats). A timeout abandons the thread; Python cannot kill it.
+        # with it heartbeats). asyncio.to_thread copies the context, so contextvars
+        # set by a work middleware reach the thread. A timeout abandons the thread;
+        # Python cannot kill it.
         await asyncio.to_thread(kind.fn, job)
+
+
+async def run_handler(kind: JobKind, job: Job) -> None:
+    """Call the handler within its kind's timeout (if any)."""
+    if kind.timeout is not None:
+        async with asyncio.timeout(kind.timeout):
+            await call_handler(kind, job)
+    else:
+        await call_handler(kind, job)
 
 
 async def execute(
@@ -113,58 +130,77 @@ async def execute(
 ) -> Outcome | None:
     """Run the job's handler; the Outcome to record, or None when the lease is gone."""
     if kind is None:
-        here = ", ".join(sorted(known_kinds())) or "none"
-        entry = error_entry(
-            job,
-            f"unknown job kind {job.kind!r}: no handler is registered for it on this client "
-            f"(kinds here: {here}); another deployment may still run it",
-        )
-        return failure_outcome(job, entry, backoff)
+        return unknown_kind(job, backoff, known_kinds)
     try:
-        if kind.timeout is not None:
-            async with asyncio.timeout(kind.timeout):
-                await call_handler(kind, job)
-        else:
-            await call_handler(kind, job)
-    except JobSnooze as snooze:
+        await run_handler(kind, job)
+    except BaseException as exc:
+        return settle(job, kind, running, backoff, exc)
+    return returned(job, running)
+
+
+def unknown_kind(job: Job, backoff: RetryBackoff, known_kinds: Callable[[], list[str]]) -> Outcome:
+    """A job no handler here runs: a failed attempt (another deployment may still run it)."""
+    here = ", ".join(sorted(known_kinds())) or "none"
+    entry = error_entry(
+        job,
+        f"unknown job kind {job.kind!r}: no handler is registered for it on this client "
+        f"(kinds here: {here}); another deployment may still run it",
+    )
+    return failure_outcome(job, entry, backoff)
+
+
+def returned(job: Job, running: RunningJob) -> Outcome | None:
+    """The outcome of an attempt that returned: completed, unless its lease is gone."""
+    if running.stop_reason is StopReason.LEASE_LOST:
+        return None
+    # An operator's cancel that the handler beat to the finish: it ran, so it completed.
+    return Outcome(job.id, job.attempt, JobState.COMPLETED)
+
+
+def settle(
+    job: Job, kind: JobKind | None, running: RunningJob, backoff: RetryBackoff, exc: BaseException
+) -> Outcome | None:
+    """The outcome of an attempt that raised `exc` (from its handler or a work middleware).
+
+    A cancellation that is not ours, and what is no Exception (KeyboardInterrupt),
+    is raised again.
+    """
+    own_backoff = (kind.retry_backoff if kind is not None else None) or backoff
+    if isinstance(exc, JobSnooze):
         return Outcome(
             job.id,
             job.attempt,
             JobState.SCHEDULED,
-            delay=snooze.seconds,
+            delay=exc.seconds,
             refund=1,
             metadata={"snoozes": int(job.metadata.get("snoozes", 0)) + 1},
         )
-    except JobCancel as cancel:
-        entry = error_entry(job, f"JobCancel: {cancel.reason}")
+    if isinstance(exc, JobCancel):
+        entry = error_entry(job, f"JobCancel: {exc.reason}")
         return Outcome(job.id, job.attempt, JobState.CANCELLED, error=entry)
-    except TimeoutError as exc:
-        if running.stop_reason is None and kind.timeout is not None:
+    if isinstance(exc, TimeoutError):
+        timeout = kind.timeout if kind is not None else None
+        if running.stop_reason is None and timeout is not None:
             job._request_stop("timeout")  # a sync handler's thread runs on: tell it
-            entry = error_entry(job, f"timed out after {kind.timeout:g}s")
-            return failure_outcome(job, entry, kind.retry_backoff or backoff)
-        return _failed(job, kind, exc, backoff)
-    except asyncio.CancelledError:
+            entry = error_entry(job, f"timed out after {timeout:g}s")
+            return failure_outcome(job, entry, own_backoff)
+        return _failed(job, exc, own_backoff)
+    if isinstance(exc, asyncio.CancelledError):
         reason = running.stop_reason
         if reason is None:
-            raise  # not ours: let the loop's cancellation through
-        return stopped_outcome(job, reason, kind.retry_backoff or backoff)
-    except Exception as exc:
+            raise exc  # not ours: let the loop's cancellation through
+        return stopped_outcome(job, reason, own_backoff)
+    if isinstance(exc, Exception):
         if running.stop_reason is not None:
-            return stopped_outcome(job, running.stop_reason, kind.retry_backoff or backoff)
-        return _failed(job, kind, exc, backoff)
-    if running.stop_reason is StopReason.CANCEL_REQUESTED:
-        # The handler finished before the cancellation reached it: it ran, so it completed.
-        return Outcome(job.id, job.attempt, JobState.COMPLETED)
-    if running.stop_reason is StopReason.LEASE_LOST:
-        return None
-    return Outcome(job.id, job.attempt, JobState.COMPLETED)
+            return stopped_outcome(job, running.stop_reason, own_backoff)
+        return _failed(job, exc, own_backoff)
+    raise exc
 
 
-def _failed(job: Job, kind: JobKind, exc: BaseException, backoff: RetryBackoff) -> Outcome:
+def _failed(job: Job, exc: BaseException, backoff: RetryBackoff) -> Outcome:
     message = f"{type(exc).__name__}: {exc}"
     trace = "".join(traceback.format_exception(exc))
-    return failure_outcome(job, error_entry(job, message, trace), kind.retry_backoff or backoff)
+    return failure_outcome(job, error_entry(job, message, trace), backoff)
 
 
 def stopped_outcome(job: Job, reason: StopReason, backoff: RetryBackoff) -> Outcome | None:

@@ -7,33 +7,42 @@ encoding per row.
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from engine.db import json_text
 from engine.db.json_text import RawJson
-from engine.errors import InvalidJobOption, InvalidJobType
+from engine.db.storable import json_problem
+from engine.errors import InvalidJobOption, InvalidJobType, PqwError
+from engine.jobs.checks import (
+    unknown_options,
+    validate_kind,
+    validate_max_attempts,
+    validate_priority,
+    validate_queue,
+    validate_scheduled_at,
+    validate_tags,
+)
 from engine.jobs.unique import (
-    PERSISTENT_KIND_PREFIX,
-    RESERVED_KIND_PREFIX,
     PeriodKey,
     period_key,
     unique_key,
     unique_states_mask,
+    validate_unique,
 )
 from engine.types import InsertOpts, JobSpec, UniqueOpts
 
 DEFAULT_QUEUE = "default"
 DEFAULT_PRIORITY = 1
 DEFAULT_MAX_ATTEMPTS = 25
-MAX_ATTEMPTS_LIMIT = 32767  # pqw_job.max_attempts is a smallint
-PRIORITY_RANGE = range(0, 10)
-NAME_MAX = 128
-TAG_MAX = 255
-QUEUE_PATTERN = re.compile(r"^[A-Za-z0-9_.:-]{1,128}$")
+# Sizes of a job's JSON (UTF-8, as pqw encodes it). Every reader pays for a big job:
+# a producer fetches a batch of them per round trip, the dashboard lists a page of
+# them per refresh. So the limit is one for the whole cluster, not a client's
+# setting: keep large payloads in a table or an object store and pass a reference.
+ARGS_MAX_BYTES = 1024 * 1024
+METADATA_MAX_BYTES = 64 * 1024
 
 DEFAULT_OPTS = InsertOpts(
     queue=DEFAULT_QUEUE,
@@ -44,104 +53,18 @@ DEFAULT_OPTS = InsertOpts(
 )
 
 
-def validate_kind(kind: object) -> str:
-    """A kind a user may insert, register or schedule: a short string outside pqw's own."""
-    if not isinstance(kind, str):
-        raise InvalidJobType(f"kind must be a string, got {type(kind).__name__}")
-    if not 1 <= len(kind) <= NAME_MAX:
-        raise InvalidJobOption(
-            f"kind must be 1 to {NAME_MAX} characters, got {len(kind)}: {kind!r}"
-        )
-    if kind.startswith(PERSISTENT_KIND_PREFIX):
-        name = kind[len(PERSISTENT_KIND_PREFIX) :]
-        raise InvalidJobOption(
-            f"job kind {kind!r} is reserved: the runs of a persistent worker are inserted "
-            f"by pqw itself, one live run at a time. Define the loop with "
-            f"@client.persistent({name!r}); start, stop or restart it with "
-            f"Admin.start_worker/stop_worker/restart_worker or `pqw persistent start {name}`"
-        )
-    if kind.startswith(RESERVED_KIND_PREFIX):
-        raise InvalidJobOption(
-            f"job kind {kind!r} is reserved: kinds starting with {RESERVED_KIND_PREFIX!r} "
-            f"are pqw's own; name yours without that prefix"
-        )
-    return kind
-
-
-def validate_queue(queue: object) -> str:
-    if not isinstance(queue, str):
-        raise InvalidJobType(f"queue must be a string, got {type(queue).__name__}")
-    if not QUEUE_PATTERN.match(queue):
-        raise InvalidJobOption(
-            f"queue must be 1 to {NAME_MAX} characters from [A-Za-z0-9_.:-], got {queue!r}"
-        )
-    return queue
-
-
-def validate_concurrency(queue: str, concurrency: object) -> int:
-    """How many jobs of `queue` a client runs at once: a positive int."""
-    validate_queue(queue)
-    if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
-        raise InvalidJobOption(
-            f"queue {queue!r}: concurrency must be a positive int, got {concurrency!r}"
-        )
-    return concurrency
-
-
-def validate_max_attempts(value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise InvalidJobType(f"max_attempts must be an int, got {type(value).__name__}")
-    if not 1 <= value <= MAX_ATTEMPTS_LIMIT:
-        hint = (
-            "; to keep a loop alive forever, define a persistent worker "
-            "(@client.persistent): it restarts with backoff and never spends attempts"
-            if value > MAX_ATTEMPTS_LIMIT
-            else ""
-        )
-        raise InvalidJobOption(
-            f"max_attempts must be between 1 and {MAX_ATTEMPTS_LIMIT} "
-            f"(the database column is a smallint), got {value}{hint}"
-        )
-    return value
-
-
-def validate_priority(value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise InvalidJobType(f"priority must be an int, got {type(value).__name__}")
-    if value not in PRIORITY_RANGE:
-        raise InvalidJobOption(f"priority must be between 0 and 9 (0 runs first), got {value}")
-    return value
-
-
-def encode_object(name: str, value: object) -> RawJson:
-    """JSON text of a dict, or a clear error naming the field."""
+def encode_object(name: str, value: object, max_bytes: int = ARGS_MAX_BYTES) -> RawJson:
+    """JSON text of a dict Postgres can store, or a clear error naming the field."""
     if type(value) is not dict and not isinstance(value, Mapping):
         raise InvalidJobType(f"{name} must be a JSON object (a dict), got {type(value).__name__}")
     try:
-        return RawJson(json_text.dumps(value))
+        text = json_text.dumps(value)
     except (TypeError, ValueError) as exc:
         raise InvalidJobType(f"{name} must be JSON-serializable: {exc}") from exc
-
-
-def validate_scheduled_at(value: object) -> datetime | None:
-    if value is None:
-        return None
-    if not isinstance(value, datetime):
-        raise InvalidJobType(f"scheduled_at must be a datetime, got {type(value).__name__}")
-    if value.tzinfo is None or value.utcoffset() is None:
-        raise InvalidJobType("scheduled_at must be timezone-aware (got a naive datetime)")
-    return value
-
-
-def validate_tags(tags: object) -> tuple[str, ...]:
-    if isinstance(tags, str) or not isinstance(tags, list | tuple):
-        raise InvalidJobType(f"tags must be a list of strings, got {type(tags).__name__}")
-    for tag in tags:
-        if not isinstance(tag, str) or not 1 <= len(tag) <= TAG_MAX:
-            raise InvalidJobOption(
-                f"each tag must be a string of 1 to {TAG_MAX} characters: {tag!r}"
-            )
-    return tuple(tags)
+    problem = json_problem(text, max_bytes)
+    if problem is not None:
+        raise InvalidJobOption(f"{name} {problem}")
+    return RawJson(text)
 
 
 @dataclass(frozen=True)
@@ -162,7 +85,7 @@ class RowTemplate:
     json_prefix: str
 
     def row(self, args: Any) -> InsertParams:
-        args_json = encode_object("args", args)
+        args_json = encode_object("args", args, ARGS_MAX_BYTES)
         unique = self.unique
         if unique is None:
             return InsertParams(self, args, args_json, None)
@@ -203,11 +126,21 @@ class InsertParams:
 
 
 def explicit_opts(opts: InsertOpts | None, overrides: dict[str, Any]) -> InsertOpts:
-    """The options a call gives: `opts`, then keyword overrides (TypeError on an unknown one)."""
-    unknown = set(overrides) - set(InsertOpts.__dataclass_fields__)
+    """The options a call gives: `opts`, then keyword overrides (InvalidJobType, a
+    TypeError, on an unknown one or on opts that are not an InsertOpts)."""
+    valid = InsertOpts.__dataclass_fields__
+    unknown = set(overrides) - set(valid)
     if unknown:
-        raise TypeError(f"unknown insert option(s): {', '.join(sorted(unknown))}")
-    return InsertOpts().merged_with(opts).merged_with(InsertOpts(**overrides))
+        raise unknown_options("insert", unknown, valid)
+    return InsertOpts().merged_with(_checked_opts(opts)).merged_with(InsertOpts(**overrides))
+
+
+def _checked_opts(opts: object) -> InsertOpts | None:
+    if opts is not None and not isinstance(opts, InsertOpts):
+        raise InvalidJobType(
+            f"opts must be an InsertOpts (like InsertOpts(queue='mail')), got {type(opts).__name__}"
+        )
+    return opts
 
 
 def template_for(kind: str, opts: InsertOpts) -> RowTemplate:
@@ -218,8 +151,8 @@ def template_for(kind: str, opts: InsertOpts) -> RowTemplate:
     assert resolved.max_attempts is not None and resolved.tags is not None
     tags = validate_tags(resolved.tags)
     metadata = resolved.metadata or {}
-    metadata_json = encode_object("metadata", metadata)
-    unique = resolved.unique
+    metadata_json = encode_object("metadata", metadata, METADATA_MAX_BYTES)
+    unique = validate_unique(resolved.unique)
     queue = validate_queue(resolved.queue)
     priority = validate_priority(resolved.priority)
     max_attempts = validate_max_attempts(resolved.max_attempts)
@@ -263,16 +196,36 @@ def batch_params(
     (kind, options); raises before anything is written."""
     templates: dict[tuple[str, int], RowTemplate] = {}
     params = []
-    for item in jobs:
-        if isinstance(item, JobSpec):
-            kind, args, opts = item.kind, item.args, item.opts
-        else:
-            kind, args, *rest = item
-            opts = rest[0] if rest else None
-        key = (kind, id(opts))
-        template = templates.get(key)
-        if template is None:
-            template = template_for(kind, opts_for(kind, opts))
-            templates[key] = template
-        params.append(template.row(args))
+    if isinstance(jobs, str | bytes | Mapping) or not isinstance(jobs, Collection):
+        raise InvalidJobType(
+            f"jobs must be a list of JobSpecs or (kind, args[, opts]) tuples, "
+            f"got {type(jobs).__name__}"
+        )
+    for index, item in enumerate(jobs):
+        try:
+            kind, args, opts = _job_of(item)
+            key = (kind, id(opts))
+            template = templates.get(key)
+            if template is None:
+                template = template_for(kind, opts_for(kind, opts))
+                templates[key] = template
+            params.append(template.row(args))
+        except PqwError as exc:
+            # Which job of the batch, for a batch of thousands.
+            raise type(exc)(f"jobs[{index}]: {exc}") from exc
     return params
+
+
+def _job_of(item: object) -> tuple[str, Any, InsertOpts | None]:
+    if isinstance(item, JobSpec):
+        kind, args, opts = item.kind, item.args, item.opts
+    elif isinstance(item, tuple | list) and len(item) in (2, 3):
+        kind, args = item[0], item[1]
+        opts = item[2] if len(item) == 3 else None
+    else:
+        raise InvalidJobType(
+            f"each job must be a JobSpec or a (kind, args[, opts]) tuple, got {type(item).__name__}"
+        )
+    if not isinstance(kind, str):
+        raise InvalidJobType(f"kind must be a string, got {type(kind).__name__}")
+    return kind, args, _checked_opts(opts)

@@ -14,7 +14,7 @@ from typing import Any, TypeAlias, overload
 import asyncpg
 
 from engine import sql
-from engine.db.outage import pooler_misconfigured
+from engine.db.outage import connection_failure, is_connection_error, pooler_misconfigured
 from engine.db.pool import Conn
 from engine.jobs.insert_params import InsertParams
 from engine.types import InsertResult, Job, JobState
@@ -26,15 +26,30 @@ COPY_THRESHOLD = 100
 
 
 async def insert_rows(
-    executor: Executor, rows: Sequence[InsertParams], *, own_pool: bool = False
+    executor: Executor,
+    rows: Sequence[InsertParams],
+    *,
+    own_pool: bool = False,
+    dsn: str | None = None,
 ) -> Sequence[InsertResult]:
-    """Insert rows; a unique row meeting a live duplicate returns that job as a duplicate."""
+    """Insert rows; a unique row meeting a live duplicate returns that job as a duplicate.
+
+    With `dsn` (the executor is pqw's own pool on it), an outage raises
+    DatabaseUnavailable naming that database; a caller's own connection raises
+    what its driver says.
+    """
     try:
         return await _insert_rows(executor, rows, own_pool)
     except asyncpg.PostgresError as exc:
         misconfigured = pooler_misconfigured(exc)
         if misconfigured is not None:
             raise misconfigured from exc
+        if dsn is not None and is_connection_error(exc):
+            raise connection_failure(dsn, exc) from exc
+        raise
+    except Exception as exc:
+        if dsn is not None and is_connection_error(exc):
+            raise connection_failure(dsn, exc) from exc
         raise
 
 

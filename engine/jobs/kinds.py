@@ -9,8 +9,9 @@ from typing import Any, Generic, ParamSpec, TypeVar
 
 import asyncpg
 
-from engine.errors import DuplicateKind, InvalidJobOption
-from engine.jobs.insert_params import build_params, validate_kind
+from engine.errors import DuplicateKind, InvalidJobType
+from engine.jobs.checks import validate_kind, validate_seconds
+from engine.jobs.insert_params import build_params
 from engine.jobs.retry import RetryBackoff
 from engine.types import InsertOpts, InsertResult, Job
 
@@ -51,12 +52,14 @@ def define_kind(
     validate_kind(kind)
     if kind in registered:
         raise DuplicateKind(f"job kind {kind!r} is already registered on this client")
-    if timeout is not None and timeout <= 0:
-        raise InvalidJobOption(f"{kind}: timeout must be positive seconds, got {timeout}")
-    if heartbeat_timeout is not None and heartbeat_timeout <= 0:
-        raise InvalidJobOption(
-            f"{kind}: heartbeat_timeout must be positive, got {heartbeat_timeout}"
-        )
+    if timeout is not None:
+        timeout = validate_seconds(timeout, f"{kind}: timeout")
+    if heartbeat_timeout is not None:
+        heartbeat_timeout = validate_seconds(heartbeat_timeout, f"{kind}: heartbeat_timeout")
+    if retry_backoff is not None and not callable(retry_backoff):
+        raise InvalidJobType(f"{kind}: retry_backoff must be a function of the job")
+    if not callable(fn):
+        raise InvalidJobType(f"{kind}: the handler must be a function")
     opts = opts or InsertOpts()
     build_params(kind, {}, opts)
     return JobKind(

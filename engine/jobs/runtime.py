@@ -25,6 +25,7 @@ from engine.jobs.kinds import JobKind
 from engine.jobs.notifier import Notifier, listen_or_poll
 from engine.jobs.producer import Producer
 from engine.jobs.retry import RetryBackoff
+from engine.jobs.work_middleware import WorkHook, execute_through
 from engine.types import Job
 from engine.version import VERSION
 
@@ -46,6 +47,8 @@ class RuntimeSettings:
     job_heartbeat_interval: float
     heartbeat_timeout: float
     persistent_names: Sequence[str] = ()
+    # Around every attempt of a job, the first outermost (persistent runs excepted).
+    work_middleware: Sequence[WorkHook] = ()
 
 
 class Runtime:
@@ -272,9 +275,14 @@ class Runtime:
             if runner is not None:
                 await runner(running)
                 return
-            outcome = await execute(
-                job, kinds.get(job.kind), running, self.settings.retry_backoff, lambda: list(kinds)
-            )
+            kind, backoff = kinds.get(job.kind), self.settings.retry_backoff
+            hooks = self.settings.work_middleware
+            if hooks:
+                outcome = await execute_through(
+                    hooks, job, kind, running, backoff, lambda: list(kinds)
+                )
+            else:
+                outcome = await execute(job, kind, running, backoff, lambda: list(kinds))
         except Exception:
             log.exception("pqw: job %d (%s) failed outside its handler", job.id, job.kind)
         finally:

@@ -52,6 +52,40 @@ def validate_states(states: Iterable[JobState | str]) -> frozenset[JobState]:
     return chosen
 
 
+def validate_unique(unique: object) -> UniqueOpts | None:
+    """Unique options whose every field has the type it needs, or a clear error."""
+    if unique is None:
+        return None
+    if not isinstance(unique, UniqueOpts):
+        raise InvalidJobType(
+            f"unique must be a UniqueOpts (like UniqueOpts(by_args=True)), "
+            f"got {type(unique).__name__}"
+        )
+    by_args = unique.by_args
+    if not isinstance(by_args, bool) and (
+        isinstance(by_args, str | bytes)
+        or not isinstance(by_args, Sequence | frozenset | set)
+        or not all(isinstance(k, str) for k in by_args)
+    ):
+        raise InvalidJobType("unique by_args must be True, False or a list of arg names")
+    if unique.by_period is not None and not isinstance(unique.by_period, timedelta):
+        raise InvalidJobType(
+            f"unique by_period must be a timedelta, got {type(unique.by_period).__name__}"
+        )
+    if unique.by_period is not None and unique.by_period < timedelta(seconds=1):
+        raise InvalidJobOption(
+            f"unique by_period must be at least one second, got {unique.by_period}"
+        )
+    if not isinstance(unique.by_queue, bool):
+        raise InvalidJobType("unique by_queue must be True or False")
+    states = unique.by_state
+    if states is not None and (
+        isinstance(states, str | bytes) or not isinstance(states, Sequence | frozenset | set)
+    ):
+        raise InvalidJobType("unique by_state must be a list of JobStates")
+    return unique
+
+
 def states_to_mask(states: Iterable[JobState]) -> str:
     chosen = set(states)
     return "".join("1" if s in chosen else "0" for s in _BIT_ORDER)

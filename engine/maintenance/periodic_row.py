@@ -14,7 +14,8 @@ from datetime import timedelta
 from typing import Any
 
 from engine.errors import InvalidJobOption, InvalidJobType, InvalidSchedule
-from engine.jobs.insert_params import DEFAULT_OPTS, template_for, validate_kind
+from engine.jobs.checks import validate_flag, validate_kind, validate_name
+from engine.jobs.insert_params import DEFAULT_OPTS, encode_object, template_for
 from engine.schedules import Cron, Every, PeriodicJob, Schedule, schedule_from_spec
 from engine.types import InsertOpts, JobState, UniqueOpts
 
@@ -37,13 +38,19 @@ def define_periodic(
     if not isinstance(schedule, Every | Cron):
         # Any leader must be able to evaluate it from its row alone.
         raise InvalidSchedule("schedule must be every(...) or cron(...)")
+    kind = validate_kind(kind)
+    try:
+        schedule_id = validate_name(kind if id is None else id, "periodic job id")
+    except (InvalidJobOption, InvalidJobType) as exc:
+        raise InvalidSchedule(str(exc)) from exc
+    encode_object("args", {} if args is None else args)
     job = PeriodicJob(
-        id=id or kind,
-        kind=validate_kind(kind),
+        id=schedule_id,
+        kind=kind,
         schedule=schedule,
         args=dict(args or {}),
         opts=opts,
-        run_on_start=run_on_start,
+        run_on_start=validate_flag(run_on_start, "run_on_start"),
     )
     if job.id in defined:
         raise InvalidSchedule(f"periodic job id {job.id!r} is defined twice")

@@ -8,14 +8,23 @@ a message before anything changes.
 from __future__ import annotations
 
 import dataclasses
+import reprlib
 import types
 import typing
 from collections.abc import Mapping
 from typing import Any, Literal, get_args, get_origin, get_type_hints, is_typeddict
 
+from engine.db import json_text
+from engine.db.storable import json_problem
 from engine.errors import InvalidConfig
 
 Schema = dict[str, Any]
+
+# A config is read with every overview (the dashboard, each second) and by every
+# run: small settings, not data. Keep large data in a table and name it here.
+CONFIG_MAX_BYTES = 256 * 1024
+# A refusal names this many problems at most (a message, not a report).
+ERRORS_SHOWN = 10
 
 _SCALARS: dict[type, str] = {str: "string", bool: "boolean", int: "integer", float: "number"}
 
@@ -92,15 +101,15 @@ def schema_errors(schema: Schema, value: Any, path: str = "config") -> list[str]
     if "anyOf" in schema:
         options = [schema_errors(option, value, path) for option in schema["anyOf"]]
         if all(options):
-            return [f"{path}: {value!r} matches none of the allowed types"]
+            return [f"{path}: {reprlib.repr(value)} matches none of the allowed types"]
         return []
     if "enum" in schema:
         if value not in schema["enum"]:
-            return [f"{path}: must be one of {schema['enum']!r}, got {value!r}"]
+            return [f"{path}: must be one of {schema['enum']!r}, got {reprlib.repr(value)}"]
         return []
     expected = schema.get("type")
     if expected and not _type_ok(expected, value):
-        return [f"{path}: expected {expected}, got {type(value).__name__} {value!r}"]
+        return [f"{path}: expected {expected}, got {type(value).__name__} {reprlib.repr(value)}"]
     errors: list[str] = []
     if expected == "array":
         for i, item in enumerate(value):
@@ -122,15 +131,31 @@ def schema_errors(schema: Schema, value: Any, path: str = "config") -> list[str]
 
 
 def validate_config(schema: Schema | None, config: Any) -> dict[str, Any]:
-    """The config as a dict, or InvalidConfig naming every problem."""
+    """The config as a dict Postgres can store (JSON, no NUL, at most CONFIG_MAX_BYTES),
+    or InvalidConfig naming every problem."""
     if not isinstance(config, Mapping):
         raise InvalidConfig(f"config must be a JSON object, got {type(config).__name__}")
     checked: dict[str, Any] = dict(config)
+    encode_config(checked)
     if schema:
         errors = schema_errors(schema, checked)
+        if len(errors) > ERRORS_SHOWN:
+            errors[ERRORS_SHOWN:] = [f"and {len(errors) - ERRORS_SHOWN} more"]
         if errors:
             raise InvalidConfig("invalid config: " + "; ".join(errors))
     return checked
+
+
+def encode_config(config: Mapping[str, Any]) -> str:
+    """The config as JSON text Postgres can store, or InvalidConfig saying why not."""
+    try:
+        text = json_text.dumps(config)
+    except (TypeError, ValueError) as exc:
+        raise InvalidConfig(f"config must be JSON-serializable: {exc}") from exc
+    problem = json_problem(text, CONFIG_MAX_BYTES)
+    if problem is not None:
+        raise InvalidConfig(f"config {problem}")
+    return text
 
 
 def typed_config(config_type: Any, config: Mapping[str, Any]) -> Any:

@@ -9,8 +9,12 @@ from collections.abc import Callable
 from typing import Any
 
 from engine.db import json_text
+from engine.db.storable import json_problem
 from engine.errors import InvalidConfig
 from engine.persistent.config_schema import typed_config
+
+# Progress goes with every heartbeat and into every overview: a status line, not data.
+PROGRESS_MAX_BYTES = 16 * 1024
 
 
 class PersistentContext:
@@ -69,11 +73,20 @@ class PersistentContext:
             pass
 
     def progress(self, data: dict[str, Any]) -> None:
-        """Report a small status dict; the dashboard shows it (sent with the next heartbeat)."""
+        """Report a small status dict; the dashboard shows it (sent with the next heartbeat).
+
+        InvalidConfig, and the last progress kept, when it is not a JSON object Postgres
+        can store within PROGRESS_MAX_BYTES: a heartbeat must never carry what the
+        database would refuse, or the run would lose its lease over a status line.
+        """
         try:
-            self._progress = json_text.dumps(dict(data))
+            text = json_text.dumps(dict(data))
         except (TypeError, ValueError) as exc:
             raise InvalidConfig(f"progress must be a JSON-serializable dict: {exc}") from exc
+        problem = json_problem(text, PROGRESS_MAX_BYTES)
+        if problem is not None:
+            raise InvalidConfig(f"progress {problem}")
+        self._progress = text
 
     def _take_progress(self) -> str | None:
         progress, self._progress = self._progress, None

@@ -16,6 +16,8 @@ import asyncpg
 
 from engine import sql
 from engine.db import json_text
+from engine.db.storable import storable_text
+from engine.jobs.executor import MESSAGE_LIMIT, TRACE_LIMIT
 from engine.jobs.unique import NON_FINAL_MASK
 from engine.persistent.options import PersistentWorker
 from engine.types import Job
@@ -62,13 +64,15 @@ class RunEnd:
                 "attempt": attempt,
                 "at": datetime.now(UTC).isoformat(),
                 "error": _message(self.error),
-                "trace": "".join(traceback.format_exception(self.error))[-8000:],
+                "trace": storable_text(
+                    "".join(traceback.format_exception(self.error))[-TRACE_LIMIT:], TRACE_LIMIT
+                ),
             }
         )
 
 
 def _message(error: BaseException) -> str:
-    return f"{type(error).__name__}: {error}"
+    return storable_text(f"{type(error).__name__}: {error}", MESSAGE_LIMIT)
 
 
 async def end_run(
@@ -77,8 +81,9 @@ async def end_run(
     job: Job,
     end: RunEnd,
     within_lease: WithinLease,
-) -> None:
-    """End the job and hand over to the next run, in one transaction (if the lease holds)."""
+) -> bool:
+    """End the job and hand over to the next run, in one transaction, if the lease holds
+    (whether it did)."""
     name = worker.name
     entry = end.error_entry(job.attempt)
     metadata = json.dumps({"end_reason": end.reason})
@@ -111,8 +116,9 @@ async def end_run(
     failures = await within_lease(in_one_transaction)
     if failures is None:
         log.warning("pqw: persistent worker %s: run ended after its lease was lost", name)
-        return
+        return False
     _log_end(name, end, failures)
+    return True
 
 
 def _log_end(name: str, end: RunEnd, failures: int) -> None:

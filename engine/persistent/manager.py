@@ -11,9 +11,11 @@ import asyncpg
 from engine import sql
 from engine.db import json_text
 from engine.db.outage import is_connection_error
+from engine.errors import InvalidJobOption
 from engine.jobs.executor import RunningJob
 from engine.jobs.runtime import Runner, Runtime
 from engine.jobs.unique import NON_FINAL_MASK
+from engine.persistent.hooks import NO_HOOKS, RunHooks
 from engine.persistent.options import (
     PersistentHandler,
     PersistentOptions,
@@ -31,6 +33,7 @@ class PersistentManager:
     def __init__(self) -> None:
         self.workers: dict[str, PersistentWorker] = {}
         self.runs: dict[str, PersistentRun] = {}
+        self.hooks = NO_HOOKS
 
     def define(
         self,
@@ -44,13 +47,27 @@ class PersistentManager:
         self.workers[name] = worker
         return worker
 
+    def check_job_queue(self, queue: str) -> None:
+        """InvalidJobOption when `queue` carries persistent runs here: a job queue of the same
+        name would take the place of the runs' producer, and the runs would not start."""
+        workers = sorted(w.name for w in self.workers.values() if w.queue == queue)
+        if workers:
+            raise InvalidJobOption(
+                f"queue {queue!r} carries the runs of persistent worker(s) "
+                f"{', '.join(map(repr, workers))}, so it cannot be a job queue too; it needs "
+                f"no concurrency (a client runs each worker it defines in a slot of its own). "
+                f"Give job queues other names"
+            )
+
     @property
     def names(self) -> list[str]:
         return sorted(self.workers)
 
-    def install(self, runtime: Runtime, client_id: str) -> None:
+    def install(self, runtime: Runtime, client_id: str, hooks: RunHooks = NO_HOOKS) -> None:
         """Give the started client a producer per persistent queue, a runner per worker,
-        and the control messages and reconnections that concern runs."""
+        and the control messages and reconnections that concern runs; `hooks` are told
+        of every run's start and end."""
+        self.hooks = hooks
         by_queue: dict[str, list[PersistentWorker]] = {}
         for worker in self.workers.values():
             by_queue.setdefault(worker.queue, []).append(worker)
@@ -84,7 +101,9 @@ class PersistentManager:
         async def run(running: RunningJob) -> None:
             if await discard_forged_run(worker.name, running, pool):
                 return
-            current = PersistentRun(worker, running, pool=pool, client_id=client_id)
+            current = PersistentRun(
+                worker, running, pool=pool, client_id=client_id, hooks=self.hooks
+            )
             self.runs[worker.name] = current
             if running.job.stop_reason == "shutdown":
                 # The client began stopping during the check above, after on_stop

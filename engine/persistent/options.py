@@ -4,12 +4,18 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
-from collections.abc import Callable, Collection, Coroutine
+from collections.abc import Callable, Collection, Coroutine, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypedDict
 
-from engine.errors import DuplicateKind, InvalidJobOption
-from engine.jobs.insert_params import validate_queue
+from engine.errors import DuplicateKind, InvalidConfig, InvalidJobOption, InvalidJobType
+from engine.jobs.checks import (
+    unknown_options,
+    validate_flag,
+    validate_name,
+    validate_queue,
+    validate_seconds,
+)
 from engine.jobs.unique import persistent_kind
 from engine.persistent.config_schema import config_schema, validate_config
 
@@ -17,6 +23,9 @@ if TYPE_CHECKING:
     from engine.persistent.context import PersistentContext
 
 PersistentHandler = Callable[["PersistentContext"], Coroutine[Any, Any, None]]
+
+# Worker names: the run's kind (pqw.persistent:<name>) must stay within a kind's 128.
+NAME_MAX = 100
 
 
 class PersistentOptions(TypedDict, total=False):
@@ -76,14 +85,23 @@ def define_worker(
 ) -> PersistentWorker:
     """A worker from its options, or a clear error; `defined` are the names already taken
     on this client and `job_queues` its job queues (a worker's queue must be its own)."""
+    unknown = set(options) - set(PersistentOptions.__annotations__)
+    if unknown:
+        raise unknown_options(
+            f"persistent worker {name!r}", unknown, PersistentOptions.__annotations__
+        )
+    validate_name(name, "persistent worker name", NAME_MAX)
     config: Any = options.get("config")
     config_type: Any = options.get("config_type")
-    heartbeat_interval = options.get("heartbeat_interval", 1.0)
-    heartbeat_timeout = options.get("heartbeat_timeout", 5.0)
+    what = f"persistent worker {name!r}"
+    heartbeat_interval = validate_seconds(
+        options.get("heartbeat_interval", 1.0), f"{what}: heartbeat_interval"
+    )
+    heartbeat_timeout = validate_seconds(
+        options.get("heartbeat_timeout", 5.0), f"{what}: heartbeat_timeout"
+    )
     queue = options.get("queue", "persistent")
-    stop_grace = options.get("stop_grace", 5.0)
-    if not isinstance(name, str) or not 1 <= len(name) <= 100:
-        raise InvalidJobOption(f"persistent worker name must be 1 to 100 characters, got {name!r}")
+    stop_grace = validate_seconds(options.get("stop_grace", 5.0), f"{what}: stop_grace", zero=True)
     if name in defined:
         raise DuplicateKind(f"persistent worker {name!r} is already defined on this client")
     if not (
@@ -96,17 +114,22 @@ def define_worker(
         raise InvalidJobOption(
             f"queue {queue!r} is a job queue of this client; persistent workers need their own"
         )
-    if heartbeat_interval <= 0 or heartbeat_timeout <= heartbeat_interval:
+    if heartbeat_timeout <= heartbeat_interval:
         raise InvalidJobOption(
             f"persistent worker {name!r}: need 0 < heartbeat_interval < heartbeat_timeout, "
             f"got {heartbeat_interval} and {heartbeat_timeout}"
         )
-    if stop_grace < 0:
-        raise InvalidJobOption(f"persistent worker {name!r}: stop_grace must be >= 0")
     if dataclasses.is_dataclass(config) and not isinstance(config, type):
         config = dataclasses.asdict(config)
+    if config is not None and not isinstance(config, Mapping):
+        raise InvalidConfig(
+            f"{what}: config must be a dict (or a dataclass instance), got {type(config).__name__}"
+        )
     if config_type is not None:
-        config_schema(config_type)  # unsupported field types fail here
+        try:
+            config_schema(config_type)  # unsupported field types fail here
+        except TypeError as exc:
+            raise InvalidJobType(f"{what}: {exc}") from exc
     worker = PersistentWorker(
         name=name,
         fn=fn,
@@ -115,9 +138,16 @@ def define_worker(
         heartbeat_interval=float(heartbeat_interval),
         heartbeat_timeout=float(heartbeat_timeout),
         queue=queue,
-        restart_on_config_change=options.get("restart_on_config_change", True),
+        restart_on_config_change=validate_flag(
+            options.get("restart_on_config_change", True), f"{what}: restart_on_config_change"
+        ),
         stop_grace=float(stop_grace),
-        enabled=options.get("enabled", True),
+        enabled=validate_flag(options.get("enabled", True), f"{what}: enabled"),
     )
-    validate_config(worker.schema, worker.config)
+    try:
+        # Also what Postgres could not store (NUL, lone surrogates) and the size limit:
+        # a config that could never be written fails here, not at start().
+        validate_config(worker.schema, worker.config)
+    except InvalidConfig as exc:
+        raise InvalidConfig(f"{what}: {exc}") from exc
     return worker

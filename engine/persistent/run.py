@@ -19,6 +19,7 @@ from engine.persistent.config_schema import validate_config
 from engine.persistent.context import PersistentContext
 from engine.persistent.desired import apply_desired_state
 from engine.persistent.ending import RunEnd, end_run
+from engine.persistent.hooks import NO_HOOKS, PersistentRunEnd, PersistentRunInfo, RunHooks
 from engine.persistent.options import PersistentWorker
 
 log = logging.getLogger("pqw.persistent")
@@ -40,8 +41,10 @@ class PersistentRun:
         *,
         pool: asyncpg.Pool[Any],
         client_id: str,
+        hooks: RunHooks = NO_HOOKS,
     ) -> None:
         self.worker = worker
+        self.hooks = hooks
         # The started client's pool, which outlives every run (the client's own
         # handle is dropped as soon as stop() is done).
         self.pool = pool
@@ -150,6 +153,10 @@ class PersistentRun:
             self.worker.name,
             self.job.id,
         )
+        info = PersistentRunInfo(
+            self.worker.name, self.job.id, claim["runs"], claim["config_version"]
+        )
+        self.hooks.run_started(info)
         self._handler = asyncio.create_task(
             self.worker.fn(self.ctx), name=f"pqw:persistent:{self.worker.name}"
         )
@@ -166,19 +173,29 @@ class PersistentRun:
             self.ctx._end_lease()
             lease.cancel()
             await asyncio.gather(lease, return_exceptions=True)
+        duration = loop.time() - started
         if not ended:
-            return  # given up on (said in the log): the rescuer takes the run back
+            # Given up on (said in the log): the rescuer takes the run back.
+            self.hooks.run_ended(info, PersistentRunEnd.cut_off("given up", duration))
+            return
         if self._lease_lost:
             log.warning("pqw: persistent worker %s: run ended, lease lost", self.worker.name)
+            self.hooks.run_ended(info, PersistentRunEnd.cut_off("lease lost", duration))
             return
-        duration = loop.time() - started
         reason = self.ctx.stop_reason
         if reason in ("stop", "cancel"):
-            await self.finish(RunEnd("cancelled", reason, None, duration))
+            end = RunEnd("cancelled", reason, None, duration)
         elif error is not None and reason is None:
-            await self.finish(RunEnd("discarded", "crash", error, duration))
+            end = RunEnd("discarded", "crash", error, duration)
         else:
-            await self.finish(RunEnd("completed", reason or "returned", None, duration))
+            end = RunEnd("completed", reason or "returned", None, duration)
+        written = await self.finish(end)
+        self.hooks.run_ended(
+            info,
+            PersistentRunEnd.of(end)
+            if written
+            else PersistentRunEnd.cut_off("lease lost", duration),
+        )
 
     async def _wait_for_handler(self) -> bool:
         """Wait for the handler to end; False once this client, shutting down, has given up
@@ -312,6 +329,7 @@ class PersistentRun:
             self.ctx._request_stop("lease lost")
         self.cancel_handler()
 
-    async def finish(self, end: RunEnd) -> None:
-        """End the job and hand over to the next run, in one transaction."""
-        await end_run(self.pool, self.worker, self.job, end, self._within_lease)
+    async def finish(self, end: RunEnd) -> bool:
+        """End the job and hand over to the next run, in one transaction; False if the
+        lease was gone by then."""
+        return await end_run(self.pool, self.worker, self.job, end, self._within_lease)

@@ -82,12 +82,14 @@ from engine.sql.periodic import (
 from engine.sql.persistent import (
     CANCEL_WAITING_RUN,
     CLAIM_RUN,
+    DELETE_WORKER,
     DISCARD_FORGED_RUN,
     FINISH_RUN_JOB,
     FINISH_RUN_WORKER,
     HEARTBEAT_RUN,
     INSERT_DUE_RUNS,
     LIST_PERSISTENT_WORKERS,
+    LOCK_WORKER,
     RESTART_WORKER,
     SET_WORKER_CONFIG,
     START_WORKER,
@@ -95,6 +97,7 @@ from engine.sql.persistent import (
     UPSERT_PERSISTENT_WORKER,
     WORKER_CONFIG,
     WORKER_EXISTS,
+    WORKER_KEEPERS,
 )
 from engine.sql.queues import (
     NOW,
@@ -129,6 +132,7 @@ __all__ = [
     "DELETE_JOBS",
     "DELETE_OLD_THROUGHPUT",
     "DELETE_PERIODIC",
+    "DELETE_WORKER",
     "DISCARD_FORGED_RUN",
     "FAILURE_GROUPS",
     "FENCE_LEADERSHIP",
@@ -153,6 +157,7 @@ __all__ = [
     "LIST_PERSISTENT_WORKERS",
     "LIST_RUNNING_JOBS",
     "LOCK_DUE_PERIODIC",
+    "LOCK_WORKER",
     "MARK_DEAD_CLIENTS",
     "NOTIFY",
     "NOW",
@@ -194,6 +199,7 @@ __all__ = [
     "UPSERT_PERSISTENT_WORKER",
     "WORKER_CONFIG",
     "WORKER_EXISTS",
+    "WORKER_KEEPERS",
     "count_of",
     "search_jobs",
 ]

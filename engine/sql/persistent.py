@@ -194,3 +194,22 @@ FROM (SELECT CASE WHEN NOT $2 THEN 0
 WHERE w.name = $1
 RETURNING w.enabled, w.consecutive_failures
 """
+
+# Removing a worker no code defines any more. Locked first, so a client starting
+# meanwhile (whose upsert waits for the lock) writes it back after the delete.
+LOCK_WORKER = "SELECT name FROM pqw_persistent_worker WHERE name = $1 FOR UPDATE"
+
+# What keeps a worker: live clients defining it ($2: client staleness in
+# seconds), and its running run (with the client running it).
+WORKER_KEEPERS = """
+SELECT array(SELECT c.id FROM pqw_client c
+             WHERE $1 = ANY(c.persistent) AND c.stopped_at IS NULL AND c.dead_at IS NULL
+               AND c.heartbeat_at > now() - $2 * interval '1 second'
+             ORDER BY c.id) AS definers,
+       (SELECT j.id FROM pqw_job j
+        WHERE j.unique_key = pqw_persistent_run_key($1)
+          AND pqw_job_state_in_bitmask(j.unique_states, j.state) AND j.state = 'running'
+        LIMIT 1) AS running_job
+"""
+
+DELETE_WORKER = "DELETE FROM pqw_persistent_worker WHERE name = $1 RETURNING name"

@@ -5,8 +5,9 @@ from __future__ import annotations
 # Over how many seconds a queue's failure rate is taken.
 OUTCOME_WINDOW = 300
 
-# Every queue known anywhere (with jobs, a pqw_queue row, or a live client
-# working it), with its exact job counts per state, pause and concurrency, its
+# Every queue known anywhere (with jobs, paused or given a concurrency in
+# pqw_queue, or worked by a live client: a queue paused before its first job is
+# shown; once resumed and unset, one with no jobs and no client goes), with its exact job counts per state, pause and concurrency, its
 # failure rate's inputs over the last $1 seconds, and when its oldest available
 # job became due (its latency; one probe of the fetch index per priority).
 # The counts are the folded base plus the deltas not folded yet (see migration
@@ -21,7 +22,7 @@ WITH counts AS (
 ),
 names AS (
     SELECT queue AS name FROM counts WHERE n <> 0
-    UNION SELECT name FROM pqw_queue
+    UNION SELECT name FROM pqw_queue WHERE paused_at IS NOT NULL OR concurrency IS NOT NULL
     UNION SELECT jsonb_object_keys(queues) FROM pqw_client
         WHERE stopped_at IS NULL AND dead_at IS NULL
 ),

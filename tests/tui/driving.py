@@ -20,7 +20,7 @@ def app_of(pilot: Pilot[int]) -> PqwApp:
 
 
 async def until(
-    pilot: Pilot[int], check: Callable[[], object], message: str, timeout: float = 10.0
+    pilot: Pilot[int], check: Callable[[], object], message: str, timeout: float = 30.0
 ) -> None:
     """Let the app run until `check()` is truthy (a deadline, never a fixed sleep)."""
 

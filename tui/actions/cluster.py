@@ -13,6 +13,7 @@ from tui.data.feed import ActionFailed
 from tui.data.jobs_window import JobFilter
 from tui.data.pending import CONCURRENCY, CONFIG, ENABLED, PAUSE, RUN, SCHEDULE, PendingChange
 from tui.data.source import AdminCall
+from tui.screens.confirm import ConfirmationModal
 from tui.screens.prompt import PromptModal
 from tui.screens.reconfigure import ReconfigureScreen
 
@@ -94,6 +95,29 @@ class ClusterActions:
         self, what: str, name: str, call: AdminCall[object], change: PendingChange[WorkerInfo]
     ) -> None:
         run_operator_action(self.app, what, call, self.app.pending.workers, name, RUN, change)
+
+    def delete_worker(self, name: str) -> None:
+        """Ask, then remove a worker no live client defines (renamed or deleted in code)."""
+        app = self.app
+        worker = self.find_worker(name)
+        if worker is None:
+            self._no_worker(name)
+            return
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                # Confirmed when a read no longer has the row (a missing row counts as done).
+                gone: PendingChange[WorkerInfo] = PendingChange("deleting…", lambda w: False)
+                self._on_worker(f"Delete {name}", name, lambda a: a.delete_worker(name), gone)
+
+        question = (
+            f"Persistent worker {name}, now {worker.status}, {worker.runs} runs.\n"
+            "Its row, config and history go; a run still waiting is cancelled. A client "
+            "that still defines it in code would write it back when it starts."
+        )
+        app.push_screen(
+            ConfirmationModal(f"Delete worker {name}?", question, "Delete worker"), answered
+        )
 
     def reconfigure_worker(self, name: str) -> None:
         app = self.app

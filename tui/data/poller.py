@@ -66,9 +66,21 @@ class Poller:
         if not self._reading:
             self._arm(seconds)
 
+    def _closing(self) -> bool:
+        """Whether the owner (a screen, or the app) is closing or closed: a timer set now
+        would never be stopped (a task destroyed pending at exit), a worker started now
+        would be cancelled before it ran its read (a coroutine never awaited)."""
+        owner = self._owner
+        app = owner.app if owner.is_attached else None
+        # Textual has no public "closing" flag; these are its message pump's own.
+        return app is None or app._exit or owner._closing or owner._closed
+
     def _arm(self, delay: float) -> None:
         if self._timer is not None:
             self._timer.stop()
+            self._timer = None
+        if self._closing():
+            return
         self._timer = self._owner.set_timer(max(delay, MIN_DELAY), self._start, name=self._name)
 
     def _rests(self) -> bool:
@@ -76,14 +88,23 @@ class Poller:
         return isinstance(owner, Screen) and not owner.is_current
 
     def _start(self) -> None:
-        if self._reading or self._rests():
+        if self._reading or self._rests() or self._closing():
             return  # the running read arms the next; a resting screen reads on resume
         if self._interval() is None and not self._asked:
             return  # paused since this read was armed: the data holds still
         self._asked = False
         self._reading = True
         self._again = False
-        self._owner.run_worker(self._run(), name=self._name, group=self._name, exit_on_error=False)
+        # The method, not a coroutine made now: a worker cancelled before it starts
+        # then leaves nothing behind.
+        # (mypy reads Textual's WorkType union of a coroutine function and a plain one
+        # as a conflict, and infers Never.)
+        self._owner.run_worker(
+            self._run,  # type: ignore[arg-type]
+            name=self._name,
+            group=self._name,
+            exit_on_error=False,
+        )
 
     async def _run(self) -> None:
         delay: float | None = None

@@ -88,6 +88,15 @@ class SampleSource:
     async def restart_worker(self, name: str) -> None:
         self._change_worker(name, enabled=True, status=WorkerStatus.STARTING, run_started_at=None)
 
+    async def delete_worker(self, name: str) -> None:
+        worker = next((w for w in self._overview.workers if w.name == name), None)
+        if worker is None:
+            raise NotFound(f"no persistent worker named {name!r}")
+        if worker.runners or worker.status is WorkerStatus.RUNNING:
+            raise InvalidJobOption(f"persistent worker {name!r} is defined by a live client")
+        workers = [w for w in self._overview.workers if w.name != name]
+        self._overview = replace(self._overview, workers=workers)
+
     async def set_worker_config(self, name: str, config: Any) -> int:
         current = next((w for w in self._overview.workers if w.name == name), None)
         schema = current.config_schema if current else None

@@ -40,7 +40,7 @@ def sample_app() -> PqwApp:
 
 
 async def settle(
-    pilot: Pilot[int], ready: Callable[[], bool], what: str, timeout: float = 10.0
+    pilot: Pilot[int], ready: Callable[[], bool], what: str, timeout: float = 30.0
 ) -> None:
     """Let the app run until `ready()`; fail after `timeout` seconds."""
     deadline = time.monotonic() + timeout

@@ -24,7 +24,7 @@ class ConfirmationModal(ModalScreen[bool]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="confirm-dialog") as dialog:
-            dialog.border_title = self._title
+            dialog.border_title = Text(self._title)  # may name a worker: never markup
             dialog.border_subtitle = "y yes · n / esc no"
             yield Static(Text(self._question), id="confirm-question")
             with Horizontal(id="confirm-buttons"):

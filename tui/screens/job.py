@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
@@ -106,8 +107,9 @@ class JobScreen(LiveScreen):
         change = app.pending.jobs.labels().get((str(self.job.id), JOB))
         self.query_one(JobDetail).show(self.job, app.display_now(), change, self.palette)
         panel = self.query_one("#job-panel", VerticalScroll)
-        panel.border_title = f"Job {self.job.id} · {self.job.kind} · {self.job.queue}"
-        panel.border_subtitle = (
+        # Text, never markup: kinds, queues and errors are whatever users made them.
+        panel.border_title = Text(f"Job {self.job.id} · {self.job.kind} · {self.job.queue}")
+        panel.border_subtitle = Text(
             f"⚠ not refreshed: {self._error}" if self._error else "↑↓ pgup pgdn scroll"
         )
 

@@ -11,6 +11,7 @@ from textual.containers import Vertical
 from textual.widgets import DataTable, Footer, Static
 
 from engine.admin import Job, JobState
+from tui import formatting as fmt
 from tui.data.feed import ActionFailed, backoff_delay
 from tui.data.jobs_window import PAGE, JobFilter, JobsPage, read_window, window_floor
 from tui.data.poller import Poller
@@ -171,18 +172,18 @@ class JobsScreen(LiveScreen):
         app = self.pqw
         panel = self.query_one("#jobs-panel", Vertical)
         queue = self.where.queue
-        panel.border_title = f"Jobs in {queue}" if queue is not None else "Jobs in every queue"
+        # Text, never markup: queues, kinds and searches are whatever users typed.
+        title = f"Jobs in {queue}" if queue is not None else "Jobs in every queue"
         if self.where.states == FAILURES and self.where.state is None:
-            panel.border_title = (
-                "Failures in every queue" if queue is None else f"Failures in {queue}"
-            )
+            title = "Failures in every queue" if queue is None else f"Failures in {queue}"
         search = search_line(self.where)
         if search:
-            panel.border_title += f" · {search}"
+            title += f" · {fmt.one_line(search, 60)}"
+        panel.border_title = Text(title)
         self.query_one(FilterBar).show(self.where)
         jobs = self.page.jobs if self.page is not None else []
         self.table.show(jobs, app.display_now(), app.pending.jobs.labels(), self.palette)
-        panel.border_subtitle = self._summary()
+        panel.border_subtitle = Text(self._summary())
         empty = self.page is not None and not jobs
         panel.set_class(empty, "-empty")
         if empty:
@@ -259,7 +260,9 @@ class JobsScreen(LiveScreen):
             return
         if not self.page.more:
             self.notify(
-                f"All {len(self.page.jobs)} {describe_filter(self.where)} are shown", timeout=3
+                f"All {len(self.page.jobs)} {describe_filter(self.where)} are shown",
+                timeout=3,
+                markup=False,
             )
             return
         self._below = PAGE

@@ -6,6 +6,7 @@ import json
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import humanize
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -14,12 +15,16 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Static, TextArea
 
 from engine.admin import WorkerInfo
+from tui import formatting as fmt
 from tui.data.feed import ActionFailed
 
 SaveConfig = Callable[[dict[str, Any]], Awaitable[int]]
 
 EDITOR_LINES = 12
 EDITOR_MIN_LINES = 5
+# A config longer than this (as indented JSON) is shown cut and read-only: editing
+# only the part on screen and saving it would throw the rest away.
+EDIT_CHARS = 64 * 1024
 
 
 class ConfigError(ValueError):
@@ -59,6 +64,15 @@ def schema_hint(schema: dict[str, Any] | None) -> str:
     return "Fields: " + " · ".join(fields)
 
 
+def too_large_note(name: str, size: int) -> Text:
+    return Text(
+        f"This config is {humanize.naturalsize(size, binary=True)} of JSON: only its start "
+        f"is shown, and it cannot be edited here. Change it with "
+        f"`pqw persistent config {name} - < config.json`.",
+        style="bold",
+    )
+
+
 class ReconfigureScreen(ModalScreen[int | None]):
     """Dismissed with the new config version, or None when cancelled."""
 
@@ -73,11 +87,12 @@ class ReconfigureScreen(ModalScreen[int | None]):
         super().__init__(id="reconfigure")
         self.worker = worker
         self._save = save
+        self.editable = True  # False for a config too large to edit here
 
     def compose(self) -> ComposeResult:
         w = self.worker
         with Vertical(id="reconfigure-dialog") as dialog:
-            dialog.border_title = f"Reconfigure {w.name}"
+            dialog.border_title = Text(f"Reconfigure {w.name}")  # a name, never markup
             dialog.border_subtitle = "ctrl+s save · esc cancel"
             yield Static(
                 Text.assemble(
@@ -89,19 +104,27 @@ class ReconfigureScreen(ModalScreen[int | None]):
                 id="reconfigure-about",
             )
             yield Static(Text(schema_hint(w.config_schema)), id="reconfigure-schema")
+            text, self.editable = fmt.json_head(w.config, EDIT_CHARS, indent=2, sort_keys=True)
+            if not self.editable:
+                size = len(json.dumps(w.config, ensure_ascii=False, default=str).encode())
+                text = text[: text.rfind("\n")] + "\n…"
+                yield Static(too_large_note(w.name, size), id="reconfigure-too-large")
             editor = TextArea(
-                json.dumps(w.config, indent=2, sort_keys=True),
+                text,
                 id="config-editor",
                 show_line_numbers=True,
                 # tab moves on to the buttons and escape cancels, as everywhere else.
                 tab_behavior="focus",
+                read_only=not self.editable,
             )
             # No blinking where animations are off (tests, screenshots, slow links).
             editor.cursor_blink = self.app.animation_level != "none"
             yield editor
             yield Static("", id="config-error")
             with Horizontal(id="reconfigure-buttons"):
-                yield Button("Save", variant="primary", id="save", compact=True)
+                yield Button(
+                    "Save", variant="primary", id="save", compact=True, disabled=not self.editable
+                )
                 yield Button("Cancel", id="cancel", compact=True)
 
     def on_resize(self) -> None:
@@ -130,6 +153,8 @@ class ReconfigureScreen(ModalScreen[int | None]):
         self.dismiss(None)
 
     def action_save(self) -> None:
+        if not self.editable:
+            return  # only the start of it is here: saving would cut it short
         try:
             config = parse_config(self.query_one(TextArea).text)
         except ConfigError as exc:

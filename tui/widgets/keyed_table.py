@@ -14,6 +14,8 @@ from rich.text import Text
 from textual.coordinate import Coordinate
 from textual.widgets import DataTable
 
+from tui import formatting as fmt
+
 Cell = str | Text
 
 # DataTable pads each cell with one column on either side.
@@ -30,6 +32,18 @@ def writes(names: frozenset[str], action: str, parameters: tuple[object, ...]) -
 
 def _width(cell: Cell) -> int:
     return cell.cell_len if isinstance(cell, Text) else len(cell)
+
+
+def terminal_safe(cell: Cell) -> Cell:
+    """The cell with control characters shown as escapes: a worker name or kind holding
+    an ESC would otherwise write an escape sequence to the operator's terminal."""
+    plain = cell.plain if isinstance(cell, Text) else cell
+    if plain.isprintable():
+        return cell
+    safe = fmt.shown(plain)
+    if safe == plain:
+        return cell
+    return Text(safe, style=cell.style, justify=cell.justify) if isinstance(cell, Text) else safe
 
 
 class KeyedTable(DataTable[Cell]):
@@ -160,7 +174,7 @@ class KeyedTable(DataTable[Cell]):
                 del self._shown[key]
             added: list[str] = []
             for key, cells in rows.items():
-                new = tuple(cells)
+                new = tuple(map(terminal_safe, cells))
                 old = self._shown.get(key)
                 self._shown[key] = new
                 if old is None:

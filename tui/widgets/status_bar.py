@@ -24,6 +24,7 @@ class StatusLine:
     demo: bool = False
     # Every action is hidden and refused: --read-only, or a role that may only read.
     read_only: bool = False
+    internal_errors: int = 0  # bugs caught since start (each kind told once, in a toast)
 
 
 def leader_name(overview: Overview) -> str:
@@ -63,6 +64,9 @@ class StatusBar(Horizontal):
         if line.demo:
             parts.append(Text("demo", style=palette.pending))
         parts.append(connection_label(line.state, palette))
+        if line.internal_errors:  # before the rest, which an ellipsis may cut
+            n = line.internal_errors
+            parts.append(Text(f"⚠ {n} internal error{'s' if n != 1 else ''}", style=palette.bad))
         if line.overview is not None:
             alive = sum(1 for c in line.overview.clients if c.alive)
             parts.append(Text(f"leader {leader_name(line.overview)}"))
