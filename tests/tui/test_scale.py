@@ -10,10 +10,15 @@ from typing import Any
 from textual.widgets import Input
 
 from engine import Client, InsertOpts, Job
+from engine.admin import Admin
+from tests.compat import Pooled
 from tests.helpers import wait_for
 from tests.tui.driving import cell, select_row, until
 from tests.tui.seed import add_job_in_state, add_periodic, add_running_worker
 from tests.tui.test_jobs import dashboard_app, open_queue, shown
+from tui.app import PqwApp
+from tui.data.source import AdminSource
+from tui.launch import parse_options
 from tui.screens.bulk import BulkModal
 from tui.screens.confirm import ConfirmationModal
 from tui.screens.prompt import PromptModal
@@ -206,3 +211,29 @@ async def test_read_only_flag_hides_and_refuses_every_action(dsn: str, conn: Any
         await pilot.press("space")
         await pilot.pause()
     assert await conn.fetchval("SELECT enabled FROM pqw_persistent_worker") is True
+
+
+async def test_the_dashboard_behind_pgbouncer_with_pool_mode_and_direct_dsn(
+    pooled: Pooled,
+) -> None:
+    argv = ["--dsn", pooled.url, "--pool-mode", pooled.mode]
+    if pooled.direct is not None:
+        argv += ["--direct-dsn", pooled.direct]
+    options = parse_options(argv)
+    admin = await Admin.connect(pooled.url, **pooled.options)
+    try:
+        await admin.set_queue_concurrency("mail", 2)  # a queue the dashboard must show
+        source = AdminSource(
+            options.dsn or "", direct_dsn=options.direct_dsn, pool_mode=options.pool_mode
+        )
+        app = PqwApp(source, refresh=2.0)
+        async with app.run_test(size=(120, 40)) as pilot:
+            queues = app.dashboard.query_one(QueuesTable)
+            await until(pilot, lambda: cell(queues, "mail", "slots") == "2 set", "the queue")
+            await select_row(pilot, queues, "mail")
+            await pilot.press("space")  # pause it through the pooler
+            await until(pilot, lambda: "paused" in cell(queues, "mail", "status"), "paused")
+        assert app.internal_errors == []
+        assert [q.paused for q in await admin.queue_state_counts() if q.queue == "mail"] == [True]
+    finally:
+        await admin.close()
