@@ -166,7 +166,8 @@ class JobSearch:
             return await self._act_on(action, statement, values, chosen, more, batch)
         except asyncpg.QueryCanceledError as exc:
             raise InvalidJobOption(
-                "a batch took too long: narrow the filter by queue, state or kind"
+                "a batch took too long (a slow filter, or a slow database): it changed "
+                "nothing; narrow the filter by queue, state or kind, or try again"
             ) from exc
 
     async def _act_on(
@@ -189,6 +190,7 @@ class JobSearch:
                         more = len(chosen) == batch
                     if not chosen:
                         return BulkStep(0, 0, None)
+                    await conn.execute(sql.BOUND_BULK_ACT)
                     acted = await _act_once(conn, act, chosen)
             except asyncpg.UniqueViolationError:
                 # Two of the batch (or one and a live job) share a unique key: one by

@@ -22,6 +22,7 @@ from engine.sql.clients import (
     STOP_CLIENT,
 )
 from engine.sql.job_search import (
+    BOUND_BULK_ACT,
     BOUND_SEARCH,
     COUNT_FROM_COUNTS,
     FAILURE_GROUPS,
@@ -117,6 +118,7 @@ __all__ = [
     "ADVANCE_PERIODIC",
     "BEGIN_FENCED",
     "BEGIN_FENCED_BEFORE_17",
+    "BOUND_BULK_ACT",
     "BOUND_SEARCH",
     "BOUND_TAKEOVER",
     "CANCEL_JOB",

@@ -19,6 +19,10 @@ from engine.sql.jobs import JOB_COLUMNS
 # A search the planner cannot serve from an index ends here instead of scanning on.
 SEARCH_TIMEOUT_MS = 3_000
 BOUND_SEARCH = f"SET LOCAL statement_timeout = {SEARCH_TIMEOUT_MS}"
+# A bulk batch's change (after its search found the ids) may take longer on a cold,
+# busy table, but still ends before the dashboard's 10 s call timeout.
+BULK_ACT_TIMEOUT_MS = 8_000
+BOUND_BULK_ACT = f"SET LOCAL statement_timeout = {BULK_ACT_TIMEOUT_MS}"
 
 # The orders a page can come in, newest first: created (the id's order), the
 # time it is (or was) due, and when it finished.
