@@ -25,6 +25,7 @@ from engine.leadership.pool import LeaderSessions, open_leader_sessions
 from engine.maintenance.cleaner import clean
 from engine.maintenance.clients import tend_clients
 from engine.maintenance.config import MaintenanceConfig
+from engine.maintenance.counts import fold_job_counts
 from engine.maintenance.periodic import PeriodicEnqueuer
 from engine.maintenance.periodic_row import with_kind_defaults
 from engine.maintenance.rescuer import rescue_stale_jobs
@@ -173,6 +174,7 @@ class Node:
         services.add("supervisor", config.rescue_interval, supervise_persistent)
         services.add("periodic", config.schedule_interval, enqueuer.enqueue_due)
         services.add("cleaner", config.clean_interval, partial(clean, config=config))
+        services.add("counter", config.count_interval, fold_job_counts)
         services.add("clients", config.clients_interval, partial(tend_clients, config=config))
         for name, interval, task in client.leader_tasks:
             services.add(name, interval, task)

@@ -22,6 +22,8 @@ async def test_bench_reports_each_figure_as_json(pg_server: str) -> None:
         "20",
         "--dashboard-rows",
         "20000",
+        "--dashboard-queues",
+        "20",
         "--only",
         "enqueue,drain,latency,unique,dashboard",
         "--json",
@@ -35,6 +37,15 @@ async def test_bench_reports_each_figure_as_json(pg_server: str) -> None:
         "insert-to-start latency p50",
         "unique insert (half duplicates)",
         "dashboard refresh (overview)",
+        "dashboard queue counts",
+        "dashboard jobs page (every queue)",
+        "dashboard jobs page (queue)",
+        "dashboard jobs page (queue, state)",
+        "dashboard jobs page (kind prefix)",
+        "dashboard jobs page (args)",
+        "dashboard jobs page (by finalized)",
+        "dashboard a job",
+        "dashboard failures by cause",
     }
     assert all(f["median"] > 0 for f in figures.values())
     assert figures["unique insert (half duplicates)"]["duplicates"] == 500

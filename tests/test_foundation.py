@@ -28,6 +28,9 @@ TABLES = {
     "pqw_persistent_config",
     "pqw_periodic_job",
     "pqw_throughput",
+    "pqw_job_count",
+    "pqw_job_count_delta",
+    "pqw_queue_outcome",
 }
 
 

@@ -25,7 +25,6 @@ from tui.data.feed import (
     OverviewFetched,
     Reconnecting,
 )
-from tui.data.jobs_window import JobFilter
 from tui.data.pending import Pending
 from tui.data.poller import Poller
 from tui.data.refresh import RefreshRate, seconds_label
@@ -34,22 +33,19 @@ from tui.dev.demo import DemoProcess
 from tui.guard import InternalErrors, guarded
 from tui.keys import help_sections
 from tui.launch import StartupError, parse_options, prepare
+from tui.routes import Routes
 from tui.screens.dashboard import DashboardData, DashboardScreen
 from tui.screens.help import HelpScreen
-from tui.screens.jobs import JobsScreen
 from tui.screens.live import LiveScreen
 from tui.screens.schema_missing import SchemaMissingScreen
 from tui.themes import DEFAULT_THEME, register_themes
-from tui.widgets.queues_table import QueuesTable
-from tui.widgets.schedules_table import SchedulesTable
 from tui.widgets.status_bar import StatusLine
-from tui.widgets.workers_table import WorkersTable
 
 # How often ages, staleness and the retry countdown are redrawn between refreshes.
 TICK_SECONDS = 1.0
 
 
-class PqwApp(App[int]):
+class PqwApp(Routes, App[int]):
     """The dashboard. `connector` opens the engine's Admin (AdminSource); tests and
     screenshots pass the sample cluster, with `frozen_now` pinning the display clock."""
 
@@ -79,6 +75,7 @@ class PqwApp(App[int]):
         theme: str = DEFAULT_THEME,
         frozen_now: datetime | None = None,
         demo: DemoProcess | None = None,
+        read_only: bool = False,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         super().__init__()
@@ -99,6 +96,10 @@ class PqwApp(App[int]):
         self._demo_exit_reported = False
         self.bugs = InternalErrors(self.notify)
         self.internal_errors = self.bugs.recent  # the last few, for tests
+        # Every action hidden and refused: asked for (--read-only), or found (a role
+        # without write grants, learnt once connected).
+        self.read_only = read_only
+        self._grants_checked = read_only
         self.theme = theme
 
     def report_internal_error(self, exc: Exception) -> None:
@@ -177,6 +178,9 @@ class PqwApp(App[int]):
         self.pending.confirm_overview(overview, message.started_at, self._monotonic())
         self.repaint()
         self._show_status()
+        if not self._grants_checked:
+            self._grants_checked = True
+            self.run_worker(self._check_grants(), name="grants", exit_on_error=False)
 
     @guarded
     def on_connection_changed(self, message: ConnectionChanged) -> None:
@@ -231,6 +235,10 @@ class PqwApp(App[int]):
             )
         )
 
+    def show_status(self) -> None:
+        """Redraw the status line of every screen (the read-only mode changed)."""
+        self._show_status()
+
     def _show_status(self) -> None:
         line = StatusLine(
             database=self.connector.database,
@@ -239,6 +247,7 @@ class PqwApp(App[int]):
             refresh=self.rate.label,
             paused=self.rate.paused,
             demo=self.demo is not None,
+            read_only=self.read_only,
             internal_errors=self.bugs.count,
         )
         now = self._monotonic()
@@ -291,32 +300,6 @@ class PqwApp(App[int]):
         if not isinstance(self.screen, HelpScreen):
             self.push_screen(HelpScreen(help_sections(self.BINDINGS, self.get_key_display)))
 
-    # ------------------------------------------------------------------
-    # Operator actions and drilling in
-    # ------------------------------------------------------------------
-
-    @guarded
-    def on_workers_table_action_requested(self, message: WorkersTable.ActionRequested) -> None:
-        self.cluster_actions.request_worker(message.action, message.worker)
-
-    @guarded
-    def on_queues_table_action_requested(self, message: QueuesTable.ActionRequested) -> None:
-        if message.action == "jobs":
-            self.open_jobs(message.queue)
-        else:
-            self.cluster_actions.toggle_queue(message.queue)
-
-    @guarded
-    def on_schedules_table_action_requested(self, message: SchedulesTable.ActionRequested) -> None:
-        self.cluster_actions.toggle_schedule(message.schedule_id)
-
-    def open_jobs(self, queue: str) -> None:
-        """Drill into a queue: its jobs, newest first (the jobs screen open already switches)."""
-        if isinstance(self.screen, JobsScreen):
-            self.screen.set_filter(JobFilter(queue=queue))
-        else:
-            self.push_screen(JobsScreen(JobFilter(queue=queue)))
-
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the dashboard; 1 with one line on stderr when it cannot start."""
@@ -330,10 +313,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     try:
         app = PqwApp(
-            AdminSource(launch.dsn),
+            AdminSource(launch.dsn, direct_dsn=launch.direct_dsn, pool_mode=launch.pool_mode),
             refresh=options.refresh,
             theme=options.theme,
             demo=launch.demo,
+            read_only=options.read_only,
         )
         app.run()
         return app.return_code or 0

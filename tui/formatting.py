@@ -76,6 +76,22 @@ def duration(seconds: float | None) -> str:
     return f"{secs}s"
 
 
+def age(seconds: float | None) -> str:
+    """ "4s ago", "12m 03s ago": a compact age that lines up in a right-aligned column."""
+    if seconds is None:
+        return NONE
+    return duration(seconds) + " ago"
+
+
+def ahead(seconds: float | None) -> str:
+    """ "in 12s", "in 16h 33m"; "due now" once it has come."""
+    if seconds is None:
+        return NONE
+    if seconds < 1:
+        return "due now"
+    return "in " + duration(seconds)
+
+
 # Control characters (but newline and tab) shown as escapes: written to a terminal
 # as they are, an ESC starts an escape sequence (colours, titles, cursor moves).
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")

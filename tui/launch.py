@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from engine.admin import (
+    POOL_MODES,
     PqwError,
     check_reachable,
     configured_dsn,
@@ -24,6 +25,9 @@ from tui.themes import DEFAULT_THEME, theme_names
 @dataclass(frozen=True)
 class Options:
     dsn: str | None = None
+    direct_dsn: str | None = None
+    pool_mode: str | None = None
+    read_only: bool = False
     refresh: float = 1.0
     theme: str = DEFAULT_THEME
     demo: bool = False
@@ -55,6 +59,21 @@ def build_parser() -> argparse.ArgumentParser:
         help="Postgres URL (default: $PQW_DATABASE_URL, $DATABASE_URL, else the embedded server)",
     )
     parser.add_argument(
+        "--direct-dsn",
+        help="Postgres itself, when --dsn is a transaction pooler (default: $PQW_DIRECT_URL)",
+    )
+    parser.add_argument(
+        "--pool-mode",
+        choices=POOL_MODES,
+        help="how the --dsn URL pools connections (default: $PQW_POOL_MODE; else "
+        "transaction when a direct URL is given, session when not)",
+    )
+    parser.add_argument(
+        "--read-only",
+        action="store_true",
+        help="hide and refuse every action (a role without write grants gets this by itself)",
+    )
+    parser.add_argument(
         "--refresh",
         type=_refresh_seconds,
         default=1.0,
@@ -81,7 +100,17 @@ def parse_options(argv: Sequence[str] | None = None) -> Options:
     args = parser.parse_args(argv)
     if args.theme not in theme_names():
         parser.error(f"unknown theme {args.theme!r}; choose one of: {', '.join(theme_names())}")
-    return Options(dsn=args.dsn, refresh=args.refresh, theme=args.theme, demo=args.demo)
+    if args.demo and args.read_only:
+        parser.error("--demo changes its database (it migrates it): it cannot be --read-only")
+    return Options(
+        dsn=args.dsn,
+        direct_dsn=args.direct_dsn,
+        pool_mode=args.pool_mode,
+        read_only=args.read_only,
+        refresh=args.refresh,
+        theme=args.theme,
+        demo=args.demo,
+    )
 
 
 @dataclass
@@ -90,6 +119,8 @@ class Launch:
 
     dsn: str
     demo: DemoProcess | None = None
+    direct_dsn: str | None = None
+    pool_mode: str | None = None
 
     def close(self) -> None:
         if self.demo is not None:
@@ -115,11 +146,11 @@ def prepare(
         raise StartupError(f"cannot start the embedded PostgreSQL: {exc}") from exc
     try:
         if options.demo:
-            asyncio.run(migrate_to_latest(dsn))
+            asyncio.run(migrate_to_latest(dsn, options.direct_dsn, options.pool_mode))
         else:
             # An unreachable database is one line at the prompt now, rather than
             # a banner in an empty dashboard.
-            asyncio.run(check_reachable(dsn))
+            asyncio.run(check_reachable(dsn, options.direct_dsn, options.pool_mode))
     except PqwError as exc:
         raise StartupError(str(exc)) from exc
     demo = None
@@ -128,4 +159,4 @@ def prepare(
             demo = DemoProcess.start(dsn, demo_log, demo_command)
         except OSError as exc:
             raise StartupError(f"cannot start the demo workers: {exc}") from exc
-    return Launch(dsn, demo)
+    return Launch(dsn, demo, options.direct_dsn, options.pool_mode)

@@ -9,10 +9,16 @@ that find and prepare a database.
 from engine.admin.admin import Admin
 from engine.admin.api import AdminApi
 from engine.admin.database import check_reachable, migrate_to_latest
+from engine.admin.job_search import BULK_ACTIONS
 from engine.admin.models import (
+    JOB_ORDERS,
     LATE_AFTER_INTERVALS,
     LIVE_RUN_STATUSES,
+    BulkStep,
     ClientInfo,
+    FailureGroup,
+    JobCount,
+    JobQuery,
     LeaderInfo,
     Overview,
     PeriodicInfo,
@@ -21,6 +27,7 @@ from engine.admin.models import (
     WorkerInfo,
     WorkerStatus,
 )
+from engine.admin.schedule_admin import parse_schedule
 from engine.admin.worker_models import (
     END_REASONS,
     ConfigVersion,
@@ -29,13 +36,14 @@ from engine.admin.worker_models import (
     WorkerRun,
     WorkerState,
 )
-from engine.db.dsn import configured_dsn, describe_dsn, resolve_dsn
+from engine.db.dsn import POOL_MODES, configured_dsn, describe_dsn, resolve_dsn
 from engine.db.outage import connection_failure, is_connection_error
 from engine.errors import (
     DatabaseUnavailable,
     InvalidCheckpoint,
     InvalidConfig,
     InvalidJobOption,
+    InvalidSchedule,
     LeaseLost,
     NotFound,
     PqwError,
@@ -45,19 +53,27 @@ from engine.persistent.config_schema import validate_config
 from engine.types import FINAL_STATES, Job, JobState
 
 __all__ = [
+    "BULK_ACTIONS",
     "END_REASONS",
     "FINAL_STATES",
+    "JOB_ORDERS",
     "LATE_AFTER_INTERVALS",
     "LIVE_RUN_STATUSES",
+    "POOL_MODES",
     "Admin",
     "AdminApi",
+    "BulkStep",
     "ClientInfo",
     "ConfigVersion",
     "DatabaseUnavailable",
+    "FailureGroup",
     "InvalidCheckpoint",
     "InvalidConfig",
     "InvalidJobOption",
+    "InvalidSchedule",
     "Job",
+    "JobCount",
+    "JobQuery",
     "JobState",
     "LeaderInfo",
     "LeaseLost",
@@ -80,6 +96,7 @@ __all__ = [
     "describe_dsn",
     "is_connection_error",
     "migrate_to_latest",
+    "parse_schedule",
     "resolve_dsn",
     "validate_config",
 ]

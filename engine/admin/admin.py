@@ -23,13 +23,13 @@ from engine.admin.models import (
     ClientInfo,
     LeaderInfo,
     Overview,
-    PeriodicInfo,
     QueueCounts,
     RunningJobInfo,
     WorkerInfo,
 )
-from engine.admin.records import client_info, periodic_info, running_job_info, worker_info
+from engine.admin.records import client_info, queue_counts, running_job_info, worker_info
 from engine.admin.removal import WorkerRemoval
+from engine.admin.schedule_admin import ScheduleAdmin
 from engine.admin.worker_memory import WorkerMemory
 from engine.db.dsn import Database, resolve_database
 from engine.db.migrate import check_schema
@@ -38,18 +38,17 @@ from engine.db.pool import create_pool
 from engine.errors import InvalidConfig, InvalidJobOption, NotFound
 from engine.jobs import control
 from engine.jobs.checks import validate_queue
-from engine.jobs.insert_params import DEFAULT_QUEUE
 from engine.jobs.unique import NON_FINAL_MASK, RESERVED_KIND_PREFIX
 from engine.maintenance.config import CLIENT_DEAD_AFTER
 from engine.persistent.config_schema import encode_config, validate_config
 from engine.types import Job, JobState
 
-# Exact counts up to this many jobs per queue and state; estimates above.
-COUNT_CAP = 10_000
 # The overview lists jobs running at least this many seconds (a few of them):
 # long loops like River's recipe, shown with their heartbeat.
 LONG_RUNNING = 10.0
 LONG_RUNNING_SHOWN = 20
+# The most slots per client an operator may give a queue.
+MAX_CONCURRENCY = 10_000
 
 
 def default_actor() -> str:
@@ -61,11 +60,12 @@ def default_actor() -> str:
 
 
 @guarded
-class Admin(WorkerMemory, WorkerRemoval):
+class Admin(WorkerMemory, ScheduleAdmin, WorkerRemoval):
     """Operator reads and actions over a small pool. Open with `await Admin.connect(dsn)`.
 
     What persistent workers remember (state, runs, log, config versions) is read
-    through the methods of WorkerMemory (engine/admin/worker_memory.py).
+    through the methods of WorkerMemory (engine/admin/worker_memory.py); schedules
+    through ScheduleAdmin (engine/admin/schedule_admin.py).
     """
 
     def __init__(
@@ -194,22 +194,11 @@ class Admin(WorkerMemory, WorkerRemoval):
     # Queues
     # ------------------------------------------------------------------
 
-    async def queue_state_counts(self, *, cap: int = COUNT_CAP) -> list[QueueCounts]:
-        """Jobs per queue per state; above `cap` a count is the planner's estimate."""
-        rows = await self.pool.fetch(sql.QUEUE_STATE_COUNTS, cap)
-        by_queue: dict[str, dict[str, Any]] = {}
-        for r in rows:
-            entry = by_queue.setdefault(
-                r["queue"], {"counts": {}, "estimated": set(), "paused": r["paused"]}
-            )
-            state = JobState(r["state"])
-            entry["counts"][state] = int(r["count"])
-            if r["estimated"]:
-                entry["estimated"].add(state)
-        return [
-            QueueCounts(q, e["counts"], frozenset(e["estimated"]), e["paused"])
-            for q, e in by_queue.items()
-        ]
+    async def queue_state_counts(self) -> list[QueueCounts]:
+        """Every queue with its exact jobs per state, pause, concurrency, latency and
+        recent failures: a few hundred small rows, whatever the size of pqw_job."""
+        rows = await self.pool.fetch(sql.QUEUE_OVERVIEW, sql.OUTCOME_WINDOW)
+        return [queue_counts(r) for r in rows]
 
     async def pause_queue(self, name: str) -> None:
         """Clients stop fetching from the queue (within a second); running jobs finish."""
@@ -223,6 +212,22 @@ class Admin(WorkerMemory, WorkerRemoval):
         async with self.pool.acquire() as conn, conn.transaction():
             await conn.execute(sql.RESUME_QUEUE, name)
             await control.send(conn, control.queue_paused(name, False))
+
+    async def set_queue_concurrency(self, name: str, concurrency: int | None) -> None:
+        """Slots per client for the queue, live (None: each client's own from its code).
+        Stored in pqw_queue; every client working the queue applies it within a second."""
+        validate_queue(name)
+        if concurrency is not None and not 0 <= concurrency <= MAX_CONCURRENCY:
+            raise InvalidJobOption(
+                f"concurrency must be between 0 and {MAX_CONCURRENCY}, got {concurrency}"
+            )
+        async with self.pool.acquire() as conn, conn.transaction():
+            await conn.execute(sql.SET_QUEUE_CONCURRENCY, name, concurrency)
+            await control.send(conn, control.queue_concurrency(name, concurrency))
+
+    async def can_write(self) -> bool:
+        """Whether this role may change jobs and queues (False: a read-only dashboard)."""
+        return bool(await self.pool.fetchval(sql.CAN_WRITE))
 
     # ------------------------------------------------------------------
     # Cluster
@@ -305,28 +310,6 @@ class Admin(WorkerMemory, WorkerRemoval):
     # ------------------------------------------------------------------
     # Periodic schedules
     # ------------------------------------------------------------------
-
-    async def list_periodic_jobs(self) -> list[PeriodicInfo]:
-        """Every schedule, with its last tick's outcome and whether a live client runs it."""
-        rows = await self.pool.fetch(sql.LIST_PERIODIC, CLIENT_DEAD_AFTER, DEFAULT_QUEUE)
-        return [periodic_info(r) for r in rows]
-
-    async def delete_periodic(self, schedule_id: str) -> None:
-        """Remove a schedule no code defines any more (any leader would keep running it).
-        A client that still defines it writes it again when it starts."""
-        if await self.pool.fetchval(sql.DELETE_PERIODIC, schedule_id) is None:
-            raise NotFound(f"no periodic schedule with id {schedule_id!r}")
-
-    async def set_periodic_enabled(self, schedule_id: str, enabled: bool) -> None:
-        # No control message: the leader's periodic pass reads the row every half second.
-        if await self.pool.fetchval(sql.SET_PERIODIC_ENABLED, schedule_id, enabled) is None:
-            raise NotFound(f"no periodic schedule with id {schedule_id!r}")
-
-    async def enable_periodic(self, schedule_id: str) -> None:
-        await self.set_periodic_enabled(schedule_id, True)
-
-    async def disable_periodic(self, schedule_id: str) -> None:
-        await self.set_periodic_enabled(schedule_id, False)
 
     # ------------------------------------------------------------------
     # Everything at once

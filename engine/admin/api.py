@@ -8,7 +8,14 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-from engine.admin.models import Overview
+from engine.admin.models import (
+    BulkStep,
+    FailureGroup,
+    JobCount,
+    JobQuery,
+    Overview,
+    RunningJobInfo,
+)
 from engine.admin.worker_models import (
     ConfigVersion,
     WorkerDetail,
@@ -82,11 +89,60 @@ class AdminApi(Protocol):
 
     async def pause_queue(self, name: str) -> None: ...
 
+    async def set_queue_concurrency(self, name: str, concurrency: int | None) -> None:
+        """Slots per client, live (None: each client's own); InvalidJobOption out of range."""
+        ...
+
+    async def can_write(self) -> bool:
+        """False for a role that may only read: the dashboard turns read-only."""
+        ...
+
     async def resume_queue(self, name: str) -> None: ...
 
     async def enable_periodic(self, schedule_id: str) -> None: ...
 
     async def disable_periodic(self, schedule_id: str) -> None: ...
+
+    async def run_periodic_now(self, schedule_id: str) -> None: ...
+
+    async def set_periodic_schedule(self, schedule_id: str, schedule: str) -> str:
+        """The schedule stored ("every 300s"); InvalidSchedule when it is not one."""
+        ...
+
+    async def periodic_runs(self, schedule_id: str, limit: int = 10) -> list[Job]:
+        """The schedule's last jobs, newest first."""
+        ...
+
+    async def list_running_jobs(
+        self, *, min_running: float = 0.0, limit: int = 100
+    ) -> list[RunningJobInfo]: ...
+
+    async def search_jobs(
+        self,
+        query: JobQuery,
+        *,
+        after: Job | None = None,
+        before_id: int | None = None,
+        limit: int = 50,
+    ) -> list[Job]:
+        """A page of the jobs `query` matches, newest first in its order, below `after`
+        (or, in created order, below the id `before_id`)."""
+        ...
+
+    async def count_jobs(self, query: JobQuery) -> JobCount: ...
+
+    async def failure_groups(self, queue: str | None = None) -> list[FailureGroup]: ...
+
+    async def bulk_step(
+        self,
+        action: str,
+        *,
+        query: JobQuery | None = None,
+        ids: list[int] | None = None,
+        below: int | None = None,
+    ) -> BulkStep:
+        """One bounded batch of a bulk cancel, retry or delete; call on with next_below."""
+        ...
 
     async def list_jobs(
         self,

@@ -36,16 +36,38 @@ LATE_AFTER_INTERVALS = 2
 
 @dataclass(frozen=True)
 class QueueCounts:
-    """Jobs of one queue per state; states in `estimated` are planner estimates."""
+    """One queue: its jobs per state (exact, as of the read), pause, live concurrency,
+    and how it is doing: its oldest available job and its recent failures."""
 
     queue: str
     counts: dict[JobState, int]
-    estimated: frozenset[JobState] = frozenset()
     paused: bool = False
+    # Slots per client set by an operator (None: each client's own, from its code).
+    concurrency: int | None = None
+    # When the oldest available job became due (None: nothing waits).
+    oldest_available_at: datetime | None = None
+    # Attempts finished over the last OUTCOME_WINDOW seconds: completed, failed
+    # (retryable or discarded).
+    completed_recently: int = 0
+    failed_recently: int = 0
+    now: datetime | None = None
 
     @property
     def total(self) -> int:
         return sum(self.counts.values())
+
+    @property
+    def latency(self) -> float | None:
+        """Seconds the oldest available job has waited (None: none waits)."""
+        if self.oldest_available_at is None or self.now is None:
+            return None
+        return max(0.0, (self.now - self.oldest_available_at).total_seconds())
+
+    @property
+    def failure_rate(self) -> float | None:
+        """Failed attempts over all finished ones, recently (None: none finished)."""
+        finished = self.completed_recently + self.failed_recently
+        return self.failed_recently / finished if finished else None
 
 
 @dataclass(frozen=True)
@@ -233,3 +255,60 @@ class Overview:
     periodic: list[PeriodicInfo] = field(default_factory=list)
     # Jobs running for longer than LONG_RUNNING seconds, longest first (a few).
     long_running: list[RunningJobInfo] = field(default_factory=list)
+
+
+# The orders a page of jobs can come in, newest first.
+JOB_ORDERS = ("created", "scheduled", "finalized")
+
+
+@dataclass(frozen=True)
+class JobQuery:
+    """Which jobs an operator looks at: every field narrows (None or empty: any)."""
+
+    queue: str | None = None
+    states: tuple[JobState, ...] = ()
+    # A kind exactly, or every kind that starts with a prefix: "email.*".
+    kind: str | None = None
+    job_id: int | None = None
+    # Containment: jobs whose args (metadata) hold these keys with these values.
+    args: dict[str, Any] | None = None
+    metadata: dict[str, Any] | None = None
+    # Free text anywhere in the args' JSON (case-insensitive; not from an index).
+    text: str | None = None
+    order: str = "created"
+
+    @property
+    def indexed(self) -> bool:
+        """Every filter is served by an index (queue, state, kind, id; args by containment)."""
+        return self.text is None
+
+
+@dataclass(frozen=True)
+class BulkStep:
+    """One batch of a bulk action: what it did, and where the next batch starts."""
+
+    acted: int  # jobs changed (cancelled, retried, deleted)
+    skipped: int  # matched but left alone: running, locked by a worker, or a unique key held
+    next_below: int | None  # the next batch takes ids below this; None: nothing is left
+
+
+@dataclass(frozen=True)
+class FailureGroup:
+    """Failed jobs (retryable and discarded) of one kind with the same last error."""
+
+    kind: str
+    error: str
+    jobs: int
+    retryable: int
+    discarded: int
+    queues: list[str]
+    last_failed_at: datetime
+    newest_id: int
+
+
+@dataclass(frozen=True)
+class JobCount:
+    """How many jobs a query matches: exact, or at least `n` when counting stopped at a cap."""
+
+    n: int
+    exact: bool = True

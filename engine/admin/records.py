@@ -5,7 +5,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from engine.admin.models import ClientInfo, PeriodicInfo, RunningJobInfo, WorkerInfo
+from engine.admin.models import (
+    ClientInfo,
+    PeriodicInfo,
+    QueueCounts,
+    RunningJobInfo,
+    WorkerInfo,
+)
 from engine.admin.worker_status import worker_status
 from engine.types import Job, JobState
 
@@ -104,5 +110,18 @@ def running_job_info(r: Mapping[str, Any]) -> RunningJobInfo:
         client_id=r["runner_id"],
         host=r["host"],
         pid=r["pid"],
+        now=r["now"],
+    )
+
+
+def queue_counts(r: Mapping[str, Any]) -> QueueCounts:
+    return QueueCounts(
+        queue=r["queue"],
+        counts={JobState(state): int(n) for state, n in r["counts"].items()},
+        paused=r["paused"],
+        concurrency=r["concurrency"],
+        oldest_available_at=r["oldest_available_at"],
+        completed_recently=int(r["completed"]),
+        failed_recently=int(r["failed"]),
         now=r["now"],
     )

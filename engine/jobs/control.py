@@ -22,6 +22,10 @@ def queue_paused(queue: str, paused: bool) -> dict[str, Any]:
     return {"action": "pause" if paused else "resume", "queue": queue}
 
 
+def queue_concurrency(queue: str, concurrency: int | None) -> dict[str, Any]:
+    return {"action": "concurrency", "queue": queue, "concurrency": concurrency}
+
+
 def worker_changed(name: str, change: str) -> dict[str, Any]:
     """change: start, stop, restart or config."""
     return {"action": "worker", "name": name, "change": change}

@@ -4,6 +4,7 @@ it runs; a job whose lease is gone, or whose cancel was asked for, is stopped he
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -27,6 +28,8 @@ class JobHeartbeat:
         own_lease: Callable[[str], bool],
         outstanding: Callable[[], dict[int, int]],
         register: Callable[[], Awaitable[None]],
+        queues: Callable[[], str] = lambda: "{}",
+        limits_seen: Callable[[dict[str, int]], None] = lambda limits: None,
     ) -> None:
         self._pool = pool
         self._client_id = client_id
@@ -34,6 +37,8 @@ class JobHeartbeat:
         self._own_lease = own_lease
         self._outstanding = outstanding
         self._register = register
+        self._queues = queues
+        self._limits_seen = limits_seen
 
     async def run(self, interval: float) -> None:
         """Heartbeat until cancelled; no error ends this loop (a dead loop would get
@@ -64,10 +69,17 @@ class JobHeartbeat:
         held.update(self._outstanding())
         # The client's heartbeat names the jobs it holds: the rescuer leaves them
         # alone even while their own heartbeats are held up by a lock on their row.
-        if await self._pool.fetchval(sql.HEARTBEAT_CLIENT, self._client_id, list(held)) is None:
+        beat = await self._pool.fetchrow(
+            sql.HEARTBEAT_CLIENT, self._client_id, list(held), self._queues()
+        )
+        if beat is None:
             # Pruned while we could not reach the database: register again.
             await self._register()
-            await self._pool.fetchval(sql.HEARTBEAT_CLIENT, self._client_id, list(held))
+            beat = await self._pool.fetchrow(
+                sql.HEARTBEAT_CLIENT, self._client_id, list(held), self._queues()
+            )
+        if beat is not None:
+            self._limits_seen(json.loads(beat["limits"]))
         if not held:
             return
         rows = await self._pool.fetch(sql.HEARTBEAT_JOBS, list(held), list(held.values()))

@@ -33,6 +33,9 @@ class Producer:
         if concurrency < 1:
             raise ValueError(f"queue {queue!r}: concurrency must be at least 1, got {concurrency}")
         self.queue = queue
+        # What the code asked for; `concurrency` is what is in effect (an operator's
+        # live setting, pqw_queue.concurrency, when there is one: see set_limit).
+        self.own_concurrency = concurrency
         self.concurrency = concurrency
         self.active = 0
         # Finished jobs whose outcomes are not written yet. Up to max_unwritten of
@@ -67,6 +70,18 @@ class Producer:
         """An outcome counted by job_finished(unwritten=True) is written (or found lost)."""
         self.unwritten -= 1
         self._slot_freed.set()
+
+    def set_limit(self, concurrency: int | None) -> None:
+        """Work with `concurrency` slots from now on (None: the code's own; 0: fetch
+        nothing). Running jobs above a lowered limit finish; no new one starts until
+        they are under it."""
+        wanted = self.own_concurrency if concurrency is None else max(0, concurrency)
+        if wanted == self.concurrency:
+            return
+        self.concurrency = wanted
+        self.max_unwritten = max(wanted, MAX_UNWRITTEN)
+        self._slot_freed.set()
+        self._wake.set()
 
     @property
     def free(self) -> int:

@@ -122,13 +122,16 @@ class Runtime:
 
     async def register(self) -> None:
         """Write (or revive) this client's row in pqw_client."""
+        # An operator's live concurrency holds from the first fetch on (and the row says so).
+        rows = await self.pool.fetch(sql.QUEUE_LIMITS)
+        self._apply_limits({r["name"]: r["concurrency"] for r in rows})
         s = self.settings
         await self.pool.execute(
             sql.REGISTER_CLIENT,
             s.client_id,
             socket.gethostname(),
             os.getpid(),
-            json.dumps({name: p.concurrency for name, p in self.producers.items()}),
+            self._queues_json(),
             sorted(s.kinds),
             list(s.persistent_names),
             VERSION,
@@ -155,6 +158,8 @@ class Runtime:
             own_lease=lambda kind: kind in self._runners,
             outstanding=lambda: self.completer.outstanding,
             register=self.register,
+            queues=self._queues_json,
+            limits_seen=self._apply_limits,
         )
         self.spawn(heartbeat.run(self.settings.job_heartbeat_interval), "heartbeat")
         for producer in self.producers.values():
@@ -221,6 +226,15 @@ class Runtime:
         tasks = [r.task for r in self.running.values() if r.task is not None]
         if tasks:
             await asyncio.wait(tasks, timeout=timeout)
+
+    def _queues_json(self) -> str:
+        """The slots in effect per queue, as this client's row shows them."""
+        return json.dumps({name: p.concurrency for name, p in self.producers.items()})
+
+    def _apply_limits(self, limits: Mapping[str, int]) -> None:
+        """Work each queue with the concurrency an operator set (else the code's)."""
+        for name, producer in self.producers.items():
+            producer.set_limit(limits.get(name))
 
     # -- Fetching and executing --
 
@@ -304,6 +318,11 @@ class Runtime:
             producer = self.producers.get(message.get("queue", ""))
             if producer is not None:
                 producer.wake()
+        elif action == "concurrency":
+            producer = self.producers.get(message.get("queue", ""))
+            limit = message.get("concurrency")
+            if producer is not None and (limit is None or type(limit) is int):
+                producer.set_limit(limit)
         elif isinstance(action, str) and action in self._control:
             self._control[action](message)
 

@@ -37,6 +37,8 @@ class MaintenanceConfig:
     schedule_interval: float = 0.5
     rescue_interval: float = 0.5
     clean_interval: float = 30.0
+    # How often the job-count deltas are folded (the dashboard reads the rest).
+    count_interval: float = 1.0
     clients_interval: float = 5.0
     batch_size: int = 1_000
     clean_batches_per_pass: int = 20

@@ -9,11 +9,20 @@ ON CONFLICT (id) DO UPDATE SET heartbeat_at = now(), stopped_at = NULL, dead_at 
 """
 
 # The client is alive and holds these jobs ($2): the rescuer leaves them alone
-# while this heartbeat is fresh (see sql.jobs.COMPLETE_JOBS).
+# while this heartbeat is fresh (see sql.jobs.COMPLETE_JOBS). It works its queues
+# with these slots ($3, as shown per client); it gets back the concurrency an
+# operator set live per queue, which it applies (so a missed notification
+# delays a change by one heartbeat at most).
 HEARTBEAT_CLIENT = """
-UPDATE pqw_client SET heartbeat_at = now(), dead_at = NULL, held_jobs = $2::bigint[]
-WHERE id = $1 RETURNING id
+UPDATE pqw_client SET heartbeat_at = now(), dead_at = NULL, held_jobs = $2::bigint[],
+                      queues = $3::text::jsonb
+WHERE id = $1
+RETURNING id, (SELECT coalesce(jsonb_object_agg(name, concurrency), '{}')
+               FROM pqw_queue WHERE concurrency IS NOT NULL)::text AS limits
 """
+
+# The concurrency an operator set live per queue, read as a client starts.
+QUEUE_LIMITS = "SELECT name, concurrency FROM pqw_queue WHERE concurrency IS NOT NULL"
 
 STOP_CLIENT = "UPDATE pqw_client SET stopped_at = now(), held_jobs = '{}' WHERE id = $1"
 

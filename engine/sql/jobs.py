@@ -252,3 +252,57 @@ WHERE j.state = 'running' AND NOT starts_with(j.kind, $1)
 ORDER BY j.attempted_at, j.id
 LIMIT $3
 """
+
+# An operator's bulk action on a batch of jobs ($1: their ids, at most a batch).
+# Rows someone else has locked (a worker completing them) are skipped, never
+# waited for: the batch ends at once and the table is never locked. Each
+# returns the ids it acted on; running jobs are never retried or deleted.
+CANCEL_JOBS = """
+WITH locked AS (
+    SELECT id FROM pqw_job
+    WHERE id = ANY($1::bigint[]) AND state NOT IN ('completed', 'cancelled', 'discarded')
+    ORDER BY id
+    FOR UPDATE SKIP LOCKED
+)
+UPDATE pqw_job j
+SET state = CASE WHEN j.state = 'running' THEN j.state ELSE 'cancelled'::pqw_job_state END,
+    finalized_at = CASE WHEN j.state = 'running' THEN NULL ELSE now() END,
+    metadata = j.metadata || jsonb_build_object('cancel_requested_at', now())
+FROM locked WHERE j.id = locked.id
+RETURNING j.id, j.state = 'running' AS running
+"""
+
+RETRY_JOBS = """
+WITH locked AS (
+    SELECT id FROM pqw_job
+    WHERE id = ANY($1::bigint[]) AND state <> 'running'
+    ORDER BY id
+    FOR UPDATE SKIP LOCKED
+)
+UPDATE pqw_job j
+SET state = 'available', scheduled_at = now(), finalized_at = NULL,
+    max_attempts = greatest(j.max_attempts, j.attempt + 1),
+    metadata = j.metadata - 'cancel_requested_at'
+FROM locked WHERE j.id = locked.id
+RETURNING j.id, false AS running
+"""
+
+DELETE_JOBS = """
+WITH locked AS (
+    SELECT id FROM pqw_job
+    WHERE id = ANY($1::bigint[]) AND state <> 'running'
+    ORDER BY id
+    FOR UPDATE SKIP LOCKED
+)
+DELETE FROM pqw_job j USING locked WHERE j.id = locked.id
+RETURNING j.id, false AS running
+"""
+
+# Whether this session may change jobs: a role with SELECT only gets a
+# read-only dashboard instead of errors on every key.
+CAN_WRITE = """
+SELECT has_table_privilege('pqw_job', 'UPDATE')
+   AND has_table_privilege('pqw_job', 'DELETE')
+   AND has_table_privilege('pqw_queue', 'INSERT')
+   AND has_table_privilege('pqw_queue', 'UPDATE') AS can_write
+"""

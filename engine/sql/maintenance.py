@@ -138,3 +138,44 @@ DELETE FROM pqw_job j USING doomed WHERE j.id = doomed.id
 """
 
 DELETE_OLD_THROUGHPUT = "DELETE FROM pqw_throughput WHERE second < now() - $1 * interval '1 second'"
+
+# Fold the job-count deltas committed so far (at most $1 rows) into the exact
+# per-(queue, state) counts, and the attempts they finished into the per-minute
+# outcomes of their queue; outcomes older than $2 seconds go. Deltas of
+# transactions still open are invisible here and stay for the next pass, so
+# each is folded exactly once. Only the leader folds, so no two writers meet on
+# a count row (and if two ever did, the row lock orders them).
+FOLD_JOB_COUNTS = """
+WITH moved AS (
+    DELETE FROM pqw_job_count_delta
+    WHERE ctid = ANY(ARRAY(SELECT ctid FROM pqw_job_count_delta LIMIT $1))
+    RETURNING queue, state, delta, entered, at
+),
+counted AS (
+    INSERT INTO pqw_job_count AS c (queue, state, n)
+    SELECT queue, state, sum(delta) FROM moved GROUP BY queue, state
+    ON CONFLICT (queue, state) DO UPDATE SET n = c.n + EXCLUDED.n
+    RETURNING 1
+),
+finished AS (
+    SELECT date_trunc('minute', at) AS minute, queue,
+           coalesce(sum(entered) FILTER (WHERE state = 'completed'), 0) AS completed,
+           coalesce(sum(entered) FILTER (WHERE state IN ('retryable', 'discarded')), 0) AS failed
+    FROM moved
+    GROUP BY 1, 2
+),
+outcomes AS (
+    INSERT INTO pqw_queue_outcome AS o (minute, queue, completed, failed)
+    SELECT minute, queue, completed, failed FROM finished WHERE completed + failed > 0
+    ON CONFLICT (minute, queue) DO UPDATE
+        SET completed = o.completed + EXCLUDED.completed, failed = o.failed + EXCLUDED.failed
+    RETURNING 1
+),
+pruned AS (
+    DELETE FROM pqw_queue_outcome WHERE minute < now() - $2 * interval '1 second' RETURNING 1
+)
+SELECT (SELECT count(*) FROM moved) AS moved,
+       (SELECT count(*) FROM counted) AS counted,
+       (SELECT count(*) FROM outcomes) AS outcomes,
+       (SELECT count(*) FROM pruned) AS pruned
+"""

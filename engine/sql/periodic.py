@@ -68,3 +68,18 @@ UPDATE pqw_periodic_job SET enabled = $2, updated_at = now() WHERE id = $1 RETUR
 """
 
 DELETE_PERIODIC = "DELETE FROM pqw_periodic_job WHERE id = $1 RETURNING id"
+
+# Run now: the leader's next periodic pass (within half a second) inserts its job.
+RUN_PERIODIC_NOW = """
+UPDATE pqw_periodic_job SET next_run_at = now(), updated_at = now() WHERE id = $1 RETURNING id
+"""
+
+# An operator's new schedule ($2 its text, $3 its spec, $4 its next run). A client
+# that defines the schedule in code writes its own again when it next starts.
+SET_PERIODIC_SCHEDULE = """
+UPDATE pqw_periodic_job
+SET schedule = $2, spec = $3::text::jsonb, next_run_at = $4,
+    last_error = NULL, last_error_at = NULL, updated_at = now()
+WHERE id = $1
+RETURNING id
+"""

@@ -159,20 +159,20 @@ async def test_pause_and_resume_the_selected_queue(dsn: str, conn: Any) -> None:
             return await conn.fetchval("SELECT paused_at FROM pqw_queue WHERE name = 'mail'")
 
         await pilot.press("p", "space")
-        assert cell(queues, "mail", "queue") == "mail pausing…"
+        assert cell(queues, "mail", "status") == "pausing…"
         await wait_for(paused_at, message="pqw_queue.paused_at set")
         await pilot.press("p")
-        await until(pilot, lambda: cell(queues, "mail", "queue") == "mail paused", "paused")
+        await until(pilot, lambda: cell(queues, "mail", "status") == "⏸ paused", "paused")
 
         await pilot.press("p", "P")
-        assert cell(queues, "mail", "queue") == "mail resuming…"
+        assert cell(queues, "mail", "status") == "resuming…"
 
         async def resumed() -> bool:
             return await paused_at() is None
 
         await wait_for(resumed, message="pqw_queue.paused_at cleared")
         await pilot.press("p")
-        await until(pilot, lambda: cell(queues, "mail", "queue") == "mail", "resumed")
+        await until(pilot, lambda: cell(queues, "mail", "status") == "▶ live", "resumed")
 
 
 async def test_refresh_pause_and_rate_keys(dsn: str, conn: Any) -> None:

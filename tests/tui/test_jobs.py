@@ -92,8 +92,8 @@ async def test_open_a_queue_and_filter_by_state_and_kind(dsn: str, conn: Any) ->
         prompt = app.screen.query_one(Input)
         assert prompt.has_focus
         # Keys that mean something on this screen are typed, not run.
-        await pilot.press(*"td.x")
-        assert prompt.value == "td.x"
+        await pilot.press(*"kind:td.x")
+        assert prompt.value == "kind:td.x"
         await pilot.press("enter")
         await until(pilot, lambda: shown(app) == {sms}, "td.x jobs only")
         assert await state_of(conn, sms) == "available"  # the "d" typed deleted nothing

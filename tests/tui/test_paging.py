@@ -75,10 +75,10 @@ async def test_a_failed_read_is_one_notification_and_keeps_the_rows() -> None:
     class FlakySource(SampleSource):
         fail = False
 
-        async def list_jobs(self, **kw: Any) -> list[Job]:
+        async def search_jobs(self, *args: Any, **kw: Any) -> list[Job]:
             if self.fail:
                 raise RuntimeError("relation pqw_job is locked")
-            return await super().list_jobs(**kw)
+            return await super().search_jobs(*args, **kw)
 
     source = FlakySource()
     app = PqwApp(source, refresh=0.1, frozen_now=SAMPLE_NOW)

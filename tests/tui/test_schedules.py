@@ -65,7 +65,7 @@ async def test_toggle_disables_then_enables_a_schedule(dsn: str, conn: Any) -> N
         assert app.internal_errors == []
 
 
-async def test_a_short_screen_shows_schedules_or_clients_as_focus_moves() -> None:
+async def test_a_short_screen_folds_the_bottom_panels_that_do_not_fit_but_the_focused_one() -> None:
     app = PqwApp(SampleSource(), frozen_now=SAMPLE_NOW)
     async with app.run_test(size=(80, 24)) as pilot:
         await until(pilot, lambda: app.overview is not None, "the first overview")
@@ -73,19 +73,19 @@ async def test_a_short_screen_shows_schedules_or_clients_as_focus_moves() -> Non
         assert isinstance(screen, DashboardScreen)
         schedules = screen.query_one("#schedules-panel")
         clients = screen.query_one("#clients-panel")
-        assert schedules.has_class("-folded") and not clients.has_class("-folded")
-        assert schedules.outer_size.height == 1
+        await until(pilot, lambda: clients.has_class("-folded"), "clients folded")
+        assert clients.outer_size.height == 1
 
-        await pilot.press("tab")  # workers → schedules
+        while not screen.query_one(ClientsTable).has_focus:
+            await pilot.press("tab")
+        await until(pilot, lambda: not clients.has_class("-folded"), "clients unfolded")
+        assert schedules.has_class("-folded")
+        assert clients.outer_size.height > 3
+
+        await pilot.press("shift+tab")  # clients → schedules
         assert screen.query_one(SchedulesTable).has_focus
         await until(pilot, lambda: not schedules.has_class("-folded"), "schedules unfolded")
-        assert clients.has_class("-folded")
-        assert schedules.outer_size.height > 3
 
-        await pilot.press("tab")  # schedules → clients
-        assert screen.query_one(ClientsTable).has_focus
-        await until(pilot, lambda: schedules.has_class("-folded"), "schedules folded again")
-
-        await pilot.resize_terminal(120, 40)
-        await until(pilot, lambda: not schedules.has_class("-folded"), "room for both")
-        assert not clients.has_class("-folded")
+        await pilot.resize_terminal(120, 50)
+        await until(pilot, lambda: not clients.has_class("-folded"), "room for every panel")
+        assert not schedules.has_class("-folded")

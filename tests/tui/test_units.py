@@ -230,7 +230,7 @@ def test_the_state_keys_and_help_cover_every_new_key() -> None:
         "Cancel the job (asks first)",
         "Run the job again now",
         "Delete the job (asks first)",
-        "Filter by job kind",
+        "Search: kind:email.*",
         "7 discarded",
         "Read the next page of older jobs",
     ):

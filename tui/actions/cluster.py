@@ -9,9 +9,12 @@ from typing import TYPE_CHECKING, Any
 from engine.admin import PeriodicInfo, QueueCounts, WorkerInfo
 from tui.actions.operator import run_operator_action
 from tui.data import pending
-from tui.data.pending import CONFIG, ENABLED, PAUSE, RUN, PendingChange
+from tui.data.feed import ActionFailed
+from tui.data.jobs_window import JobFilter
+from tui.data.pending import CONCURRENCY, CONFIG, ENABLED, PAUSE, RUN, SCHEDULE, PendingChange
 from tui.data.source import AdminCall
 from tui.screens.confirm import ConfirmationModal
+from tui.screens.prompt import PromptModal
 from tui.screens.reconfigure import ReconfigureScreen
 from tui.screens.worker import WorkerScreen
 
@@ -54,6 +57,8 @@ class ClusterActions:
     def request_worker(self, action: str, name: str) -> None:
         """Run the workers table's `action` ("toggle", "restart", "reconfigure", "open")
         on `name`."""
+        if action != "open" and self.app.refuse_if_read_only(f"{action.capitalize()} {name}"):
+            return
         run: dict[str, Callable[[str], None]] = {
             "toggle": self.toggle_worker,
             "restart": self.restart_worker,
@@ -125,6 +130,8 @@ class ClusterActions:
 
     def reconfigure_worker(self, name: str) -> None:
         app = self.app
+        if app.refuse_if_read_only(f"Reconfigure {name}"):
+            return
         worker = self.find_worker(name)
         if worker is None:
             self._no_worker(name)
@@ -149,6 +156,8 @@ class ClusterActions:
 
     def toggle_queue(self, name: str) -> None:
         app = self.app
+        if app.refuse_if_read_only(f"Pause or resume {name}"):
+            return
         queue = self.find_queue(name)
         if queue is None:
             app.notify(f"No queue named {name!r}", severity="warning", markup=False)
@@ -175,6 +184,8 @@ class ClusterActions:
 
     def toggle_schedule(self, schedule_id: str) -> None:
         app = self.app
+        if app.refuse_if_read_only(f"Enable or disable {schedule_id}"):
+            return
         schedule = self.find_schedule(schedule_id)
         if schedule is None:
             app.notify(f"No schedule with id {schedule_id!r}", severity="warning", markup=False)
@@ -198,3 +209,111 @@ class ClusterActions:
                 ENABLED,
                 pending.enabling(),
             )
+
+    # ------------------------------------------------------------------
+    # Live queue concurrency; schedules run now, edited, their runs
+    # ------------------------------------------------------------------
+
+    def set_concurrency(self, name: str) -> None:
+        app = self.app
+        queue = self.find_queue(name)
+        if queue is None:
+            app.notify(f"No queue named {name!r}", severity="warning", markup=False)
+            return
+        if app.refuse_if_read_only(f"Set the concurrency of {name}"):
+            return
+
+        async def save(text: str) -> tuple[int | None]:
+            value = text.strip()
+            if value in ("", "code"):
+                concurrency = None
+            elif value.isdigit():
+                concurrency = int(value)
+            else:
+                raise ActionFailed(f"not a number of slots: {value!r} (empty: each client's own)")
+            await app.feed.act(lambda admin: admin.set_queue_concurrency(name, concurrency))
+            return (concurrency,)
+
+        def saved(result: tuple[int | None] | None) -> None:
+            if result is None:
+                return
+            change = pending.setting_concurrency(result[0])
+            app.pending.queues.begin(name, CONCURRENCY, replace(change, settled_at=app.monotonic()))
+            app.repaint()
+            app.refresh_now()
+
+        current = "" if queue.concurrency is None else str(queue.concurrency)
+        about = (
+            f"Jobs of {name} each client runs at once, applied live by every client working "
+            "the queue (running jobs finish first when it goes down). Empty: each client's "
+            "own concurrency from its code."
+        )
+        app.push_screen(PromptModal(f"Concurrency of {name}", about, current, save), saved)
+
+    def request_schedule(self, action: str, schedule_id: str) -> None:
+        """The schedules table's `action` (toggle, run, edit, runs) on `schedule_id`."""
+        run: dict[str, Callable[[str], None]] = {
+            "toggle": self.toggle_schedule,
+            "run": self.run_schedule_now,
+            "edit": self.edit_schedule,
+            "runs": self.schedule_runs,
+        }
+        run[action](schedule_id)
+
+    def run_schedule_now(self, schedule_id: str) -> None:
+        app = self.app
+        if app.refuse_if_read_only(f"Run {schedule_id} now"):
+            return
+        if self.find_schedule(schedule_id) is None:
+            app.notify(f"No schedule with id {schedule_id!r}", severity="warning", markup=False)
+            return
+        run_operator_action(
+            app,
+            f"Run {schedule_id} now",
+            lambda admin: admin.run_periodic_now(schedule_id),
+            app.pending.schedules,
+            schedule_id,
+            ENABLED,
+            pending.running_now(),
+        )
+
+    def edit_schedule(self, schedule_id: str) -> None:
+        app = self.app
+        schedule = self.find_schedule(schedule_id)
+        if schedule is None:
+            app.notify(f"No schedule with id {schedule_id!r}", severity="warning", markup=False)
+            return
+        if app.refuse_if_read_only(f"Edit {schedule_id}"):
+            return
+
+        async def save(text: str) -> str:
+            return await app.feed.act(lambda admin: admin.set_periodic_schedule(schedule_id, text))
+
+        def saved(described: str | None) -> None:
+            if described is None:
+                return
+            change = pending.rescheduling(described)
+            app.pending.schedules.begin(
+                schedule_id, SCHEDULE, replace(change, settled_at=app.monotonic())
+            )
+            app.repaint()
+            app.refresh_now()
+
+        about = (
+            "every 30s · every 5m · 2h · cron 0 2 * * * · cron 0 2 * * * Europe/Berlin. "
+            "Checked as every(...) and cron(...) check it; the next run follows the new "
+            "schedule. A client that defines it in code writes its own back when it restarts."
+        )
+        app.push_screen(
+            PromptModal(f"Schedule of {schedule_id}", about, schedule.schedule, save), saved
+        )
+
+    def schedule_runs(self, schedule_id: str) -> None:
+        schedule = self.find_schedule(schedule_id)
+        if schedule is None:
+            return
+        self.app.open_search(
+            JobFilter(
+                queue=schedule.queue, kind=schedule.kind, metadata={"periodic_id": schedule_id}
+            )
+        )

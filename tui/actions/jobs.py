@@ -5,11 +5,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from engine.admin import FINAL_STATES, Job, JobState
+from engine.admin import FINAL_STATES, BulkStep, Job, JobQuery, JobState
 from tui.actions.operator import run_operator_action
 from tui.data import pending
+from tui.data.feed import ActionFailed
+from tui.data.jobs_window import JobFilter
 from tui.data.pending import JOB
+from tui.data.search import describe_filter, to_query
 from tui.data.source import AdminCall
+from tui.screens.bulk import BulkModal, BulkOutcome
 from tui.screens.confirm import ConfirmationModal
 
 if TYPE_CHECKING:
@@ -28,6 +32,8 @@ class JobActions:
         self.app = app
 
     def request(self, action: str, job: Job) -> None:
+        if self.app.refuse_if_read_only(f"{action.capitalize()} job {job.id}"):
+            return
         run: dict[str, Callable[[Job], None]] = {
             "cancel": self.cancel,
             "retry": self.retry,
@@ -84,3 +90,84 @@ class JobActions:
         run_operator_action(
             self.app, what, calls[action], self.app.pending.jobs, str(job_id), JOB, change
         )
+
+    # ------------------------------------------------------------------
+    # Many jobs at once
+    # ------------------------------------------------------------------
+
+    def bulk(self, action: str, where: JobFilter, marked: list[int]) -> None:
+        """`action` on the marked jobs or, none marked, on every job `where` matches:
+        counted, asked about with the count, then run in batches with progress."""
+        app = self.app
+        if app.refuse_if_read_only(f"{action.capitalize()} jobs"):
+            return
+        verb = {"cancel": "cancelled", "retry": "retried", "delete": "deleted"}[action]
+        query = to_query(where)
+
+        async def ask() -> None:
+            if marked:
+                n, what = (
+                    len(marked),
+                    f"the {len(marked):,} marked job{'s' if len(marked) != 1 else ''}",
+                )
+            else:
+                try:
+                    count = await app.feed.read(lambda admin: admin.count_jobs(query))
+                except ActionFailed as exc:
+                    app.notify(str(exc), title="Jobs not counted", severity="error", markup=False)
+                    return
+                if count.n == 0:
+                    app.notify("No jobs match the filter", severity="warning", markup=False)
+                    return
+                n = count.n
+                at_least = "" if count.exact else "at least "
+                what = f"{at_least}{count.n:,} {describe_filter(where)}"
+            outcome = BULK_OUTCOMES[action]
+            self._ask(
+                f"{action.capitalize()} {n:,} job{'s' if n != 1 else ''}?",
+                f"{what[0].upper()}{what[1:]}.\n{outcome}\nIt runs in batches of "
+                "1,000 and can be stopped between them (esc).",
+                f"{action.capitalize()} {n:,}",
+                lambda: self._run_bulk(action, verb, query, marked, n),
+            )
+
+        app.run_worker(ask(), name="bulk-count", group="actions", exit_on_error=False)
+
+    def _run_bulk(
+        self, action: str, verb: str, query: JobQuery, marked: list[int], total: int
+    ) -> None:
+        app = self.app
+
+        async def batch(below: int | None) -> BulkStep:
+            return await app.feed.act(
+                lambda admin: admin.bulk_step(
+                    action, query=None if marked else query, ids=marked or None, below=below
+                )
+            )
+
+        def finished(outcome: BulkOutcome | None) -> None:
+            if outcome is None:
+                return
+            said = f"{outcome.acted:,} jobs {verb}"
+            if outcome.skipped:
+                said += f", {outcome.skipped:,} left as they were (running or held by a worker)"
+            if outcome.error is not None:
+                app.notify(
+                    f"{said}; then: {outcome.error}",
+                    title="Bulk action failed",
+                    severity="error",
+                    markup=False,
+                )
+            else:
+                title = "Bulk action stopped" if outcome.cancelled else "Bulk action done"
+                app.notify(said, title=title, markup=False)
+            app.refresh_now()
+
+        app.push_screen(BulkModal(f"{action.capitalize()} jobs", total, batch, verb), finished)
+
+
+BULK_OUTCOMES = {
+    "cancel": "Waiting ones are cancelled; running ones are asked to stop.",
+    "retry": "Each runs again now (running ones are left alone).",
+    "delete": "They are removed for good, args and errors too (running ones are left alone).",
+}

@@ -26,6 +26,8 @@ def run_operator_action(
     A refusal (the engine's one-line reason) is a notification; the row goes
     back to what the database says.
     """
+    if app.refuse_if_read_only(what):
+        return
     changes.begin(key, aspect, change)
     app.repaint()
 

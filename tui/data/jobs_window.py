@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any
 
 from engine.admin import Job, JobState
 
@@ -20,11 +21,24 @@ MAX_ROWS = 500
 
 @dataclass(frozen=True)
 class JobFilter:
-    """What the jobs screen lists: one queue (or every queue), a state, a kind."""
+    """What the jobs screen lists: one queue (or every queue), a state, a kind (exact, or
+    a prefix: "email.*"), and the `/` search: args and metadata it contains, an id, text."""
 
     queue: str | None = None
     state: JobState | None = None
     kind: str | None = None
+    args: dict[str, Any] | None = None
+    metadata: dict[str, Any] | None = None
+    text: str | None = None
+    job_id: int | None = None
+    # Several states at once (the failures view: retryable and discarded); `state` wins.
+    states: tuple[JobState, ...] = ()
+
+    @property
+    def searching(self) -> bool:
+        return any(
+            v is not None for v in (self.kind, self.args, self.metadata, self.text, self.job_id)
+        )
 
 
 # list_jobs(filter, before_id, limit): newest first, ids below before_id.

@@ -32,7 +32,9 @@ RUN = "run"
 CONFIG = "config"
 # The one aspect of a queue, of a schedule, and of a job, an operator changes.
 PAUSE = "pause"
+CONCURRENCY = "concurrency"
 ENABLED = "enabled"
+SCHEDULE = "schedule"
 JOB = "job"
 
 _LIVE_RUN = LIVE_RUN_STATUSES
@@ -79,6 +81,20 @@ def pausing() -> PendingChange[QueueCounts]:
 
 def resuming() -> PendingChange[QueueCounts]:
     return PendingChange("resuming…", lambda q: not q.paused, target=False)
+
+
+def setting_concurrency(concurrency: int | None) -> PendingChange[QueueCounts]:
+    label = f"→{concurrency}…" if concurrency is not None else "→code…"
+    return PendingChange(label, lambda q: q.concurrency == concurrency)
+
+
+def running_now() -> PendingChange[PeriodicInfo]:
+    # Confirmed by the next read after the action: the leader inserts its job at once.
+    return PendingChange("running…", lambda p: True)
+
+
+def rescheduling(text: str) -> PendingChange[PeriodicInfo]:
+    return PendingChange(f"→ {text}…", lambda p: p.schedule == text)
 
 
 def enabling() -> PendingChange[PeriodicInfo]:

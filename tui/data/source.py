@@ -46,8 +46,17 @@ class Connector(Protocol):
 class AdminSource:
     """The engine's Admin over a small asyncpg pool, opened lazily and reopened after a loss."""
 
-    def __init__(self, dsn: str, *, pool_size: int = 3) -> None:
+    def __init__(
+        self,
+        dsn: str,
+        *,
+        direct_dsn: str | None = None,
+        pool_mode: str | None = None,
+        pool_size: int = 3,
+    ) -> None:
         self._dsn = dsn
+        self._direct_dsn = direct_dsn
+        self._pool_mode = pool_mode
         self._pool_size = pool_size
         self._admin: Admin | None = None
 
@@ -62,7 +71,11 @@ class AdminSource:
     async def open(self) -> Admin:
         if self._admin is None:
             self._admin = await Admin.connect(
-                self._dsn, pool_size=self._pool_size, application_name="pqw-tui"
+                self._dsn,
+                direct_dsn=self._direct_dsn,
+                pool_mode=self._pool_mode,
+                pool_size=self._pool_size,
+                application_name="pqw-tui",
             )
         return self._admin
 

@@ -2,36 +2,40 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from typing import Any
 
 from engine.admin import (
-    LIVE_RUN_STATUSES,
     AdminApi,
+    BulkStep,
     ConfigVersion,
+    FailureGroup,
     InvalidJobOption,
     Job,
+    JobCount,
+    JobQuery,
     JobState,
     NotFound,
     Overview,
-    WorkerDetail,
+    PeriodicInfo,
+    RunningJobInfo,
     WorkerInfo,
-    WorkerLogLine,
-    WorkerRun,
-    WorkerState,
     WorkerStatus,
     describe_dsn,
+    parse_schedule,
     validate_config,
 )
 from tui.dev.sample_cluster import SAMPLE_NOW, sample_overview
 from tui.dev.sample_jobs import sample_jobs
 from tui.dev.sample_memory import sample_configs, sample_logs, sample_runs, sample_states
+from tui.dev.sample_worker_memory import SampleWorkerMemory
 
 SAMPLE_DSN = "postgresql://pqw@db.internal:5432/orders"
 SAMPLE_DATABASE = describe_dsn(SAMPLE_DSN)
 
 
-class SampleSource:
+class SampleSource(SampleWorkerMemory):
     """The sample cluster as an AdminApi, and its own Connector; actions change it in memory."""
 
     def __init__(self, overview: Overview | None = None, jobs: list[Job] | None = None) -> None:
@@ -42,6 +46,7 @@ class SampleSource:
         self._configs = sample_configs(SAMPLE_NOW)
         self.logs = sample_logs(SAMPLE_NOW)
         self.actor = "ops@bastion"
+        self.writable = True  # False: the role of a read-only operator
 
     @property
     def database(self) -> str:
@@ -109,80 +114,6 @@ class SampleSource:
         kept = ConfigVersion(version, valid, self.actor, self._overview.now)
         self._configs[name] = [kept, *self._configs.get(name, [])]
         return version
-
-    # ------------------------------------------------------------------
-    # What workers remember
-    # ------------------------------------------------------------------
-
-    def _worker(self, name: str) -> WorkerInfo:
-        found = next((w for w in self._overview.workers if w.name == name), None)
-        if found is None:
-            raise NotFound(f"no persistent worker named {name!r}")
-        return found
-
-    async def worker_state(self, name: str) -> WorkerState:
-        self._worker(name)
-        none = WorkerState(name, None, 0, 0, None, None, None, None, None, None, SAMPLE_NOW)
-        return self._states.get(name, none)
-
-    async def reset_worker_state(self, name: str) -> WorkerState:
-        worker = self._worker(name)
-        if worker.status in LIVE_RUN_STATUSES:
-            raise InvalidJobOption(
-                f"persistent worker {name!r} has a run under way (job {worker.job_id}): "
-                "stop the worker and let the run end, then reset its state"
-            )
-        old = await self.worker_state(name)
-        reset = replace(
-            old,
-            state=None,
-            version=old.version + 1,
-            size=0,
-            run=None,
-            job_id=None,
-            client_id=None,
-            checkpointed_at=None,
-            reset_at=SAMPLE_NOW,
-            reset_by=self.actor,
-        )
-        self._states[name] = reset
-        return reset
-
-    async def worker_runs(self, name: str, limit: int = 50) -> list[WorkerRun]:
-        self._worker(name)
-        return self._runs.get(name, [])[:limit]
-
-    async def worker_log(
-        self, name: str, *, after: int | None = None, limit: int = 200
-    ) -> list[WorkerLogLine]:
-        self._worker(name)
-        lines = [x for x in self.logs.get(name, []) if after is None or x.seq > after]
-        return lines[-limit:]
-
-    async def worker_configs(self, name: str, limit: int = 20) -> list[ConfigVersion]:
-        self._worker(name)
-        return self._configs.get(name, [])[:limit]
-
-    async def worker_detail(
-        self,
-        name: str,
-        *,
-        state_version: int | None = None,
-        log_after: int | None = None,
-        log_limit: int = 200,
-        runs: int = 30,
-        configs: int = 20,
-    ) -> WorkerDetail:
-        state = await self.worker_state(name)
-        if state_version is not None and state.version == state_version:
-            state = replace(state, state=None, included=False)
-        return WorkerDetail(
-            worker=self._worker(name),
-            state=state,
-            runs=await self.worker_runs(name, runs),
-            configs=await self.worker_configs(name, configs),
-            log=await self.worker_log(name, after=log_after, limit=log_limit),
-        )
 
     async def pause_queue(self, name: str) -> None:
         self._change_queue(name, True)
@@ -253,3 +184,124 @@ class SampleSource:
             raise InvalidJobOption(f"job {job_id} is running: cancel it before deleting it")
         del self._jobs[job_id]
         return job
+
+    # ------------------------------------------------------------------
+    # Queues, schedules, search and bulk, in memory
+    # ------------------------------------------------------------------
+
+    async def set_queue_concurrency(self, name: str, concurrency: int | None) -> None:
+        queues = [
+            replace(q, concurrency=concurrency) if q.queue == name else q
+            for q in self._overview.queues
+        ]
+        self._overview = replace(self._overview, queues=queues)
+
+    async def can_write(self) -> bool:
+        return self.writable
+
+    async def run_periodic_now(self, schedule_id: str) -> None:
+        self._find_periodic(schedule_id)
+
+    async def set_periodic_schedule(self, schedule_id: str, schedule: str) -> str:
+        self._find_periodic(schedule_id)
+        described = parse_schedule(schedule).describe()
+        periodic = [
+            replace(p, schedule=described) if p.id == schedule_id else p
+            for p in self._overview.periodic
+        ]
+        self._overview = replace(self._overview, periodic=periodic)
+        return described
+
+    def _find_periodic(self, schedule_id: str) -> PeriodicInfo:
+        for p in self._overview.periodic:
+            if p.id == schedule_id:
+                return p
+        raise NotFound(f"no periodic schedule with id {schedule_id!r}")
+
+    async def periodic_runs(self, schedule_id: str, limit: int = 10) -> list[Job]:
+        schedule = self._find_periodic(schedule_id)
+        return await self.search_jobs(JobQuery(kind=schedule.kind), limit=limit)
+
+    async def list_running_jobs(
+        self, *, min_running: float = 0.0, limit: int = 100
+    ) -> list[RunningJobInfo]:
+        return self._overview.long_running[:limit]
+
+    def _matching(self, query: JobQuery) -> list[Job]:
+        return [
+            j for j in sorted(self._jobs.values(), key=lambda j: -j.id) if job_matches(j, query)
+        ]
+
+    async def search_jobs(
+        self,
+        query: JobQuery,
+        *,
+        after: Job | None = None,
+        before_id: int | None = None,
+        limit: int = 50,
+    ) -> list[Job]:
+        jobs = self._matching(query)
+        below = after.id if after is not None else before_id
+        if below is not None:
+            jobs = [j for j in jobs if j.id < below]
+        return jobs[:limit]
+
+    async def count_jobs(self, query: JobQuery) -> JobCount:
+        return JobCount(len(self._matching(query)))
+
+    async def failure_groups(self, queue: str | None = None) -> list[FailureGroup]:
+        groups: dict[tuple[str, str], list[Job]] = {}
+        for j in self._matching(
+            JobQuery(queue=queue, states=(JobState.RETRYABLE, JobState.DISCARDED))
+        ):
+            error = str(j.errors[-1].get("error", "")) if j.errors else ""
+            groups.setdefault((j.kind, error.splitlines()[0] if error else ""), []).append(j)
+        return [
+            FailureGroup(
+                kind=kind,
+                error=error,
+                jobs=len(jobs),
+                retryable=sum(j.state is JobState.RETRYABLE for j in jobs),
+                discarded=sum(j.state is JobState.DISCARDED for j in jobs),
+                queues=sorted({j.queue for j in jobs}),
+                last_failed_at=max(j.finalized_at or j.created_at for j in jobs),
+                newest_id=max(j.id for j in jobs),
+            )
+            for (kind, error), jobs in groups.items()
+        ]
+
+    async def bulk_step(
+        self,
+        action: str,
+        *,
+        query: JobQuery | None = None,
+        ids: list[int] | None = None,
+        below: int | None = None,
+    ) -> BulkStep:
+        chosen = ids if ids is not None else [j.id for j in self._matching(query or JobQuery())]
+        acted = 0
+        for job_id in chosen:
+            act = {"cancel": self.cancel_job, "retry": self.retry_job, "delete": self.delete_job}
+            try:
+                await act[action](job_id)
+                acted += 1
+            except (InvalidJobOption, NotFound):
+                pass
+        return BulkStep(acted, len(chosen) - acted, None)
+
+
+def job_matches(job: Job, query: JobQuery) -> bool:
+    """What Admin.search_jobs selects, for jobs in memory."""
+    kind = query.kind
+    return (
+        (query.queue is None or job.queue == query.queue)
+        and (not query.states or job.state in query.states)
+        and (
+            kind is None
+            or (job.kind.startswith(kind[:-1]) if kind.endswith("*") else job.kind == kind)
+        )
+        and (query.job_id is None or job.id == query.job_id)
+        and all(job.args.get(k) == v for k, v in (query.args or {}).items())
+        and all(job.metadata.get(k) == v for k, v in (query.metadata or {}).items())
+        and (query.text is None or query.text.lower() in json.dumps(job.args).lower())
+    )

@@ -12,10 +12,12 @@ from typing import Any
 
 from engine.admin import (
     ClientInfo,
+    Job,
     JobState,
     LeaderInfo,
     Overview,
     QueueCounts,
+    RunningJobInfo,
     WorkerInfo,
     WorkerStatus,
 )
@@ -192,22 +194,73 @@ def sample_queues() -> list[QueueCounts]:
                 s.SCHEDULED: 42,
                 s.RUNNING: 20,
                 s.RETRYABLE: 3,
-                s.COMPLETED: 1_240_000,
+                s.COMPLETED: 1_240_337,
                 s.CANCELLED: 17,
                 s.DISCARDED: 2,
             },
-            frozenset({s.COMPLETED}),
+            oldest_available_at=_ago(4),
+            completed_recently=8_412,
+            failed_recently=9,
+            now=SAMPLE_NOW,
         ),
         QueueCounts(
             "mail",
             {s.AVAILABLE: 310, s.SCHEDULED: 5, s.COMPLETED: 8_712, s.DISCARDED: 1},
             paused=True,
+            oldest_available_at=_ago(754),
+            completed_recently=0,
+            now=SAMPLE_NOW,
         ),
         QueueCounts(
             "media",
             {s.AVAILABLE: 12, s.RUNNING: 4, s.RETRYABLE: 1, s.COMPLETED: 3_306, s.CANCELLED: 4},
+            concurrency=2,
+            oldest_available_at=_ago(38),
+            completed_recently=61,
+            failed_recently=19,
+            now=SAMPLE_NOW,
         ),
-        QueueCounts("persistent", {s.RUNNING: 3, s.SCHEDULED: 1, s.CANCELLED: 6}),
+        QueueCounts("persistent", {s.RUNNING: 3, s.SCHEDULED: 1, s.CANCELLED: 6}, now=SAMPLE_NOW),
+    ]
+
+
+def sample_long_running(clients: list[ClientInfo]) -> list[RunningJobInfo]:
+    """Two long jobs: River's recipe loop heartbeating well, and one whose runner went quiet."""
+    a, b, _ = clients
+
+    def running(
+        job_id: int,
+        kind: str,
+        queue: str,
+        client: ClientInfo,
+        ran: float,
+        beat: float,
+        **metadata: Any,
+    ) -> RunningJobInfo:
+        job = Job(
+            id=job_id,
+            kind=kind,
+            args={"feed": "orders"} if kind == "feed.follow" else {"day": "2026-03-13"},
+            queue=queue,
+            priority=1,
+            state=JobState.RUNNING,
+            attempt=1,
+            max_attempts=25,
+            created_at=_ago(ran + 1),
+            scheduled_at=_ago(ran + 1),
+            attempted_at=_ago(ran),
+            finalized_at=None,
+            errors=[],
+            metadata=metadata,
+            tags=[],
+            attempted_by=[client.id],
+            heartbeat_at=_ago(beat),
+        )
+        return RunningJobInfo(job, 30.0, client.id, client.host, client.pid, SAMPLE_NOW)
+
+    return [
+        running(88_102, "feed.follow", "default", a, 26_400, 1, periodic_id="feed.follow"),
+        running(90_044, "report.build", "default", b, 1_930, 41, periodic_id="report.build"),
     ]
 
 
@@ -230,4 +283,5 @@ def sample_overview() -> Overview:
         workers=sample_workers(clients),
         throughput=sample_throughput(),
         periodic=sample_periodic(SAMPLE_NOW),
+        long_running=sample_long_running(clients),
     )

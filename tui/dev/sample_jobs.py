@@ -144,6 +144,20 @@ def sample_periodic(now: datetime) -> list[PeriodicInfo]:
 
     return [
         PeriodicInfo(
+            "billing.sync",
+            "billing.sync",
+            "every 300s",
+            {},
+            True,
+            at(-95),
+            at(-395),
+            90_012,
+            last_outcome="inserted",
+            last_job_state=JobState.AVAILABLE,
+            queue="billing",
+            runners=0,
+        ),
+        PeriodicInfo(
             "ledger.close",
             "ledger.close",
             "cron 0 2 * * * UTC",
@@ -152,6 +166,10 @@ def sample_periodic(now: datetime) -> list[PeriodicInfo]:
             at(59_587),
             at(-26_813),
             88_412,
+            last_outcome="inserted",
+            last_job_state=JobState.COMPLETED,
+            queue="default",
+            runners=2,
         ),
         PeriodicInfo(
             "report.build",
@@ -161,7 +179,12 @@ def sample_periodic(now: datetime) -> list[PeriodicInfo]:
             True,
             at(12),
             at(-18),
-            90_302,
+            90_044,
+            last_outcome="skipped",
+            skips=14,
+            last_job_state=JobState.RUNNING,
+            queue="default",
+            runners=2,
         ),
         PeriodicInfo(
             "search.reindex",
@@ -172,5 +195,9 @@ def sample_periodic(now: datetime) -> list[PeriodicInfo]:
             at(-1_250),
             at(-4_850),
             89_977,
+            last_outcome="inserted",
+            last_job_state=JobState.COMPLETED,
+            queue="default",
+            runners=2,
         ),
     ]

@@ -1,4 +1,5 @@
-"""The main screen: status line, outage banner, queues, persistent workers, schedules, clients."""
+"""The main screen: status line, outage banner, queues, persistent workers, long-running jobs,
+schedules, clients."""
 
 from __future__ import annotations
 
@@ -17,18 +18,22 @@ from tui.screens.live import LiveScreen
 from tui.widgets.banner import Banner
 from tui.widgets.clients_table import ClientsTable
 from tui.widgets.keyed_table import KeyedTable
+from tui.widgets.long_running_table import LongRunningTable
 from tui.widgets.queues_table import QueuesTable
 from tui.widgets.schedules_table import SchedulesTable
 from tui.widgets.status_bar import StatusBar
 from tui.widgets.throughput import Throughput
 from tui.widgets.workers_table import WorkersTable
 
-# Below this many rows the schedules and clients panels share the bottom: the
-# one last focused shows, the other folds to its title line (tab reaches it).
-SHORT_BELOW = 30
-
 # The panels that share the bottom of a short screen, and their titles.
-BOTTOM_PANELS = {"schedules-panel": "Schedules", "clients-panel": "Clients"}
+BOTTOM_PANELS = {
+    "long-panel": "Long-running jobs",
+    "schedules-panel": "Schedules",
+    "clients-panel": "Clients",
+}
+# Which bottom panel folds first when the screen is too short for all of them
+# (the one last focused never folds; tab reaches a folded one).
+FOLD_ORDER = ("clients-panel", "long-panel", "schedules-panel")
 
 
 @dataclass(frozen=True)
@@ -49,7 +54,8 @@ class DashboardScreen(LiveScreen):
     def __init__(self) -> None:
         super().__init__(id="dashboard")
         self._data: DashboardData | None = None
-        self._bottom = "clients-panel"  # which of BOTTOM_PANELS shows on a short screen
+        # The bottom panel the operator last focused: it stays open on a short screen.
+        self._bottom: str | None = None
 
     def compose(self) -> ComposeResult:
         yield StatusBar(id="status-bar")
@@ -61,6 +67,9 @@ class DashboardScreen(LiveScreen):
         with Vertical(id="workers-panel", classes="panel") as panel:
             panel.border_title = "Persistent workers"
             yield WorkersTable(id="workers")
+        with Vertical(id="long-panel", classes="panel") as panel:
+            panel.border_title = "Long-running jobs"
+            yield LongRunningTable(id="long-running")
         with Vertical(id="schedules-panel", classes="panel") as panel:
             panel.border_title = "Schedules"
             yield SchedulesTable(id="schedules")
@@ -94,12 +103,32 @@ class DashboardScreen(LiveScreen):
 
     @guarded
     def _fold(self) -> None:
-        short = self.size.height < SHORT_BELOW
+        """Fold bottom panels to their title line, least useful first, until the screen
+        holds the rest without scrolling; the one the operator last focused stays open."""
+        height = self.size.height
+        if height <= 0:
+            return
+        queues = self.query_one(QueuesTable)
+        workers = self.query_one(WorkersTable)
+        banner = 1 if self.query_one(Banner).display else 0
+        used = 2 + banner + min(queues.row_count, 10) + 4 + min(workers.row_count, 16) + 3
+        panels = {panel_id: self.query_one(f"#{panel_id}", Vertical) for panel_id in BOTTOM_PANELS}
+        shown = [p for p, panel in panels.items() if panel.display]
+
+        def wanted(panel_id: str) -> int:
+            rows = panels[panel_id].query_one(KeyedTable).row_count
+            return min(max(rows, 1), 8) + 3
+
+        folded: set[str] = set()
+        for panel_id in FOLD_ORDER:
+            if sum(1 if p in folded else wanted(p) for p in shown) <= height - used:
+                break
+            if panel_id in shown and panel_id != self._bottom:
+                folded.add(panel_id)
         for panel_id, title in BOTTOM_PANELS.items():
-            panel = self.query_one(f"#{panel_id}", Vertical)
-            folded = short and panel_id != self._bottom
-            panel.set_class(folded, "-folded")
-            panel.border_title = f"{title} ▸ tab to show" if folded else title
+            panel = panels[panel_id]
+            panel.set_class(panel_id in folded, "-folded")
+            panel.border_title = f"{title} ▸ tab to show" if panel_id in folded else title
 
     # ------------------------------------------------------------------
     # Painting
@@ -131,6 +160,11 @@ class DashboardScreen(LiveScreen):
                 overview.periodic, data.now, data.schedule_changes, palette
             )
             self.query_one(ClientsTable).show(overview.clients, data.now, palette)
+            # Shown only while some job runs long (a panel of nothing is noise).
+            long_panel = self.query_one("#long-panel", Vertical)
+            long_panel.display = bool(overview.long_running)
+            self.query_one(LongRunningTable).show(overview.long_running, data.now, palette)
+        self._fold()
 
     def selected_worker(self) -> str | None:
         return self.query_one(WorkersTable).selected_key

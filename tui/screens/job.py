@@ -22,6 +22,10 @@ from tui.widgets.status_bar import StatusBar
 class JobScreen(LiveScreen):
     AUTO_FOCUS = "#job-panel"
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        # Read-only: the actions that change jobs are hidden (and refused).
+        return not (self.pqw.read_only and action in frozenset({"request"}))
+
     BINDINGS = [
         Binding("x", "request('cancel')", "Cancel", tooltip="Cancel the job (asks first)"),
         Binding("t", "request('retry')", "Retry", tooltip="Run the job again now"),

@@ -15,6 +15,14 @@ from tui import formatting as fmt
 from tui.data.feed import ActionFailed, backoff_delay
 from tui.data.jobs_window import PAGE, JobFilter, JobsPage, read_window, window_floor
 from tui.data.poller import Poller
+from tui.data.search import (
+    FAILURES,
+    SearchError,
+    describe_filter,
+    parse_search,
+    search_line,
+    to_query,
+)
 from tui.guard import guarded
 from tui.screens.job import JobScreen
 from tui.screens.live import LiveScreen
@@ -25,19 +33,41 @@ from tui.widgets.kind_filter import KindFilter
 from tui.widgets.status_bar import StatusBar
 
 
-def describe(where: JobFilter) -> str:
-    """ "retryable email.send jobs in mail": what the filter selects, in words."""
-    words = [str(w) for w in (where.state, where.kind) if w is not None]
-    words += ["jobs", f"in {where.queue}" if where.queue is not None else "in any queue"]
-    return " ".join(words)
-
-
 class JobsScreen(LiveScreen):
     AUTO_FOCUS = "#jobs"
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        # Read-only: the actions that change jobs are hidden (and refused).
+        return not (self.pqw.read_only and action in frozenset({"bulk"}))
+
     BINDINGS = [
         Binding("escape", "back", "Back", tooltip="Back to the dashboard"),
-        Binding("slash", "filter_kind", "Kind", key_display="/", tooltip="Filter by job kind"),
+        Binding(
+            "slash",
+            "filter_kind",
+            "Search",
+            key_display="/",
+            tooltip="Search: kind:email.* args.customer=7 meta.team=ops id:123, or text in args",
+        ),
+        Binding("f", "failures", "Failures", tooltip="Retryable and discarded jobs of every queue"),
+        Binding(
+            "X",
+            "bulk('cancel')",
+            "Cancel all",
+            tooltip="Cancel the marked jobs, or all shown by the filter",
+        ),
+        Binding(
+            "T",
+            "bulk('retry')",
+            "Retry all",
+            tooltip="Retry the marked jobs, or all shown by the filter",
+        ),
+        Binding(
+            "D",
+            "bulk('delete')",
+            "Delete all",
+            tooltip="Delete the marked jobs, or all shown by the filter",
+        ),
         Binding("m", "more", "More", tooltip="Read the next page of older jobs"),
         Binding("0", "state('all')", "State", key_display="0-7", tooltip="Jobs in every state"),
         *(
@@ -94,13 +124,7 @@ class JobsScreen(LiveScreen):
 
     async def _list_jobs(self, where: JobFilter, before: int | None, limit: int) -> list[Job]:
         return await self.pqw.feed.read(
-            lambda admin: admin.list_jobs(
-                queue=where.queue,
-                state=where.state,
-                kind=where.kind,
-                before_id=before,
-                limit=limit,
-            )
+            lambda admin: admin.search_jobs(to_query(where), before_id=before, limit=limit)
         )
 
     async def _read(self) -> float | None:
@@ -148,10 +172,14 @@ class JobsScreen(LiveScreen):
         app = self.pqw
         panel = self.query_one("#jobs-panel", Vertical)
         queue = self.where.queue
-        # Text, never markup: queues and kinds are whatever users named them.
+        # Text, never markup: queues, kinds and searches are whatever users typed.
         title = f"Jobs in {queue}" if queue is not None else "Jobs in every queue"
-        kind = f" · kind {fmt.one_line(self.where.kind, 60)}" if self.where.kind else ""
-        panel.border_title = Text(title + kind)
+        if self.where.states == FAILURES and self.where.state is None:
+            title = "Failures in every queue" if queue is None else f"Failures in {queue}"
+        search = search_line(self.where)
+        if search:
+            title += f" · {fmt.one_line(search, 60)}"
+        panel.border_title = Text(title)
         self.query_one(FilterBar).show(self.where)
         jobs = self.page.jobs if self.page is not None else []
         self.table.show(jobs, app.display_now(), app.pending.jobs.labels(), self.palette)
@@ -159,9 +187,16 @@ class JobsScreen(LiveScreen):
         empty = self.page is not None and not jobs
         panel.set_class(empty, "-empty")
         if empty:
-            self.query_one("#jobs-empty", Static).update(Text(f"No {describe(self.where)}."))
+            self.query_one("#jobs-empty", Static).update(Text(f"No {describe_filter(self.where)}."))
 
     def _summary(self) -> str:
+        marked = len(self.table.marked)
+        summary = self._page_summary()
+        if marked:
+            summary = f"{marked} marked (X T D act on them) · {summary}"
+        return summary
+
+    def _page_summary(self) -> str:
         if self._error is not None:
             return f"⚠ not refreshed: {self._error}"
         if self.page is None:
@@ -195,12 +230,27 @@ class JobsScreen(LiveScreen):
         self.set_filter(replace(self.where, state=state))
 
     def action_filter_kind(self) -> None:
-        self.query_one(KindFilter).open(self.where.kind, self._kinds_seen)
+        self.query_one(KindFilter).open(search_line(self.where), self._kinds_seen)
 
     @guarded
     def on_kind_filter_chosen(self, message: KindFilter.Chosen) -> None:
         self.table.focus()
-        self.set_filter(replace(self.where, kind=message.kind))
+        try:
+            where = parse_search(message.kind or "", self.where)
+        except SearchError as exc:
+            self.notify(str(exc), title="Search not understood", severity="error", markup=False)
+            return
+        self.set_filter(where)
+
+    def action_failures(self) -> None:
+        """Failures across queues: retryable and discarded, newest first, by cause."""
+        self.set_filter(JobFilter(states=FAILURES))
+
+    def action_bulk(self, action: str) -> None:
+        self.pqw.job_actions.bulk(action, self.where, sorted(self.table.marked))
+
+    def on_jobs_table_marks_changed(self) -> None:
+        self._paint()
 
     def on_kind_filter_closed(self) -> None:
         self.table.focus()
@@ -210,7 +260,7 @@ class JobsScreen(LiveScreen):
             return
         if not self.page.more:
             self.notify(
-                f"All {len(self.page.jobs)} {describe(self.where)} are shown",
+                f"All {len(self.page.jobs)} {describe_filter(self.where)} are shown",
                 timeout=3,
                 markup=False,
             )

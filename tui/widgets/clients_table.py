@@ -15,12 +15,13 @@ from tui.widgets.keyed_table import Cell, KeyedTable
 class ClientsTable(KeyedTable):
     COLUMNS = (
         ("host", "Host"),
+        ("role", "Role"),
         ("pid", Text("PID", justify="right")),
         ("queues", "Queues"),
-        ("started", "Started"),
-        ("heartbeat", "Heartbeat"),
-        ("role", "Role"),
+        ("started", Text("Up", justify="right")),
+        ("heartbeat", Text("Heartbeat", justify="right")),
     )
+    DROP_FIRST = ("started", "pid")
 
     def show(self, clients: list[ClientInfo], now: datetime, palette: Palette) -> None:
         self.sync({c.id: client_cells(c, now, palette) for c in clients})
@@ -36,9 +37,9 @@ def client_cells(c: ClientInfo, now: datetime, palette: Palette) -> list[Cell]:
     heartbeat_age = (now - c.heartbeat_at).total_seconds()
     return [
         Text(c.host, style="bold" if c.alive else palette.muted),
+        role,
         Text(str(c.pid), justify="right"),
         Text(fmt.queue_concurrency(c.queues)),
-        Text(fmt.ago((now - c.started_at).total_seconds())),
-        Text(fmt.ago(heartbeat_age), style="" if c.alive else palette.bad),
-        role,
+        Text(fmt.duration((now - c.started_at).total_seconds()), justify="right"),
+        Text(fmt.age(heartbeat_age), style="" if c.alive else palette.bad, justify="right"),
     ]

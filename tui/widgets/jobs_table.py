@@ -46,6 +46,7 @@ def last_error(job: Job) -> str | None:
 
 class JobsTable(KeyedTable):
     COLUMNS = (
+        ("mark", " "),
         ("id", Text("ID", justify="right")),
         ("kind", "Kind"),
         ("state", "State"),
@@ -55,9 +56,14 @@ class JobsTable(KeyedTable):
         ("error", "Last error"),
         ("args", "Args"),
     )
+    DROP_FIRST = ("created", "attempt", "error")
+    FLEX = "args"
+
+    WRITES = frozenset({"request:cancel", "request:retry", "request:delete", "toggle_mark"})
 
     BINDINGS = [
         Binding("enter", "request('open')", "Open", tooltip="The job's args, errors and times"),
+        Binding("space", "toggle_mark", "Mark", tooltip="Mark the job for X, T and D (bulk)"),
         Binding("x", "request('cancel')", "Cancel", tooltip="Cancel the job (asks first)"),
         Binding("t", "request('retry')", "Retry", tooltip="Run the job again now"),
         Binding("d", "request('delete')", "Delete", tooltip="Delete the job (asks first)"),
@@ -67,6 +73,22 @@ class JobsTable(KeyedTable):
             "end", "scroll_bottom", "Last", show=False, tooltip="The oldest job read (reads more)"
         ),
     ]
+
+    class MarksChanged(Message):
+        """Jobs were marked or unmarked."""
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.marked: set[int] = set()
+
+    def action_toggle_mark(self) -> None:
+        job_id = self.selected_job
+        if job_id is None:
+            return
+        self.marked ^= {job_id}
+        self.post_message(self.MarksChanged())
+        if self.cursor_row < self.row_count - 1:
+            self.move_cursor(row=self.cursor_row + 1, animate=False)
 
     class ReachedEnd(Message):
         """The list was scrolled to its bottom (wheel or scrollbar): time for older jobs."""
@@ -93,7 +115,14 @@ class JobsTable(KeyedTable):
         pending: Mapping[tuple[str, str], str],
         palette: Palette,
     ) -> None:
-        rows = {str(j.id): job_cells(j, now, pending.get((str(j.id), JOB)), palette) for j in jobs}
+        # A mark outlives the row only while the row is listed.
+        self.marked &= {j.id for j in jobs}
+        rows = {
+            str(j.id): job_cells(
+                j, now, pending.get((str(j.id), JOB)), palette, j.id in self.marked
+            )
+            for j in jobs
+        }
         with self.app.batch_update():
             self.sync(rows)
             # sync adds new rows at the bottom; newest first puts them on top.
@@ -114,13 +143,16 @@ class JobsTable(KeyedTable):
         return int(key) if key is not None else None
 
 
-def job_cells(job: Job, now: datetime, change: str | None, palette: Palette) -> list[Cell]:
+def job_cells(
+    job: Job, now: datetime, change: str | None, palette: Palette, marked: bool = False
+) -> list[Cell]:
     if change is not None:
         state = Text(change, style=palette.pending)
     else:
         state = Text(f"● {job.state}", style=state_style(job.state, palette))
     error = last_error(job)
     return [
+        Text("●" if marked else " ", style="bold " + palette.warn),
         Text(str(job.id), justify="right", style="bold"),
         Text(job.kind),
         state,
@@ -128,5 +160,5 @@ def job_cells(job: Job, now: datetime, change: str | None, palette: Palette) -> 
         Text(fmt.ago((now - job.created_at).total_seconds())),
         Text(job_when(job, now)),
         Text(fmt.one_line(error, 48), style=palette.bad if error else ""),
-        Text(fmt.json_line(job.args, 48)),
+        Text(fmt.json_line(job.args, 200)),
     ]

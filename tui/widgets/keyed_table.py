@@ -1,4 +1,10 @@
-"""A DataTable that is kept in step with data by row key, so cursor and scroll stay put."""
+"""A DataTable that is kept in step with data by row key, so cursor and scroll stay put.
+
+It also fits its width: when every column does not fit, the least useful ones
+(DROP_FIRST, in that order) are left out, and the FLEX column (a last error,
+args) is cut to what remains, so there is never a horizontal scrollbar and the
+most useful columns are always the ones on screen, at 80 columns as at 200.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +17,21 @@ from textual.widgets import DataTable
 from tui import formatting as fmt
 
 Cell = str | Text
+
+# DataTable pads each cell with one column on either side.
+PADDING = 2
+FLEX_MIN = 12
+# Columns are dropped to give the flex column up to this much before it is cut.
+FLEX_WANTED = 40
+
+
+def writes(names: frozenset[str], action: str, parameters: tuple[object, ...]) -> bool:
+    """Whether `action` (with `parameters`) is one of `names` ("name" or "name:parameter")."""
+    return action in names or (bool(parameters) and f"{action}:{parameters[0]}" in names)
+
+
+def _width(cell: Cell) -> int:
+    return cell.cell_len if isinstance(cell, Text) else len(cell)
 
 
 def terminal_safe(cell: Cell) -> Cell:
@@ -32,32 +53,117 @@ class KeyedTable(DataTable[Cell]):
     # Shorter headers (same keys, same order) for when the table is narrower than NARROW_BELOW.
     NARROW_COLUMNS: Sequence[tuple[str, Cell]] = ()
     NARROW_BELOW = 0
+    # Columns left out, first one first, while the table does not fit its width.
+    DROP_FIRST: Sequence[str] = ()
+    # The column that takes the width left over (cut with an ellipsis), if any.
+    FLEX: str | None = None
+
+    # Actions that change something ("name" or "name:first parameter"): hidden and
+    # refused while the dashboard is read-only.
+    WRITES: frozenset[str] = frozenset()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        return not (
+            getattr(self.app, "read_only", False) and writes(self.WRITES, action, parameters)
+        )
 
     def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
         super().__init__(id=id, classes=classes, cursor_type="row", zebra_stripes=True)
         self._shown: dict[str, tuple[Cell, ...]] = {}
-        self._narrow: bool | None = None
+        self._layout: tuple[bool, tuple[str, ...], int | None] | None = None
 
     def on_mount(self) -> None:
-        self._set_headers(narrow=False)
-
-    def _set_headers(self, narrow: bool) -> None:
-        self._narrow = narrow
-        for key, label in self.NARROW_COLUMNS if narrow else self.COLUMNS:
-            self.add_column(label, key=key)
+        self._relayout()
 
     def on_resize(self) -> None:
-        narrow = bool(self.NARROW_COLUMNS) and self.size.width < self.NARROW_BELOW
-        if narrow == self._narrow:
+        self._relayout()
+
+    # ------------------------------------------------------------------
+    # Which columns fit
+    # ------------------------------------------------------------------
+
+    def _headers(self, narrow: bool) -> dict[str, Cell]:
+        return dict(self.NARROW_COLUMNS if narrow else self.COLUMNS)
+
+    def _fit(self) -> tuple[bool, tuple[str, ...], int | None]:
+        """(narrow headers, the columns shown, the flex column's width)."""
+        available = self.size.width
+        narrow = bool(self.NARROW_COLUMNS) and available < self.NARROW_BELOW
+        headers = self._headers(narrow)
+        keys = [k for k, _ in self.COLUMNS]
+        widths = {
+            key: max([_width(headers[key])] + [_width(cells[i]) for cells in self._shown.values()])
+            + PADDING
+            for i, key in enumerate(keys)
+        }
+        if available <= 0:
+            return narrow, tuple(keys), None
+        shown = list(keys)
+        drop = list(self.DROP_FIRST)
+
+        def needed() -> int:
+            return (
+                sum(
+                    min(widths[k], FLEX_WANTED + PADDING) if k == self.FLEX else widths[k]
+                    for k in shown
+                )
+                + 1
+            )  # the scrollbar gutter's column
+
+        while needed() > available and drop:
+            key = drop.pop(0)
+            if key in shown:
+                shown.remove(key)
+        flex = None
+        if self.FLEX in shown:
+            rest = available - 1 - sum(widths[k] for k in shown if k != self.FLEX)
+            flex = max(FLEX_MIN, min(widths[self.FLEX], rest)) - PADDING
+        return narrow, tuple(shown), flex
+
+    def _relayout(self) -> None:
+        layout = self._fit()
+        if layout == self._layout:
             return
-        # Headers cannot be relabelled in place: rebuild, then put the cursor back on its row.
-        selected = self.selected_key
+        self._layout = layout
+        narrow, shown, flex = layout
+        headers = self._headers(narrow)
+        # Columns cannot be relabelled or hidden in place: rebuild, then put the cursor back.
+        selected = self.selected_key if self.row_count else None
         self.clear(columns=True)
-        self._set_headers(narrow)
+        for key in shown:
+            self.add_column(headers[key], key=key, width=flex if key == self.FLEX else None)
         for key, cells in self._shown.items():
-            self.add_row(*cells, key=key)
-        if selected is not None:
+            self.add_row(*self._visible(cells), key=key)
+        if selected is not None and selected in self._shown:
             self.move_cursor(row=self.get_row_index(selected), animate=False)
+
+    def _visible(self, cells: Sequence[Cell]) -> list[Cell]:
+        if self._layout is None:
+            return []
+        _, shown, flex = self._layout
+        return [
+            self._cut(c, flex) if key == self.FLEX else c
+            for (key, _), c in zip(self.COLUMNS, cells, strict=True)
+            if key in shown
+        ]
+
+    @staticmethod
+    def _cut(cell: Cell, width: int | None) -> Cell:
+        """The flex cell cut to its column with an ellipsis (DataTable would crop it bare)."""
+        if width is None or _width(cell) <= width:
+            return cell
+        text = cell.copy() if isinstance(cell, Text) else Text(cell)
+        text.truncate(width, overflow="ellipsis")
+        return text
+
+    @property
+    def visible_columns(self) -> tuple[str, ...]:
+        """The keys of the columns on screen now."""
+        return self._layout[1] if self._layout is not None else ()
+
+    # ------------------------------------------------------------------
+    # Rows
+    # ------------------------------------------------------------------
 
     def sync(self, rows: Mapping[str, Sequence[Cell]]) -> None:
         """Make the table show exactly `rows` (key → cells in column order)."""
@@ -66,16 +172,23 @@ class KeyedTable(DataTable[Cell]):
             for key in [k for k in self._shown if k not in rows]:
                 self.remove_row(key)
                 del self._shown[key]
+            added: list[str] = []
             for key, cells in rows.items():
                 new = tuple(map(terminal_safe, cells))
                 old = self._shown.get(key)
+                self._shown[key] = new
                 if old is None:
-                    self.add_row(*new, key=key)
+                    added.append(key)
                 elif old != new:
                     for (column, _), before, after in zip(self.COLUMNS, old, new, strict=True):
-                        if before != after:
+                        if before != after and column in self.visible_columns:
+                            if column == self.FLEX and self._layout is not None:
+                                after = self._cut(after, self._layout[2])
                             self.update_cell(key, column, after, update_width=True)
-                self._shown[key] = new
+            for key in added:
+                self.add_row(*self._visible(self._shown[key]), key=key)
+            # Wider content may no longer fit (or narrower content let a column back).
+            self._relayout()
             # The cursor is an index: a row removed above it would move it to a
             # neighbour. Keep it on the row the operator chose.
             if selected is not None and selected in rows:
@@ -93,6 +206,7 @@ class KeyedTable(DataTable[Cell]):
         return value
 
     def cell_text(self, key: str, column: str) -> str:
-        """The plain text shown in one cell (for tests and the help line)."""
-        value = self.get_cell(key, column)
+        """The plain text of one cell, shown or left out for want of width (tests, help)."""
+        index = [k for k, _ in self.COLUMNS].index(column)
+        value = self._shown[key][index]
         return value.plain if isinstance(value, Text) else str(value)

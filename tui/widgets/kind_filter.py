@@ -1,4 +1,5 @@
-"""The `/` prompt of the jobs screen: type a job kind, enter filters by it, escape leaves it be."""
+"""The `/` prompt of the jobs screen: a search line (tui.data.search), enter applies it, escape
+leaves it be."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ class KindFilter(Input):
     ]
 
     class Chosen(Message):
-        """Filter by `kind`; None shows every kind."""
+        """Search by the line `kind` (its name from when it took a kind only); None: no search."""
 
         def __init__(self, kind: str | None) -> None:
             super().__init__()
@@ -27,13 +28,17 @@ class KindFilter(Input):
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(
-            placeholder="job kind, exactly (→ completes; empty: every kind)", id=id, compact=True
+            placeholder="kind:email.* args.customer=7 meta.team=ops id:123 or text (empty: all)",
+            id=id,
+            compact=True,
         )
 
-    def open(self, kind: str | None, seen: Iterable[str]) -> None:
-        """Show the prompt holding `kind`; kinds `seen` on screen are offered as completions."""
-        self.suggester = SuggestFromList(sorted(set(seen)), case_sensitive=True)
-        self.value = kind or ""
+    def open(self, line: str, seen: Iterable[str]) -> None:
+        """Show the prompt holding `line`; kinds `seen` on screen are offered as completions."""
+        self.suggester = SuggestFromList(
+            sorted(f"kind:{kind}" for kind in set(seen)), case_sensitive=True
+        )
+        self.value = line
         self.display = True
         self.focus()
 

@@ -22,6 +22,8 @@ class StatusLine:
     refresh: str
     paused: bool = False
     demo: bool = False
+    # Every action is hidden and refused: --read-only, or a role that may only read.
+    read_only: bool = False
     internal_errors: int = 0  # bugs caught since start (each kind told once, in a toast)
 
 
@@ -56,17 +58,20 @@ class StatusBar(Horizontal):
         yield Static(id="status-refresh")
 
     def show(self, line: StatusLine, palette: Palette) -> None:
-        text = Text.assemble(("pqw", "bold"), "  ", (line.database, "bold"), "  ")
+        parts: list[Text] = [Text.assemble(("pqw", "bold"), " ", (line.database, "bold"))]
+        if line.read_only:
+            parts.append(Text(" read-only ", style="bold reverse " + palette.warn))
         if line.demo:
-            text.append("demo  ", style=palette.pending)
-        text.append_text(connection_label(line.state, palette))
+            parts.append(Text("demo", style=palette.pending))
+        parts.append(connection_label(line.state, palette))
         if line.internal_errors:  # before the rest, which an ellipsis may cut
             n = line.internal_errors
-            text.append(f"  ⚠ {n} internal error{'s' if n != 1 else ''}", style=palette.bad)
+            parts.append(Text(f"⚠ {n} internal error{'s' if n != 1 else ''}", style=palette.bad))
         if line.overview is not None:
             alive = sum(1 for c in line.overview.clients if c.alive)
-            text.append(f"  leader {leader_name(line.overview)}  ")
-            text.append(f"{alive} client{'s' if alive != 1 else ''} live")
+            parts.append(Text(f"leader {leader_name(line.overview)}"))
+            parts.append(Text(f"{alive} client{'s' if alive != 1 else ''} live"))
+        text = Text(" │ ", style="dim").join(parts)
         text.no_wrap = True
         text.overflow = "ellipsis"
         self.query_one("#status-where", Static).update(text)

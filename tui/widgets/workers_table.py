@@ -44,12 +44,18 @@ class WorkersTable(KeyedTable):
         ("name", "Worker"),
         ("status", "Status"),
         ("where", "Runs on"),
-        ("heartbeat", "Heartbeat"),
+        ("heartbeat", Text("Heartbeat", justify="right")),
         ("uptime", Text("Uptime", justify="right")),
         ("restarts", Text("Restarts", justify="right")),
         ("progress", "Progress"),
         ("error", "Last error"),
     )
+
+    # At 80 columns the status, the liveness and the last error matter most.
+    DROP_FIRST = ("progress", "uptime", "where", "restarts")
+    FLEX = "error"
+
+    WRITES = frozenset({"toggle_run", "restart", "reconfigure"})
 
     BINDINGS = [
         Binding("s", "toggle_run", "Start/stop", tooltip="Start or stop the selected worker"),
@@ -128,11 +134,11 @@ def worker_cells(
         Text(w.name, style="bold" if w.enabled else palette.muted),
         status_cell,
         Text(w.where or fmt.NONE),
-        Text(fmt.ago(age), style=heartbeat_style),
+        Text(fmt.age(age), style=heartbeat_style, justify="right"),
         Text(fmt.duration(uptime), justify="right"),
         Text(str(w.restarts), justify="right", style=palette.warn if w.restarts else ""),
         Text(fmt.progress(w.progress, 24)),
-        Text(fmt.one_line(w.last_error, 48), style=palette.bad if w.last_error else ""),
+        Text(fmt.one_line(w.last_error, 200), style=palette.bad if w.last_error else ""),
     ]
 
 

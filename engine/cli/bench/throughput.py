@@ -1,5 +1,4 @@
-"""Throughput and latency figures: bulk enqueue, drain, insert-to-start latency, unique inserts,
-and the dashboard's refresh on a large table."""
+"""Throughput and latency figures: bulk enqueue, drain, insert-to-start latency, unique inserts."""
 
 from __future__ import annotations
 
@@ -123,53 +122,4 @@ async def bench_latency(dsn: str, samples: int) -> Figure:
     cuts = statistics.quantiles(latencies, n=100)
     figure.samples = [statistics.median(latencies)]
     figure.extra = {"p95_ms": round(cuts[94], 2), "p99_ms": round(cuts[98], 2), "samples": samples}
-    return figure
-
-
-# A million jobs spread over queues and states the way a busy system looks:
-# mostly finished work, a backlog, some retries and failures.
-FILL_MILLION = """
-INSERT INTO pqw_job (kind, queue, state, max_attempts, attempt, finalized_at, scheduled_at)
-SELECT 'bench.fill',
-       (ARRAY['default', 'mail', 'reports', 'webhooks'])[1 + n % 4],
-       s.state,
-       25,
-       CASE WHEN s.state = 'available' THEN 0 ELSE 1 END,
-       CASE WHEN s.state IN ('completed', 'cancelled', 'discarded')
-            THEN now() - (n % 3600) * interval '1 second' END,
-       CASE WHEN s.state IN ('scheduled', 'retryable') THEN now() + interval '1 hour' ELSE now() END
-FROM generate_series(1, $1) AS n
-CROSS JOIN LATERAL (SELECT (CASE
-    WHEN n % 100 < 70 THEN 'completed'
-    WHEN n % 100 < 85 THEN 'available'
-    WHEN n % 100 < 90 THEN 'scheduled'
-    WHEN n % 100 < 94 THEN 'retryable'
-    WHEN n % 100 < 97 THEN 'discarded'
-    ELSE 'cancelled' END)::pqw_job_state AS state) s
-"""
-
-
-async def bench_dashboard(dsn: str, rows: int, samples: int = 15) -> Figure:
-    """The dashboard's whole refresh (Admin.overview) on a pqw_job of `rows` rows."""
-    from engine.admin import Admin
-
-    figure = Figure("dashboard refresh (overview)", "ms", extra={"rows": rows})
-    admin = await Admin.connect(dsn)
-    try:
-        await admin.pool.execute("TRUNCATE pqw_job, pqw_throughput")
-        await admin.pool.execute(FILL_MILLION, rows)
-        await admin.pool.execute("VACUUM ANALYZE pqw_job")
-        await admin.overview()  # warm up
-        counts = []
-        for _ in range(samples):
-            started = time.perf_counter()
-            await admin.overview()
-            figure.samples.append((time.perf_counter() - started) * 1000)
-            started = time.perf_counter()
-            queues = await admin.queue_state_counts()
-            counts.append((time.perf_counter() - started) * 1000)
-        figure.extra["counts_ms"] = round(statistics.median(counts), 1)
-        figure.extra["estimated_cells"] = sum(len(q.estimated) for q in queues)
-    finally:
-        await admin.close()
     return figure
