@@ -36,6 +36,7 @@ from engine import (
 from engine.admin import Admin
 from engine.cli.main import main as pqw_main
 from engine.db.pool import connect
+from engine.errors import InvalidJobOption
 from engine.jobs.kinds import JobHandler
 from tests.helpers import ROOT, run_pqw
 
@@ -500,3 +501,13 @@ def test_no_sql_is_built_from_values() -> None:
         for node in ast.walk(tree):
             if isinstance(node, ast.FormattedValue):
                 assert constants_only(node.value), f"{path.name}:{node.lineno} formats a value"
+
+
+@pytest.mark.parametrize("min_running", [1e300, 366 * 86_400 + 1])
+async def test_a_running_time_past_a_year_is_refused_before_postgres_overflows(
+    admin: Admin, min_running: float
+) -> None:
+    # Found by the property test above: 1e300 seconds reached Postgres as "interval out of range".
+    with pytest.raises(InvalidJobOption, match="min_running must be at most a year"):
+        await admin.list_running_jobs(min_running=min_running)
+    assert isinstance(await admin.list_running_jobs(min_running=366 * 86_400), list)

@@ -100,6 +100,18 @@ def _texts(*names: str) -> dict[str, Callable[[object], str]]:
     return {name: functools.partial(text, what=name) for name in names}
 
 
+# A year: any longer is no job's running time, and a huge float overflows Postgres's interval.
+MAX_RUNNING_SECONDS = 366 * 86_400
+
+
+def running_for(value: object) -> float:
+    """Seconds a job has run at least, between zero and a year."""
+    seconds = validate_seconds(value, "min_running", zero=True)
+    if seconds > MAX_RUNNING_SECONDS:
+        raise InvalidJobOption(f"min_running must be at most a year of seconds, got {value!r}")
+    return seconds
+
+
 # Each argument name Admin uses, and how its values are checked (and normalised);
 # None passes where None is the parameter's default.
 CHECKS: dict[str, Callable[[Any], Any]] = {
@@ -110,7 +122,7 @@ CHECKS: dict[str, Callable[[Any], Any]] = {
     "seconds": count("seconds", 86_400),
     "throughput_seconds": count("throughput_seconds", 86_400),
     "cap": count("cap", 10**9),
-    "min_running": lambda v: validate_seconds(v, "min_running", zero=True),
+    "min_running": running_for,
     "include_stopped": lambda v: validate_flag(v, "include_stopped"),
     "enabled": lambda v: validate_flag(v, "enabled"),
     **_texts("name", "schedule_id", "queue", "kind"),
