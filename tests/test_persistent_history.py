@@ -153,6 +153,11 @@ async def test_the_cleaner_keeps_the_newest_runs_and_config_versions(
             "calm": (3, 1),
         }
 
+    # The cleaner prunes runs, then config versions, in separate transactions: wait
+    # for both, not for the first only.
+    async def configs_pruned() -> bool:
+        versions = await admin.worker_configs("busy", limit=1000)
+        return [v.version for v in versions] == list(range(CONFIG_VERSIONS_KEPT + 10, 10, -1))
+
     await wait_for(pruned, message="the run history pruned")
-    versions = await admin.worker_configs("busy", limit=1000)
-    assert [v.version for v in versions] == list(range(CONFIG_VERSIONS_KEPT + 10, 10, -1))
+    await wait_for(configs_pruned, message="the config history pruned")
