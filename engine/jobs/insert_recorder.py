@@ -8,7 +8,7 @@ validated rows instead of the database and answers with the jobs they would be
 from __future__ import annotations
 
 import contextvars
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Protocol
 
 from engine.jobs.insert_params import InsertParams
@@ -30,3 +30,18 @@ class InsertRecorder(Protocol):
 current_recorder: contextvars.ContextVar[InsertRecorder | None] = contextvars.ContextVar(
     "pqw_insert_recorder", default=None
 )
+
+
+async def recorded(
+    rows: Sequence[InsertParams],
+    write: Callable[[Sequence[InsertParams]], Awaitable[Sequence[InsertResult]]],
+) -> Sequence[InsertResult]:
+    """`write(rows)`, unless a recorder replaces it; a recorder that does not is told."""
+    recorder = current_recorder.get()
+    if recorder is None:
+        return await write(rows)
+    if recorder.replaces:
+        return recorder.fake(rows)
+    results = await write(rows)
+    recorder.written(results)
+    return results
