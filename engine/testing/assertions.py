@@ -76,7 +76,8 @@ async def assert_inserted(
         "tags": tags,
         "priority": priority,
     }
-    jobs = await inserted_jobs(conn, kind, **filters)
+    # One more than `count` is enough to tell "too many".
+    jobs = await inserted_jobs(conn, kind, limit=1_000 if count is None else count + 1, **filters)
     if (count is None and jobs) or (count is not None and len(jobs) == count):
         return jobs
     wanted = f"exactly {count}" if count is not None else "a"
