@@ -8,7 +8,7 @@ turns it off). Fixtures, each started only when a test asks for it:
   removed at the end;
 - `pqw_template_dsn` (session): a database migrated once, the template of the next;
 - `pqw_database`: the URL of a fresh database for this test, cloned from the
-  template (a file copy: milliseconds) and dropped after it;
+  template (a file copy, a fraction of a second) and dropped after it;
 - `pqw_bare_database`: the same with no pqw schema at all (to test migrations).
 """
 
