@@ -79,5 +79,10 @@ async def test_drain_stops_at_its_limit(dsn: str) -> None:
         looped = await drain_queue(client, limit=5, with_scheduled=True)
         assert len(looped) == 5 and all(o.snoozed for o in looped)
         assert await drain_queue(client, limit=0) == []
+
+        await client.insert("nobody.runs", {}, queue="orphans")
+        (orphan,) = await drain_queue(client, "orphans")  # as a client without its handler
+        assert orphan.failed and orphan.message is not None
+        assert orphan.message.startswith("unknown job kind 'nobody.runs'")
     finally:
         await client.close()
