@@ -21,8 +21,6 @@ from engine.testing import assert_inserted, run_persistent
 from tests.helpers import ROOT, wait_for
 
 SECTION = "## From River's recipe to a persistent worker"
-
-
 JOBS = ("## Defining jobs", "## Unique jobs", "## Periodic jobs", "## Persistent workers")
 HOOKS = "## Hooks and OpenTelemetry"
 TESTING = "## Testing your handlers"

@@ -11,6 +11,7 @@ from engine.client import Client
 from engine.jobs.insert_params import explicit_opts, template_for
 from engine.jobs.kinds import JobHandler, JobKind, define_kind
 from engine.jobs.retry import default_backoff
+from engine.jobs.work_middleware import WorkHook
 from engine.testing.attempt import run_attempt
 from engine.testing.outcome import JobOutcome
 from engine.types import Job, JobState
@@ -65,7 +66,7 @@ async def run_job(
         attempted_by=[RUNNER],
         heartbeat_at=now,
     )
-    hooks: Sequence[Any] = client.middlewares.work if client is not None and middleware else ()
+    hooks: Sequence[WorkHook] = client.middlewares.work if client is not None and middleware else ()
     backoff = client.retry_backoff if client is not None else default_backoff
     known = sorted(client.kinds) if client is not None else [definition.kind]
     _, outcome = await run_attempt(
