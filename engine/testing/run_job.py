@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
@@ -28,6 +29,7 @@ async def run_job(
     attempt: int = 1,
     job_id: int = 1,
     middleware: bool = True,
+    stop_after: float | None = None,
     **options: Any,
 ) -> JobOutcome:
     """Run the handler of `kind` once, as a started client would, and say how it ended.
@@ -38,7 +40,9 @@ async def run_job(
     max_attempts, tags, metadata) over them, `args` as the database would hand
     them back (JSON), and `attempt` as its attempt number (max_attempts decides
     whether a failure is RETRYABLE or DISCARDED). The client's work middleware
-    run around it unless `middleware=False`; its timeout applies.
+    run around it unless `middleware=False`; its timeout applies. With `stop_after`,
+    `job.stopping` turns true after that many seconds, as at a graceful shutdown
+    (`job.stop_reason` "shutdown"): a handler that loops until told to stop returns.
 
     What the handler inserts through a client meanwhile (insert, insert_many,
     enqueue) is not written anywhere: each becomes a Job in `inserted`, with a
@@ -69,14 +73,21 @@ async def run_job(
     hooks: Sequence[WorkHook] = client.middlewares.work if client is not None and middleware else ()
     backoff = client.retry_backoff if client is not None else default_backoff
     known = sorted(client.kinds) if client is not None else [definition.kind]
-    _, outcome = await run_attempt(
-        job,
-        definition,
-        hooks=hooks,
-        backoff=backoff,
-        known_kinds=lambda: known,
-        replace_inserts=True,
-    )
+    stop = None
+    if stop_after is not None:
+        stop = asyncio.get_running_loop().call_later(stop_after, job._request_stop, "shutdown")
+    try:
+        _, outcome = await run_attempt(
+            job,
+            definition,
+            hooks=hooks,
+            backoff=backoff,
+            known_kinds=lambda: known,
+            replace_inserts=True,
+        )
+    finally:
+        if stop is not None:
+            stop.cancel()
     return outcome
 
 

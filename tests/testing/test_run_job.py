@@ -149,3 +149,17 @@ async def test_a_plain_function_and_the_mistakes_it_refuses() -> None:
     bad: Any = 42
     with pytest.raises(TypeError, match="needs a Client"):
         await run_job(bad, "plain.kind")
+
+
+async def test_a_handler_that_loops_until_told_to_stop_returns_after_stop_after() -> None:
+    rounds: list[str | None] = []
+
+    async def follow(job: Job) -> None:
+        while not job.stopping:
+            rounds.append(job.stop_reason)
+            await job.sleep(0.01)
+        rounds.append(job.stop_reason)
+
+    outcome = await run_job(follow, "feed.follow", stop_after=0.05)
+    assert outcome.completed
+    assert len(rounds) >= 2 and rounds[0] is None and rounds[-1] == "shutdown"
