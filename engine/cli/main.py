@@ -59,7 +59,9 @@ async def cmd_demo(args: argparse.Namespace) -> int:
     from engine.cli.worker import run_until_signalled
 
     demo.client.configure(dsn=args.dsn, direct_dsn=args.direct_dsn, pool_mode=args.pool_mode)
-    await run_until_signalled(demo.client, alongside=demo.produce_traffic)
+    await run_until_signalled(
+        demo.client, alongside=demo.produce_traffic, exit_with_parent=args.exit_with_parent
+    )
     return 0
 
 
@@ -188,6 +190,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("demo", help="run the demo persistent workers and jobs")
     add_dsn_option(p)
+    p.add_argument(
+        "--exit-with-parent",
+        action="store_true",
+        help="stop gracefully when the parent process dies (the dashboard's demo uses it)",
+    )
     p.set_defaults(run=cmd_demo)
 
     p = sub.add_parser("queue", help="pause or resume a queue on every client")
