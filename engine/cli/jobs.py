@@ -214,10 +214,10 @@ def check_act(args: argparse.Namespace) -> int | None:
     narrowed = args.state or args.queue or args.kind or args.args is not None
     if args.filter and args.ids:
         return output.usage(command, "give job ids or --filter, not both")
-    if not args.filter and not args.ids:
-        return output.usage(command, "give the job ids, or --filter with the filter options")
     if narrowed and not args.filter:
         return output.usage(command, "the filter options need --filter (ids are acted on as given)")
+    if not args.filter and not args.ids:
+        return output.usage(command, "give the job ids, or --filter with the filter options")
     return None
 
 

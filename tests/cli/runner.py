@@ -1,0 +1,53 @@
+"""Run `pqw` in-process, as its entry point does, and capture what it says and its exit code."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import io
+import json
+import sys
+from dataclasses import dataclass
+from typing import Any
+
+from engine.cli.main import main
+
+
+class Terminal(io.StringIO):
+    """Standard input that is a terminal: the questions are asked, and answered from it."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+@dataclass(frozen=True)
+class Result:
+    code: int
+    out: str
+    err: str
+
+    @property
+    def json(self) -> Any:
+        return json.loads(self.out)
+
+
+def _run(argv: list[str], stdin: io.StringIO) -> Result:
+    out, err = io.StringIO(), io.StringIO()
+    saved = sys.stdin
+    sys.stdin = stdin
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                code = main(argv)
+            except SystemExit as exit:  # argparse: --help (0), a usage error (2)
+                code = exit.code if isinstance(exit.code, int) else 2
+    finally:
+        sys.stdin = saved
+    return Result(code, out.getvalue(), err.getvalue())
+
+
+async def pqw(dsn: str, *argv: str, answer: str | None = None) -> Result:
+    """`pqw ARGV --dsn DSN` in a thread (main runs its own event loop). `answer`: what the
+    operator types at a question on a terminal; None: no terminal (a script, CI)."""
+    stdin = Terminal(answer + "\n") if answer is not None else io.StringIO("")
+    return await asyncio.to_thread(_run, [*argv, "--dsn", dsn], stdin)
