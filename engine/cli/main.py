@@ -88,7 +88,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     from engine.cli import worker as worker_cli
 
-    p = sub.add_parser("worker", help="run a client from your module until SIGTERM/SIGINT")
+    p = add_command(
+        sub,
+        "worker",
+        help="run a client from your module until SIGTERM/SIGINT",
+        examples=["pqw worker myapp.jobs:client", "pqw worker myapp.jobs:client --queues mail=5"],
+    )
     worker_cli.configure(p)
 
     p = add_command(
@@ -107,7 +112,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     from engine.cli.bench import command as bench
 
-    p = sub.add_parser("bench", help="measure throughput, latency and failover")
+    p = add_command(
+        sub,
+        "bench",
+        help="measure throughput, latency and failover",
+        examples=["pqw bench --only enqueue,drain --jobs 20000", "pqw bench --json"],
+    )
     bench.configure(p)
     return parser
 

@@ -12,6 +12,9 @@ from typing import Any
 
 from engine.cli.main import main
 
+# For usage errors, told before any connection: nothing listens there.
+NO_DATABASE = "postgresql://pqw@127.0.0.1:1/none"
+
 
 class Terminal(io.StringIO):
     """Standard input that is a terminal: the questions are asked, and answered from it."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncpg
 
-from tests.cli.runner import pqw
+from tests.cli.runner import NO_DATABASE, pqw
 from tests.tui.seed import add_job_in_state, job_row, smtp_error
 
 
@@ -53,7 +53,7 @@ async def test_list_filters_and_answers_in_a_table_or_json(
     assert (await pqw(dsn, "jobs", "list", "--queue", "nowhere", "--json")).json == []
 
 
-async def test_bad_filters_are_usage_errors_in_one_line(dsn: str) -> None:
+async def test_bad_filters_are_usage_errors_in_one_line() -> None:
     for argv, said in (
         (["--args", "{not json"], "--args: not JSON"),
         (["--args", "[1, 2]"], "must be a JSON object"),
@@ -61,7 +61,7 @@ async def test_bad_filters_are_usage_errors_in_one_line(dsn: str) -> None:
         (["--limit", "0"], "must be between 1 and 10000"),
         (["--limit", "many"], "not a whole number"),
     ):
-        result = await pqw(dsn, "jobs", "list", *argv)
+        result = await pqw(NO_DATABASE, "jobs", "list", *argv)
         assert result.code == 2 and said in result.err, (argv, result.err)
         assert result.err.count("\n") == 1 and result.out == ""
 
@@ -141,12 +141,12 @@ async def test_bulk_actions_ask_first_and_change_nothing_unless_told(
     assert deleted.code == 0 and deleted.out == "1 jobs deleted\n"
 
 
-async def test_bulk_actions_called_wrongly_are_usage_errors(dsn: str) -> None:
+async def test_bulk_actions_called_wrongly_are_usage_errors() -> None:
     for argv, said in (
         ([], "give the job ids, or --filter"),
         (["1", "--filter"], "not both"),
         (["--queue", "mail"], "the filter options need --filter"),
         (["x1"], "not a job id"),
     ):
-        result = await pqw(dsn, "jobs", "cancel", *argv)
+        result = await pqw(NO_DATABASE, "jobs", "cancel", *argv)
         assert result.code == 2 and said in result.err, (argv, result.err)
