@@ -142,15 +142,13 @@ ONE: dict[str, Callable[[Admin, int], Awaitable[Job]]] = {
 
 
 def _outcome(action: str, job: Job) -> str:
+    if action == "delete":
+        return f"job {job.id}: deleted"
     if action == "cancel" and job.state is JobState.RUNNING:
         return f"job {job.id}: running, its client is told to cancel it"
     if action == "cancel" and job.state is not JobState.CANCELLED:
         return f"job {job.id}: already {job.state}, nothing to cancel"
-    return (
-        f"job {job.id}: {PAST[action]} (now {job.state})"
-        if action != "delete"
-        else (f"job {job.id}: deleted")
-    )
+    return f"job {job.id}: {PAST[action]} (now {job.state})"
 
 
 async def act_on_ids(admin: Admin, args: argparse.Namespace) -> int:
@@ -177,19 +175,21 @@ async def act_on_ids(admin: Admin, args: argparse.Namespace) -> int:
 async def act_on_filter(admin: Admin, args: argparse.Namespace) -> int:
     """Every job the filter matches, in Admin's bounded batches, after asking."""
     query = query_of(args)
+    # The newest match first: the jobs acted on are those below it, so one inserted
+    # after the question is left alone.
+    newest = await admin.search_jobs(query, limit=1)
     count = await admin.count_jobs(query)
-    newest = await admin.search_jobs(query, limit=1) if count.n else []
     result: dict[str, Any] = {"action": args.action, "matched": count.n, "acted": 0, "skipped": 0}
     if not newest:
         if args.json:
             return output.print_json(result | {"matched": 0})
         print("no jobs match: nothing changed")
         return output.OK
-    many = f"{count.n} jobs" if count.exact else f"at least {count.n} jobs"
+    many = output.plural(count.n, "job")
+    many = many if count.exact else f"at least {many}"
     answer = await output.confirm(f"jobs {args.action}", f"{args.action} {many}?", yes=args.yes)
     if answer is not None:
         return answer
-    # Jobs inserted after the question are not what was asked about: start below them.
     below: int | None = newest[0].id + 1
     while below is not None:
         step = await admin.bulk_step(args.action, query=query, below=below)
@@ -200,7 +200,8 @@ async def act_on_filter(admin: Admin, args: argparse.Namespace) -> int:
         return output.print_json(result)
     skipped = result["skipped"]
     note = f"; {skipped} left alone (running, held by a worker, or a unique key taken)"
-    print(f"{result['acted']} jobs {PAST[args.action]}{note if skipped else ''}")
+    done = output.plural(result["acted"], "job")
+    print(f"{done} {PAST[args.action]}{note if skipped else ''}")
     return output.OK
 
 

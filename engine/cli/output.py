@@ -116,6 +116,11 @@ def seconds(value: float | None) -> str:
     return humanize.naturaldelta(timedelta(seconds=max(0.0, value)))
 
 
+def plural(n: int, noun: str) -> str:
+    """ "1 job", "2 jobs", "1,000 jobs"."""
+    return f"{n:,} {noun}" if n == 1 else f"{n:,} {noun}s"
+
+
 def usage(command: str, message: str) -> int:
     """Say what is wrong with how `pqw command` was called; the exit code for it (2)."""
     print(f"pqw {command}: error: {clean(message)}", file=sys.stderr)

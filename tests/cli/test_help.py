@@ -5,13 +5,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import re
 from collections.abc import Iterator
 
 import asyncpg
 
 from engine.cli.main import build_parser
 from tests.cli.runner import NO_DATABASE, pqw
-from tests.helpers import run_pqw
+from tests.helpers import ROOT, run_pqw
 from tests.tui.seed import add_job_in_state
 
 
@@ -55,3 +56,15 @@ async def test_an_operator_command_in_a_subprocess(dsn: str, conn: asyncpg.Conne
     assert [j["id"] for j in json.loads(done.stdout)] == [job_id]
     refused = await asyncio.to_thread(run_pqw, "jobs", "retry", "--filter", "--dsn", dsn)
     assert refused.returncode == 2 and "add --yes" in refused.stderr
+
+
+def test_the_readme_lists_commands_that_exist() -> None:
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    start = text.index("## Command line")
+    section = text[start : text.index("\n## ", start)]
+    known = set(commands(build_parser()))
+    named = re.findall(r"`pqw ([a-z]+) ([a-z\\|-]+)", section)
+    assert len(named) >= 10
+    for group, actions in named:
+        for action in actions.replace("\\", "").split("|"):
+            assert (group, action) in known or group in ("persistent", "queue"), (group, action)

@@ -127,7 +127,7 @@ async def test_bulk_actions_ask_first_and_change_nothing_unless_told(
     assert await conn.fetchval(states) == 2
 
     agreed = await pqw(dsn, "jobs", "retry", *discarded, "--queue", "mail", answer="y")
-    assert agreed.code == 0 and agreed.out.endswith("1 jobs retried\n"), agreed.out
+    assert agreed.code == 0 and agreed.out.endswith("1 job retried\n"), agreed.out
     assert (await job_row(conn, ids["mail_discarded"]))["state"] == "available"
 
     # Running jobs are left to their clients: cancelled by message, counted as acted on.
@@ -138,7 +138,7 @@ async def test_bulk_actions_ask_first_and_change_nothing_unless_told(
     assert nothing.code == 0
     assert nothing.json == {"action": "delete", "matched": 0, "acted": 0, "skipped": 0}
     deleted = await pqw(dsn, "jobs", "delete", "--filter", "--queue", "reports", "--yes")
-    assert deleted.code == 0 and deleted.out == "1 jobs deleted\n"
+    assert deleted.code == 0 and deleted.out == "1 job deleted\n"
 
 
 async def test_bulk_actions_called_wrongly_are_usage_errors() -> None:
