@@ -1,7 +1,8 @@
-"""The `pqw` command line: its parser, migrate and demo, and one-line errors.
+"""The `pqw` command line: its parser, the demo, and one-line errors.
 
-The operator commands live one group a module: jobs, workers (worker_memory), queues,
-periodic and clients, with their shared output in engine/cli/output.py.
+Each command group lives in a module of its own: migrations, worker, jobs, workers
+(worker_memory), queues, periodic, clients and bench; what they print is shaped by
+engine/cli/output.py.
 """
 
 from __future__ import annotations
@@ -15,44 +16,11 @@ from typing import Any
 
 import asyncpg
 
-from engine.cli.options import Handler, add_dsn_option, database_of
+from engine.cli.options import Handler, add_dsn_option
 from engine.cli.parsing import Parser, add_command
-from engine.db import migrate
-from engine.db.dsn import describe_dsn, mask_dsn
+from engine.db.dsn import mask_dsn
 from engine.db.outage import is_connection_error
-from engine.db.pool import connect
 from engine.errors import PqwError
-
-
-async def cmd_migrate(args: argparse.Namespace) -> int:
-    database = database_of(args)
-    conn = await connect(database.migration_url)
-    try:
-        where = describe_dsn(database.migration_url)
-        if args.action == "up":
-            done = await migrate.migrate_up(conn, args.target)
-            if not done:
-                print(f"{where}: already up to date (version {migrate.latest_version()})")
-            for m in done:
-                print(f"{where}: applied {m.version:03d}_{m.name}")
-        elif args.action == "down":
-            target = 0 if args.target is None else args.target
-            done = await migrate.migrate_down(conn, target)
-            if not done:
-                print(f"{where}: nothing to revert")
-            for m in done:
-                print(f"{where}: reverted {m.version:03d}_{m.name}")
-        else:
-            rows = await migrate.status(conn)
-            print(f"{where}:")
-            for row in rows:
-                when = (
-                    f"applied {row.applied_at:%Y-%m-%d %H:%M:%S%z}" if row.applied_at else "pending"
-                )
-                print(f"  {row.version:03d}_{row.name:<28} {when}")
-    finally:
-        await conn.close()
-    return 0
 
 
 async def cmd_demo(args: argparse.Namespace) -> int:
@@ -75,16 +43,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    p = add_command(
-        sub,
-        "migrate",
-        help="apply, revert or show schema migrations",
-        examples=["pqw migrate up", "pqw migrate status", "pqw migrate down --target 5"],
-        run=cmd_migrate,
-    )
-    p.add_argument("action", choices=["up", "down", "status"])
-    p.add_argument("--target", type=int, help="stop at this version (down: keep it)")
-    add_dsn_option(p)
+    from engine.cli import migrations
+
+    migrations.configure(sub)
 
     from engine.cli import worker as worker_cli
 
