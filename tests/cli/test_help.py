@@ -19,9 +19,11 @@ from tests.tui.seed import add_job_in_state
 def commands(
     parser: argparse.ArgumentParser, path: tuple[str, ...] = ()
 ) -> Iterator[tuple[str, ...]]:
-    """Every command and subcommand, aliases left out."""
+    """Every command and subcommand, aliases left out (`migrate up`: a positional's choice)."""
     for action in parser._actions:
-        if isinstance(action, argparse._SubParsersAction):
+        if isinstance(action, argparse._StoreAction) and path and not action.option_strings:
+            yield from ((*path, str(choice)) for choice in action.choices or ())
+        elif isinstance(action, argparse._SubParsersAction):
             seen: set[int] = set()
             for name, sub in action.choices.items():
                 if id(sub) in seen:
