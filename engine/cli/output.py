@@ -143,7 +143,10 @@ async def confirm(command: str, question: str, *, yes: bool) -> int | None:
         return usage(
             command, f"{asked}: no terminal to ask on; add --yes to do it without a question"
         )
-    answer = await asyncio.to_thread(input, f"{question} [y/N] ")
+    try:
+        answer = await asyncio.to_thread(input, f"{question} [y/N] ")
+    except EOFError:  # ctrl-d: no answer is no
+        answer = ""
     if answer.strip().lower() in ("y", "yes"):
         return None
     print("nothing changed")

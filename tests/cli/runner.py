@@ -51,6 +51,6 @@ def _run(argv: list[str], stdin: io.StringIO) -> Result:
 
 async def pqw(dsn: str, *argv: str, answer: str | None = None) -> Result:
     """`pqw ARGV --dsn DSN` in a thread (main runs its own event loop). `answer`: what the
-    operator types at a question on a terminal; None: no terminal (a script, CI)."""
-    stdin = Terminal(answer + "\n") if answer is not None else io.StringIO("")
+    operator types on a terminal ("y\n"; "" is ctrl-d); None: no terminal (a script, CI)."""
+    stdin = Terminal(answer) if answer is not None else io.StringIO("")
     return await asyncio.to_thread(_run, [*argv, "--dsn", dsn], stdin)

@@ -120,13 +120,15 @@ async def test_bulk_actions_ask_first_and_change_nothing_unless_told(
     # A script (no terminal) must say --yes; a "no" at the question changes nothing.
     script = await pqw(dsn, "jobs", "retry", *discarded)
     assert script.code == 2 and "retry 2 jobs" in script.err and "add --yes" in script.err
-    declined = await pqw(dsn, "jobs", "retry", *discarded, answer="n")
+    declined = await pqw(dsn, "jobs", "retry", *discarded, answer="n\n")
     assert declined.code == 1 and "retry 2 jobs? [y/N]" in declined.out
     assert "nothing changed" in declined.out
+    hung_up = await pqw(dsn, "jobs", "delete", *discarded, answer="")
+    assert hung_up.code == 1 and "nothing changed" in hung_up.out
     states = "SELECT count(*) FROM pqw_job WHERE state = 'discarded'"
     assert await conn.fetchval(states) == 2
 
-    agreed = await pqw(dsn, "jobs", "retry", *discarded, "--queue", "mail", answer="y")
+    agreed = await pqw(dsn, "jobs", "retry", *discarded, "--queue", "mail", answer="y\n")
     assert agreed.code == 0 and agreed.out.endswith("1 job retried\n"), agreed.out
     assert (await job_row(conn, ids["mail_discarded"]))["state"] == "available"
 
