@@ -11,17 +11,19 @@ import json
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
+from engine.admin.guard import BIGINT, LIMIT_MAX
 from engine.cli import output
 from engine.cli.options import add_operator_options, with_admin
-from engine.cli.parsing import add_actions, add_command
+from engine.cli.parsing import add_actions, add_command, whole_number
+from engine.db.storable import json_problem
 from engine.errors import InvalidJobOption, NotFound
 from engine.types import Job, JobState
 
 if TYPE_CHECKING:
     from engine.admin import Admin, JobQuery
 
-LIMIT_MAX = 10_000  # Admin's most jobs a page
-BIGINT_MAX = 2**63 - 1
+# Postgres stores --args as jsonb: what it cannot store is told before anything is sent.
+ARGS_MAX_BYTES = 64 * 1024
 PAST = {"retry": "retried", "cancel": "cancelled", "delete": "deleted"}
 
 
@@ -30,7 +32,7 @@ def _job_id(text: str) -> int:
         value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a job id: {text!r}") from None
-    if not 1 <= value <= BIGINT_MAX:
+    if value < 1 or value not in BIGINT:
         raise argparse.ArgumentTypeError(f"not a job id: {text!r}")
     return value
 
@@ -44,16 +46,9 @@ def _args_filter(text: str) -> dict[str, Any]:
         raise argparse.ArgumentTypeError(
             f'must be a JSON object, like \'{{"to": "ana"}}\', not {text[:80]!r}'
         )
-    return value
-
-
-def _limit(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if not 1 <= value <= LIMIT_MAX:
-        raise argparse.ArgumentTypeError(f"must be between 1 and {LIMIT_MAX}, not {value}")
+    problem = json_problem(json.dumps(value, ensure_ascii=False), ARGS_MAX_BYTES)
+    if problem is not None:
+        raise argparse.ArgumentTypeError(problem)
     return value
 
 
@@ -245,7 +240,9 @@ def configure(commands: Any) -> None:
         run=with_admin(list_jobs),
     )
     add_filter_options(p)
-    p.add_argument("--limit", type=_limit, default=50, help="how many jobs (default 50)")
+    p.add_argument(
+        "--limit", type=whole_number(1, LIMIT_MAX), default=50, help="how many jobs (default 50)"
+    )
     p.add_argument("--before", type=_job_id, metavar="ID", help="the page below this job id")
     add_operator_options(p)
     p = add_command(

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 from engine.admin.admin import MAX_CONCURRENCY as MAX_SLOTS
 from engine.cli import output
 from engine.cli.options import add_operator_options, with_admin
-from engine.cli.parsing import add_actions, add_command
+from engine.cli.parsing import add_actions, add_command, whole_number
 from engine.types import JobState
 
 if TYPE_CHECKING:
@@ -94,16 +94,6 @@ async def scale_queue(admin: Admin, args: argparse.Namespace) -> int:
     return output.OK
 
 
-def _slots(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if not 0 <= value <= MAX_SLOTS:
-        raise argparse.ArgumentTypeError(f"must be between 0 and {MAX_SLOTS}, not {value}")
-    return value
-
-
 def configure(commands: Any) -> None:
     group = add_command(
         commands,
@@ -142,5 +132,5 @@ def configure(commands: Any) -> None:
         run=with_admin(scale_queue),
     )
     p.add_argument("name", metavar="NAME")
-    p.add_argument("slots", nargs="?", type=_slots, metavar="N")
+    p.add_argument("slots", nargs="?", type=whole_number(0, MAX_SLOTS), metavar="N")
     add_operator_options(p)

@@ -57,6 +57,7 @@ async def test_bad_filters_are_usage_errors_in_one_line() -> None:
     for argv, said in (
         (["--args", "{not json"], "--args: not JSON"),
         (["--args", "[1, 2]"], "must be a JSON object"),
+        (["--args", '{"to": "\\u0000"}'], "contains a NUL character"),
         (["--state", "sleeping"], "invalid choice: 'sleeping'"),
         (["--limit", "0"], "must be between 1 and 10000"),
         (["--limit", "many"], "not a whole number"),
