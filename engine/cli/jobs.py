@@ -129,6 +129,27 @@ async def show_job(admin: Admin, args: argparse.Namespace) -> int:
     return output.OK
 
 
+async def list_failures(admin: Admin, args: argparse.Namespace) -> int:
+    groups = await admin.failure_groups(args.queue)
+    if args.json:
+        return output.print_json(groups)
+    rows = [
+        (
+            g.jobs,
+            g.retryable,
+            g.discarded,
+            g.kind,
+            ",".join(g.queues),
+            output.ago(g.last_failed_at),
+            g.newest_id,
+            g.error,
+        )
+        for g in groups
+    ]
+    headers = ("JOBS", "RETRYABLE", "DISCARDED", "KIND", "QUEUES", "LAST", "NEWEST", "ERROR")
+    return output.print_table(headers, rows, "no failed jobs")
+
+
 ONE: dict[str, Callable[[Admin, int], Awaitable[Job]]] = {
     "retry": lambda admin, job_id: admin.retry_job(job_id),
     "cancel": lambda admin, job_id: admin.cancel_job(job_id),
@@ -253,6 +274,15 @@ def configure(commands: Any) -> None:
         run=with_admin(show_job),
     )
     p.add_argument("id", type=_job_id, metavar="ID")
+    add_operator_options(p)
+    p = add_command(
+        actions,
+        "failures",
+        help="failed jobs (retryable and discarded) grouped by kind and last error",
+        examples=["pqw jobs failures", "pqw jobs failures --queue mail --json"],
+        run=with_admin(list_failures),
+    )
+    p.add_argument("--queue", help="only failures of this queue")
     add_operator_options(p)
     for action, what in (
         ("retry", "make jobs available to run again now (not running ones)"),

@@ -112,7 +112,9 @@ def _set_value(pair: str, schema: dict[str, Any] | None) -> tuple[str, Any]:
 
 async def set_config(admin: Admin, args: argparse.Namespace) -> int:
     """Replace the whole config (--json, the positional, - for stdin) or change keys of
-    the current one (--set); the worker's schema refuses a bad one and nothing changes."""
+    the current one (--set: of the config as read just before, so of two operators
+    setting keys at once the later wins); the worker's schema refuses a bad one and
+    nothing changes."""
     given = args.json if isinstance(args.json, str) else args.config
     if given is not None:
         # "-": from stdin, for a config longer than a command line may be.

@@ -153,3 +153,23 @@ async def test_bulk_actions_called_wrongly_are_usage_errors() -> None:
     ):
         result = await pqw(NO_DATABASE, "jobs", "cancel", *argv)
         assert result.code == 2 and said in result.err, (argv, result.err)
+
+
+async def test_failures_are_grouped_by_kind_and_error(dsn: str, conn: asyncpg.Connection) -> None:
+    ids = await _seed(conn)
+    await add_job_in_state(conn, "retryable", attempt=1, errors=[smtp_error(1)])
+    table = await pqw(dsn, "jobs", "failures", "--queue", "mail")
+    assert table.code == 0
+    header, row = table.out.splitlines()
+    assert header.split()[:4] == ["JOBS", "RETRYABLE", "DISCARDED", "KIND"]
+    assert row.split()[:5] == ["2", "1", "1", "email.send", "mail"]
+    assert row.endswith("ConnectionError: SMTP server closed the connection")
+    groups = (await pqw(dsn, "jobs", "failures", "--json")).json
+    assert sorted((g["kind"], g["jobs"]) for g in groups) == [
+        ("email.send", 2),
+        ("report.build", 1),
+    ]
+    mail = next(g for g in groups if g["kind"] == "email.send")
+    assert mail["newest_id"] > ids["mail_discarded"] and mail["queues"] == ["mail"]
+    none = await pqw(dsn, "jobs", "failures", "--queue", "nowhere")
+    assert none.out == "no failed jobs\n"
