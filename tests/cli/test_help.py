@@ -70,3 +70,12 @@ def test_the_readme_lists_commands_that_exist() -> None:
     for group, actions in named:
         for action in actions.replace("\\", "").split("|"):
             assert (group, action) in known or group in ("persistent", "queue"), (group, action)
+
+
+async def test_a_database_that_cannot_be_reached_is_one_line_and_exit_1() -> None:
+    unreachable = "postgresql://ops:s3cret@127.0.0.1:1/app"
+    for argv in (["jobs", "list"], ["workers", "show", "feed"], ["clients", "list", "--json"]):
+        result = await pqw(unreachable, *argv)
+        assert (result.code, result.out) == (1, ""), (argv, result.err)
+        assert result.err.startswith("pqw: error: ") and result.err.count("\n") == 1
+        assert "127.0.0.1:1/app" in result.err and "s3cret" not in result.err
