@@ -80,6 +80,10 @@ def build_parser() -> argparse.ArgumentParser:
         examples=["pqw bench --only enqueue,drain --jobs 20000", "pqw bench --json"],
     )
     bench.configure(p)
+
+    from engine.cli import completion
+
+    completion.configure(sub, parser)
     return parser
 
 

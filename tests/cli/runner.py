@@ -49,8 +49,9 @@ def _run(argv: list[str], stdin: io.StringIO) -> Result:
     return Result(code, out.getvalue(), err.getvalue())
 
 
-async def pqw(dsn: str, *argv: str, answer: str | None = None) -> Result:
+async def pqw(dsn: str | None, *argv: str, answer: str | None = None) -> Result:
     """`pqw ARGV --dsn DSN` in a thread (main runs its own event loop). `answer`: what the
     operator types on a terminal ("y\n"; "" is ctrl-d); None: no terminal (a script, CI)."""
     stdin = Terminal(answer) if answer is not None else io.StringIO("")
-    return await asyncio.to_thread(_run, [*argv, "--dsn", dsn], stdin)
+    where = ["--dsn", dsn] if dsn is not None else []  # None: a command that takes none
+    return await asyncio.to_thread(_run, [*argv, *where], stdin)
