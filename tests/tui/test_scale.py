@@ -7,13 +7,14 @@ import re
 import time
 from typing import Any
 
+from textual.message import Message
 from textual.widgets import Input
 
 from engine import Client, InsertOpts, Job
 from engine.admin import Admin
 from tests.compat import Pooled
 from tests.helpers import wait_for
-from tests.tui.driving import cell, select_row, until
+from tests.tui.driving import cell, notices, select_row, until
 from tests.tui.seed import add_job_in_state, add_periodic, add_running_worker
 from tests.tui.test_jobs import dashboard_app, open_queue, shown
 from tui.app import PqwApp
@@ -22,6 +23,7 @@ from tui.launch import parse_options
 from tui.screens.bulk import BulkModal
 from tui.screens.confirm import ConfirmationModal
 from tui.screens.prompt import PromptModal
+from tui.screens.worker import WorkerScreen
 from tui.widgets.queues_table import QueuesTable
 from tui.widgets.schedules_table import SchedulesTable
 from tui.widgets.status_bar import StatusBar
@@ -237,3 +239,29 @@ async def test_the_dashboard_behind_pgbouncer_with_pool_mode_and_direct_dsn(
         assert [q.paused for q in await admin.queue_state_counts() if q.queue == "mail"] == [True]
     finally:
         await admin.close()
+
+
+async def test_read_only_worker_screen_hides_and_refuses_the_reset(dsn: str, conn: Any) -> None:
+    await add_running_worker(conn)
+    await conn.execute(
+        "INSERT INTO pqw_persistent_state (name, state) VALUES ('feed', '{\"offset\": 7}')"
+    )
+    seen: list[Message] = []
+    app = dashboard_app(dsn)
+    app.read_only = True
+    app._grants_checked = True
+    async with app.run_test(size=(120, 40), message_hook=seen.append) as pilot:
+        await select_row(pilot, app.dashboard.query_one(WorkersTable), "feed")
+        await pilot.press("enter")  # reading a worker's story is not an action
+        await until(pilot, lambda: isinstance(app.screen, WorkerScreen), "the worker screen")
+        screen = app.screen
+        assert isinstance(screen, WorkerScreen)
+        shown = {b.binding.action for b in screen.active_bindings.values() if b.enabled}
+        assert "reset_state" not in shown and "request('toggle')" not in shown
+        await pilot.press("x")
+        await pilot.pause()
+        assert not isinstance(app.screen, ConfirmationModal)
+        screen.action_reset_state()  # as the palette would: refused, with a notice
+        await until(pilot, lambda: any("read-only" in n for n in notices(seen)), "the refusal")
+        assert not isinstance(app.screen, ConfirmationModal)
+    assert await conn.fetchval("SELECT state FROM pqw_persistent_state") == {"offset": 7}
