@@ -6,6 +6,7 @@ import logging
 from collections.abc import Iterable
 from datetime import UTC
 
+from rich.cells import cell_len, set_cell_size
 from rich.text import Text
 from textual.binding import Binding
 from textual.message import Message
@@ -14,8 +15,20 @@ from textual.widgets import Input, RichLog
 from engine.admin import WorkerLogLine
 from tui.palette import Palette
 
-# Logger names are padded to this width, so most messages start in one column.
+# Logger names are padded (or cut) to this width, so every message starts in one column.
 LOGGER_WIDTH = 11
+
+
+def logger_column(name: str) -> str:
+    """The logger's name in LOGGER_WIDTH cells: a longer one keeps its end, the most
+    specific part ("…eds.poller" for "app.integrations.feeds.poller")."""
+    if cell_len(name) <= LOGGER_WIDTH:
+        return set_cell_size(name, LOGGER_WIDTH)
+    end = name
+    while cell_len(end) > LOGGER_WIDTH - 1:  # cells, not characters: wide ones count two
+        end = end[1:]
+    return set_cell_size("…" + end, LOGGER_WIDTH)
+
 
 _LEVELS = {
     logging.DEBUG: "DEBUG",
@@ -43,7 +56,7 @@ def log_line(line: WorkerLogLine, palette: Palette, search: str | None = None) -
     text = Text.assemble(
         (f"{line.at.astimezone(UTC):%H:%M:%S} ", "dim"),
         (f"{level:<5} ", level_style(line.level, palette)),
-        (f"{line.logger:<{LOGGER_WIDTH}} ", palette.busy if ours else "dim"),
+        (f"{logger_column(line.logger)} ", palette.busy if ours else "dim"),
     )
     indent = " " * len(text.plain)
     message = Text(line.message.replace("\n", "\n" + indent), style="bold" if ours else "")
