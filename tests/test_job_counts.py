@@ -9,8 +9,15 @@ from typing import Any
 
 from engine import Client, Job, JobSnooze
 from engine.admin import Admin, JobQuery, JobState
+from engine.admin.bulk_pace import (
+    BULK_BATCH,
+    LEAST_BATCH,
+    QUICK_SECONDS,
+    SLOW_SECONDS,
+    BatchPace,
+)
 from engine.db.pool import connect
-from engine.sql.job_search import prefix_bound
+from engine.sql.job_search import BULK_BATCH_BUDGET_MS, bound_bulk_act, prefix_bound
 from tests.helpers import wait_for
 
 
@@ -212,6 +219,12 @@ async def test_search_filters_combine_and_page_in_each_order(dsn: str) -> None:
         assert not capped.exact and capped.n == 50
         groups = await admin.failure_groups()
         assert sum(g.jobs for g in groups) == 42
+        # Bounded: the newest 5 failures only (by when they failed), and one queue's.
+        newest = await admin.failure_groups(scanned=5)
+        assert sum(g.jobs for g in newest) == 5
+        assert max(g.last_failed_at for g in newest) == max(g.last_failed_at for g in groups)
+        mail = await admin.failure_groups("mail")
+        assert sum(g.jobs for g in mail) == 14 and {q for g in mail for q in g.queues} == {"mail"}
     finally:
         await conn.close()
         await admin.close()
@@ -280,3 +293,25 @@ def test_a_kind_prefix_is_the_range_up_to_its_bound() -> None:
     assert prefix_bound("\U0010ffff") is None  # every string from here up
     assert prefix_bound("x\ud7ff") == "x\ue000"  # past the surrogates
     assert prefix_bound("") is None
+
+
+def test_a_slow_batch_halves_the_next_and_quick_ones_grow_it_back() -> None:
+    pace = BatchPace()
+    assert pace.size == BULK_BATCH
+    pace.took(SLOW_SECONDS + 1)
+    assert pace.size == BULK_BATCH // 2
+    pace.took(1.0)  # neither slow nor quick: as it is
+    assert pace.size == BULK_BATCH // 2
+    pace.took(QUICK_SECONDS / 2)
+    assert pace.size == BULK_BATCH  # never above the most
+    pace.took(QUICK_SECONDS / 2)
+    assert pace.size == BULK_BATCH
+    while pace.shrink():
+        pass
+    assert pace.size == LEAST_BATCH and not pace.shrink()
+
+
+def test_a_batch_change_gets_what_its_search_left_of_the_budget() -> None:
+    assert bound_bulk_act(0) == f"SET LOCAL statement_timeout = {BULK_BATCH_BUDGET_MS}"
+    assert bound_bulk_act(3_000) == f"SET LOCAL statement_timeout = {BULK_BATCH_BUDGET_MS - 3_000}"
+    assert bound_bulk_act(10_000) == "SET LOCAL statement_timeout = 1000"  # at least a second
