@@ -7,6 +7,7 @@ import re
 import time
 from typing import Any
 
+from textual import events
 from textual.message import Message
 from textual.widgets import Input
 
@@ -325,3 +326,25 @@ async def test_a_bulk_batch_stopped_for_time_is_tried_again_smaller(dsn: str, co
     assert sizes[:2] == [BULK_BATCH, BULK_BATCH // 2]
     assert outcomes[0].acted == 30 and outcomes[0].error is None
     assert await conn.fetchval("SELECT count(*) FROM pqw_job WHERE state = 'available'") == 30
+
+
+async def test_T_typed_right_after_clearing_a_search_asks_about_the_retry(
+    dsn: str, conn: Any
+) -> None:
+    """Enter then T as fast as a person types: T went into the closing search line (a
+    text search for "T", nothing asked) because enter acted only after a round trip."""
+    seven = await add_job_in_state(conn, "discarded", args={"customer": 7})
+    await add_job_in_state(conn, "discarded", args={"customer": 8})
+    app = dashboard_app(dsn)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await open_queue(pilot, app, "mail")
+        await pilot.press("slash", *"args.customer=7", "enter")
+        await until(pilot, lambda: shown(app) == {seven}, "the search")
+        await pilot.press("slash", "ctrl+a", "ctrl+k")
+        app.post_message(events.Key("enter", None))  # no waiting between the two
+        app.post_message(events.Key("T", "T"))
+        await until(pilot, lambda: isinstance(app.screen, ConfirmationModal), "the question")
+        assert "2 jobs in mail" in str(app.screen.query_one("#confirm-question").content)
+        await pilot.press("n")
+        screen = app.screen
+        assert isinstance(screen, JobsScreen) and screen.where.text is None
