@@ -3,6 +3,7 @@ block a worker, live queue concurrency, schedule edits and run-now, and the read
 
 from __future__ import annotations
 
+import asyncio
 import re
 import time
 from typing import Any
@@ -348,3 +349,34 @@ async def test_T_typed_right_after_clearing_a_search_asks_about_the_retry(
         await pilot.press("n")
         screen = app.screen
         assert isinstance(screen, JobsScreen) and screen.where.text is None
+
+
+async def test_esc_twice_stops_the_batch_under_way_and_it_changes_nothing(
+    dsn: str, conn: Any
+) -> None:
+    for _ in range(30):
+        await add_job_in_state(conn, "discarded")
+    admin = await Admin.connect(dsn)
+    query = JobQuery(states=(JobState.DISCARDED,))
+    stuck = asyncio.Event()
+
+    async def batch(below: int | None, size: int) -> BulkStep:
+        if below is not None:  # the second batch: a database that does not answer
+            stuck.set()
+            await asyncio.Event().wait()
+        return await admin.bulk_step("retry", query=query, below=below, batch=10)
+
+    app = dashboard_app(dsn)
+    outcomes: list[Any] = []
+    try:
+        async with app.run_test(size=(120, 40)) as pilot:
+            app.push_screen(BulkModal("Retry 30 jobs", 30, batch, "retried"), outcomes.append)
+            await until(pilot, stuck.is_set, "the second batch under way")
+            await pilot.press("escape")  # after this batch...
+            assert not outcomes
+            await pilot.press("escape")  # ...no: now
+            await until(pilot, lambda: bool(outcomes), "the modal closed")
+    finally:
+        await admin.close()
+    assert outcomes[0].cancelled and outcomes[0].acted == 10
+    assert await conn.fetchval("SELECT count(*) FROM pqw_job WHERE state = 'available'") == 10
