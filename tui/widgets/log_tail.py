@@ -14,6 +14,7 @@ from textual.widgets import Input, RichLog
 
 from engine.admin import WorkerLogLine
 from tui.palette import Palette
+from tui.widgets.prompt_line import PromptLine
 
 # Logger names are padded (or cut) to this width, so every message starts in one column.
 LOGGER_WIDTH = 11
@@ -119,7 +120,7 @@ class LogTail(RichLog):
         getattr(self, f"action_{how}")()
 
 
-class LogSearch(Input):
+class LogSearch(PromptLine):
     """The `/` prompt over the log: enter searches (empty: every line), escape leaves it."""
 
     BINDINGS = [Binding("escape", "close", "Cancel", tooltip="Close the search, unchanged")]
@@ -142,9 +143,8 @@ class LogSearch(Input):
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()
-        self.display = False
         self.post_message(self.Chosen(event.value.strip() or None))
 
     def action_close(self) -> None:
-        self.display = False
+        self.close_now()
         self.post_message(self.Closed())
