@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import replace
 
 from rich.text import Text
@@ -10,8 +11,9 @@ from textual.binding import Binding
 from textual.containers import Vertical
 from textual.widgets import DataTable, Footer, Static
 
-from engine.admin import AdminApi, Job, JobQuery, JobState
+from engine.admin import Job, JobState
 from tui import formatting as fmt
+from tui.data.causes import CAUSES_EVERY, Causes, read_causes
 from tui.data.feed import ActionFailed, backoff_delay
 from tui.data.jobs_window import PAGE, JobFilter, JobsPage, read_window, window_floor
 from tui.data.poller import Poller
@@ -27,21 +29,11 @@ from tui.guard import guarded
 from tui.screens.job import JobScreen
 from tui.screens.live import LiveScreen
 from tui.widgets.banner import Banner
-from tui.widgets.causes_table import Causes, CausesTable
+from tui.widgets.causes_table import CausesTable
 from tui.widgets.filter_bar import STATE_KEYS, FilterBar
 from tui.widgets.jobs_table import JobsTable
 from tui.widgets.kind_filter import KindFilter
 from tui.widgets.status_bar import StatusBar
-
-# Failures by cause are read at most this often (seconds): a bounded but not a tiny read.
-CAUSES_EVERY = 5.0
-
-
-async def read_causes(admin: AdminApi, queue: str | None) -> Causes:
-    """The failures of `queue` (or every queue) by cause, and how many there are in all."""
-    groups = await admin.failure_groups(queue)
-    failures = await admin.count_jobs(JobQuery(queue=queue, states=FAILURES))
-    return Causes(groups, failures.n)
 
 
 class JobsScreen(LiveScreen):
@@ -101,7 +93,7 @@ class JobsScreen(LiveScreen):
         self._error: str | None = None
         self._kinds_seen: set[str] = set()  # offered as completions by the kind prompt
         self.causes: Causes | None = None  # the failures view's groups, read every CAUSES_EVERY
-        self._causes_read_at: float | None = None
+        self._causes_read_at = -math.inf
         self.poller = Poller(self, self._read, self._interval, "jobs")
 
     def compose(self) -> ComposeResult:
@@ -177,7 +169,7 @@ class JobsScreen(LiveScreen):
             self.causes = None
             return
         now = self.pqw.monotonic()
-        if self._causes_read_at is not None and now - self._causes_read_at < CAUSES_EVERY:
+        if now - self._causes_read_at < CAUSES_EVERY:
             return
         try:
             causes = await self.pqw.feed.read(lambda admin: read_causes(admin, where.queue))
@@ -219,13 +211,8 @@ class JobsScreen(LiveScreen):
         jobs = self.page.jobs if self.page is not None else []
         self.table.show(jobs, app.display_now(), app.pending.jobs.labels(), self.palette)
         panel.border_subtitle = Text(self._summary())
-        causes_panel = self.query_one("#causes-panel", Vertical)
-        causes_panel.display = self.failures_view
-        if self.causes is not None:
-            causes_panel.border_title = Text(self.causes.title())
-            self.query_one(CausesTable).show(self.causes.groups, app.display_now(), self.palette)
-        elif self.failures_view:
-            causes_panel.border_title = Text("Causes · reading…")
+        causes = self.query_one(CausesTable)
+        causes.paint(self.failures_view, self.causes, app.display_now(), self.palette)
         empty = self.page is not None and not jobs
         panel.set_class(empty, "-empty")
         if empty:
@@ -259,7 +246,7 @@ class JobsScreen(LiveScreen):
         if where == self.where:
             return
         if where.queue != self.where.queue or where.states != self.where.states:
-            self.causes, self._causes_read_at = None, None
+            self.causes, self._causes_read_at = None, -math.inf
         self.where = where
         self._generation += 1
         self.page, self._paged_to, self._below, self._error = None, None, 0, None

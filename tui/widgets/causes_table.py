@@ -3,34 +3,18 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from datetime import datetime
 
 from rich.text import Text
 from textual.binding import Binding
 from textual.message import Message
+from textual.widget import Widget
 
-from engine.admin import FAILURES_SCANNED, FailureGroup
+from engine.admin import FailureGroup
 from tui import formatting as fmt
+from tui.data.causes import Causes
 from tui.palette import Palette
 from tui.widgets.keyed_table import Cell, KeyedTable
-
-
-@dataclass(frozen=True)
-class Causes:
-    """The groups, and how many failures there are in all (exact, from the counts)."""
-
-    groups: list[FailureGroup]
-    failures: int
-
-    def title(self) -> str:
-        """How exact the groups are, in words: every failure, or the newest of them."""
-        if self.failures <= FAILURES_SCANNED:
-            return f"Causes · all {self.failures:,} failures by kind and last error"
-        return (
-            f"Causes · the newest {FAILURES_SCANNED:,} of {self.failures:,} failures"
-            " by kind and last error"
-        )
 
 
 def cause_key(group: FailureGroup) -> str:
@@ -66,6 +50,18 @@ class CausesTable(KeyedTable):
     def show(self, groups: list[FailureGroup], now: datetime, palette: Palette) -> None:
         self._kinds = {cause_key(g): g.kind for g in groups}
         self.sync({cause_key(g): cause_cells(g, now, palette) for g in groups})
+
+    def paint(self, shown: bool, causes: Causes | None, now: datetime, palette: Palette) -> None:
+        """Show `causes` (None: not read yet) in the panel around this table, if `shown`."""
+        panel = self.parent
+        if not isinstance(panel, Widget):
+            return
+        panel.display = shown
+        if causes is not None:
+            panel.border_title = Text(causes.title())
+            self.show(causes.groups, now, palette)
+        elif shown:
+            panel.border_title = Text("Causes · reading…")
 
     def action_choose(self) -> None:
         key = self.selected_key
