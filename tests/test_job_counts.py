@@ -9,7 +9,15 @@ from typing import Any
 
 from engine import Client, Job, JobSnooze
 from engine.admin import Admin, JobQuery, JobState
+from engine.admin.bulk_pace import (
+    BULK_BATCH,
+    LEAST_BATCH,
+    QUICK_SECONDS,
+    SLOW_SECONDS,
+    BatchPace,
+)
 from engine.db.pool import connect
+from engine.sql.job_search import BULK_BATCH_BUDGET_MS, bound_bulk_act, prefix_bound
 from tests.helpers import wait_for
 
 
@@ -180,12 +188,43 @@ async def test_search_filters_combine_and_page_in_each_order(dsn: str) -> None:
             "SELECT id FROM pqw_job WHERE state = 'discarded' ORDER BY finalized_at DESC, id DESC"
         )
         assert by_finalized == [r["id"] for r in rows]
+
+        async def expect_finalized(where: str) -> list[int]:
+            rows = await conn.fetch(
+                f"SELECT id FROM pqw_job WHERE finalized_at IS NOT NULL AND {where}"
+                " ORDER BY finalized_at DESC, id DESC"
+            )
+            return [r["id"] for r in rows]
+
+        # A queue's 14 finished of 42: 14² >= 4 * 42 walks the time index, 14² < 6 * 42
+        # sorts the queue's own; the same jobs in the same order either way.
+        for page in (4, 6):
+            assert await ids(JobQuery(queue="mail", order="finalized"), page=page) == (
+                await expect_finalized("queue = 'mail'")
+            )
+        assert await ids(JobQuery(kind="report.build", order="finalized"), page=5) == (
+            await expect_finalized("kind = 'report.build'")
+        )
+        assert (
+            await ids(JobQuery(queue="mail", states=(JobState.AVAILABLE,), order="finalized")) == []
+        )
+        assert await ids(JobQuery(kind="email.*"), page=9) == await expect("kind LIKE 'email.%'")
+        assert await ids(JobQuery(kind="*"), page=50) == every
+        assert await ids(JobQuery(kind="report.build", states=(JobState.DISCARDED,)), page=3) == (
+            await expect("kind = 'report.build' AND state = 'discarded'")
+        )
         count = await admin.count_jobs(JobQuery(queue="mail"))
         assert count.exact and count.n == 70
         capped = await admin.count_jobs(JobQuery(kind="email.*"), cap=50)
         assert not capped.exact and capped.n == 50
         groups = await admin.failure_groups()
         assert sum(g.jobs for g in groups) == 42
+        # Bounded: the newest 5 failures only (by when they failed), and one queue's.
+        newest = await admin.failure_groups(scanned=5)
+        assert sum(g.jobs for g in newest) == 5
+        assert max(g.last_failed_at for g in newest) == max(g.last_failed_at for g in groups)
+        mail = await admin.failure_groups("mail")
+        assert sum(g.jobs for g in mail) == 14 and {q for g in mail for q in g.queues} == {"mail"}
     finally:
         await conn.close()
         await admin.close()
@@ -246,3 +285,33 @@ async def test_a_bulk_action_walks_every_batch_and_only_what_the_filter_matches(
     finally:
         await conn.close()
         await admin.close()
+
+
+def test_a_kind_prefix_is_the_range_up_to_its_bound() -> None:
+    assert prefix_bound("email.") == "email/"
+    assert prefix_bound("a\U0010ffff") == "b"  # the last character cannot grow: the one before
+    assert prefix_bound("\U0010ffff") is None  # every string from here up
+    assert prefix_bound("x\ud7ff") == "x\ue000"  # past the surrogates
+    assert prefix_bound("") is None
+
+
+def test_a_slow_batch_halves_the_next_and_quick_ones_grow_it_back() -> None:
+    pace = BatchPace()
+    assert pace.size == BULK_BATCH
+    pace.took(SLOW_SECONDS + 1)
+    assert pace.size == BULK_BATCH // 2
+    pace.took(1.0)  # neither slow nor quick: as it is
+    assert pace.size == BULK_BATCH // 2
+    pace.took(QUICK_SECONDS / 2)
+    assert pace.size == BULK_BATCH  # never above the most
+    pace.took(QUICK_SECONDS / 2)
+    assert pace.size == BULK_BATCH
+    while pace.shrink():
+        pass
+    assert pace.size == LEAST_BATCH and not pace.shrink()
+
+
+def test_a_batch_change_gets_what_its_search_left_of_the_budget() -> None:
+    assert bound_bulk_act(0) == f"SET LOCAL statement_timeout = {BULK_BATCH_BUDGET_MS}"
+    assert bound_bulk_act(3_000) == f"SET LOCAL statement_timeout = {BULK_BATCH_BUDGET_MS - 3_000}"
+    assert bound_bulk_act(10_000) == "SET LOCAL statement_timeout = 1000"  # at least a second

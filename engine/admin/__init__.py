@@ -8,8 +8,9 @@ that find and prepare a database.
 
 from engine.admin.admin import Admin
 from engine.admin.api import AdminApi
+from engine.admin.bulk_pace import BULK_BATCH, BatchPace, BulkBatchTooSlow
 from engine.admin.database import check_reachable, migrate_to_latest
-from engine.admin.job_search import BULK_ACTIONS
+from engine.admin.job_search import BULK_ACTIONS, FAILURES_SCANNED
 from engine.admin.models import (
     JOB_ORDERS,
     LATE_AFTER_INTERVALS,
@@ -54,7 +55,9 @@ from engine.types import FINAL_STATES, Job, JobState
 
 __all__ = [
     "BULK_ACTIONS",
+    "BULK_BATCH",
     "END_REASONS",
+    "FAILURES_SCANNED",
     "FINAL_STATES",
     "JOB_ORDERS",
     "LATE_AFTER_INTERVALS",
@@ -62,6 +65,8 @@ __all__ = [
     "POOL_MODES",
     "Admin",
     "AdminApi",
+    "BatchPace",
+    "BulkBatchTooSlow",
     "BulkStep",
     "ClientInfo",
     "ConfigVersion",

@@ -140,8 +140,10 @@ class AdminApi(Protocol):
         query: JobQuery | None = None,
         ids: list[int] | None = None,
         below: int | None = None,
+        batch: int = ...,
     ) -> BulkStep:
-        """One bounded batch of a bulk cancel, retry or delete; call on with next_below."""
+        """One bounded batch (of at most `batch` jobs) of a bulk cancel, retry or delete;
+        call on with next_below."""
         ...
 
     async def list_jobs(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import time
 from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
@@ -11,14 +12,13 @@ from typing import Any
 import asyncpg
 
 from engine import sql
+from engine.admin.bulk_pace import BULK_BATCH, BulkBatchTooSlow
 from engine.admin.guard import guarded
 from engine.admin.models import BulkStep, FailureGroup, JobCount, JobQuery
 from engine.errors import InvalidJobOption
 from engine.jobs import control
 from engine.types import Job
 
-# A bulk action changes at most this many jobs per transaction.
-BULK_BATCH = 1_000
 BULK_ACTIONS = ("cancel", "retry", "delete")
 _BULK_STATEMENTS = {
     "cancel": sql.CANCEL_JOBS,
@@ -118,8 +118,12 @@ class JobSearch:
         self, queue: str | None = None, *, scanned: int = FAILURES_SCANNED, limit: int = 100
     ) -> list[FailureGroup]:
         """Failed jobs across queues (or of one) by kind and last error, newest group first,
-        from the newest `scanned` failures."""
-        rows = await self.pool.fetch(sql.FAILURE_GROUPS, queue, scanned, limit)
+        from the newest `scanned` failures (by when they failed): bounded at any table size,
+        exact when there are no more failures than that."""
+        if queue is None:
+            rows = await self.pool.fetch(sql.FAILURE_GROUPS, scanned, limit)
+        else:
+            rows = await self.pool.fetch(sql.FAILURE_GROUPS_OF_QUEUE, scanned, limit, queue)
         return [
             FailureGroup(
                 kind=r["kind"],
@@ -165,7 +169,7 @@ class JobSearch:
         try:
             return await self._act_on(action, statement, values, chosen, more, batch)
         except asyncpg.QueryCanceledError as exc:
-            raise InvalidJobOption(
+            raise BulkBatchTooSlow(
                 "a batch took too long (a slow filter, or a slow database): it changed "
                 "nothing; narrow the filter by queue, state or kind, or try again"
             ) from exc
@@ -184,13 +188,17 @@ class JobSearch:
         async with self.pool.acquire() as conn:
             try:
                 async with conn.transaction():
+                    started = time.monotonic()
                     await conn.execute(sql.BOUND_SEARCH)
                     if chosen is None:
                         chosen = [r["id"] for r in await conn.fetch(statement, *values)]
                         more = len(chosen) == batch
                     if not chosen:
                         return BulkStep(0, 0, None)
-                    await conn.execute(sql.BOUND_BULK_ACT)
+                    # The change gets what is left of the batch's budget, so search and
+                    # change together end before the caller's own timeout.
+                    spent_ms = int((time.monotonic() - started) * 1000)
+                    await conn.execute(sql.bound_bulk_act(spent_ms))
                     acted = await _act_once(conn, act, chosen)
             except asyncpg.UniqueViolationError:
                 # Two of the batch (or one and a live job) share a unique key: one by

@@ -22,11 +22,12 @@ from engine.sql.clients import (
     STOP_CLIENT,
 )
 from engine.sql.job_search import (
-    BOUND_BULK_ACT,
     BOUND_SEARCH,
     COUNT_FROM_COUNTS,
     FAILURE_GROUPS,
+    FAILURE_GROUPS_OF_QUEUE,
     ORDERS,
+    bound_bulk_act,
     count_of,
     search_jobs,
 )
@@ -135,7 +136,6 @@ __all__ = [
     "APPEND_WORKER_LOG",
     "BEGIN_FENCED",
     "BEGIN_FENCED_BEFORE_17",
-    "BOUND_BULK_ACT",
     "BOUND_SEARCH",
     "BOUND_TAKEOVER",
     "CANCEL_JOB",
@@ -156,6 +156,7 @@ __all__ = [
     "DELETE_WORKER",
     "DISCARD_FORGED_RUN",
     "FAILURE_GROUPS",
+    "FAILURE_GROUPS_OF_QUEUE",
     "FENCE_LEADERSHIP",
     "FETCH_JOBS",
     "FINISH_RUN_JOB",
@@ -233,6 +234,7 @@ __all__ = [
     "WORKER_LOG",
     "WORKER_RUNS",
     "WORKER_STATE",
+    "bound_bulk_act",
     "count_of",
     "search_jobs",
 ]

@@ -3,25 +3,32 @@ block a worker, live queue concurrency, schedule edits and run-now, and the read
 
 from __future__ import annotations
 
+import asyncio
 import re
 import time
 from typing import Any
 
+from textual import events
+from textual.message import Message
 from textual.widgets import Input
 
 from engine import Client, InsertOpts, Job
-from engine.admin import Admin
+from engine.admin import BULK_BATCH, Admin, BulkBatchTooSlow, BulkStep, JobQuery, JobState
 from tests.compat import Pooled
 from tests.helpers import wait_for
-from tests.tui.driving import cell, select_row, until
+from tests.tui.driving import cell, notices, select_row, until
 from tests.tui.seed import add_job_in_state, add_periodic, add_running_worker
 from tests.tui.test_jobs import dashboard_app, open_queue, shown
 from tui.app import PqwApp
+from tui.data.feed import ActionFailed
 from tui.data.source import AdminSource
 from tui.launch import parse_options
 from tui.screens.bulk import BulkModal
 from tui.screens.confirm import ConfirmationModal
+from tui.screens.jobs import JobsScreen
 from tui.screens.prompt import PromptModal
+from tui.screens.worker import WorkerScreen
+from tui.widgets.causes_table import CausesTable, cause_key
 from tui.widgets.queues_table import QueuesTable
 from tui.widgets.schedules_table import SchedulesTable
 from tui.widgets.status_bar import StatusBar
@@ -237,3 +244,139 @@ async def test_the_dashboard_behind_pgbouncer_with_pool_mode_and_direct_dsn(
         assert [q.paused for q in await admin.queue_state_counts() if q.queue == "mail"] == [True]
     finally:
         await admin.close()
+
+
+async def test_read_only_worker_screen_hides_and_refuses_the_reset(dsn: str, conn: Any) -> None:
+    await add_running_worker(conn)
+    await conn.execute(
+        "INSERT INTO pqw_persistent_state (name, state) VALUES ('feed', '{\"offset\": 7}')"
+    )
+    seen: list[Message] = []
+    app = dashboard_app(dsn)
+    app.read_only = True
+    app._grants_checked = True
+    async with app.run_test(size=(120, 40), message_hook=seen.append) as pilot:
+        await select_row(pilot, app.dashboard.query_one(WorkersTable), "feed")
+        await pilot.press("enter")  # reading a worker's story is not an action
+        await until(pilot, lambda: isinstance(app.screen, WorkerScreen), "the worker screen")
+        screen = app.screen
+        assert isinstance(screen, WorkerScreen)
+        shown = {b.binding.action for b in screen.active_bindings.values() if b.enabled}
+        assert "reset_state" not in shown and "request('toggle')" not in shown
+        await pilot.press("x")
+        await pilot.pause()
+        assert not isinstance(app.screen, ConfirmationModal)
+        screen.action_reset_state()  # as the palette would: refused, with a notice
+        await until(pilot, lambda: any("read-only" in n for n in notices(seen)), "the refusal")
+        assert not isinstance(app.screen, ConfirmationModal)
+    assert await conn.fetchval("SELECT state FROM pqw_persistent_state") == {"offset": 7}
+
+
+async def test_failures_by_cause_say_how_exact_and_enter_lists_one_kind(
+    dsn: str, conn: Any
+) -> None:
+    smtp = [{"attempt": 1, "error": "SMTPError: 421 try later\nTraceback ..."}]
+    mail_ids = {
+        await add_job_in_state(conn, "retryable", attempt=1, errors=smtp),
+        await add_job_in_state(conn, "discarded", attempt=1, errors=smtp),
+    }
+    await add_job_in_state(
+        conn, "discarded", kind="report.build", attempt=1, errors=[{"error": "KeyError: 'x'"}]
+    )
+    app = dashboard_app(dsn)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await open_queue(pilot, app, "mail")
+        await pilot.press("f")
+        screen = app.screen
+        assert isinstance(screen, JobsScreen)
+        await until(pilot, lambda: screen.causes is not None, "the causes")
+        panel = screen.query_one("#causes-panel")
+        assert "all 3 failures" in str(panel.border_title)
+        causes = screen.query_one(CausesTable)
+        await until(pilot, lambda: causes.row_count == 2, "two causes")
+        key = cause_key(next(g for g in screen.causes.groups if g.kind == "email.send"))
+        assert cell(causes, key, "error") == "SMTPError: 421 try later"  # the first line
+        assert cell(causes, key, "jobs") == "2"
+        await select_row(pilot, causes, key)
+        await pilot.press("enter")
+        await until(pilot, lambda: shown(app) == mail_ids, "the email.send failures only")
+
+
+async def test_a_bulk_batch_stopped_for_time_is_tried_again_smaller(dsn: str, conn: Any) -> None:
+    for _ in range(30):
+        await add_job_in_state(conn, "discarded")
+    admin = await Admin.connect(dsn)
+    sizes: list[int] = []
+
+    async def batch(below: int | None, size: int) -> BulkStep:
+        sizes.append(size)
+        if len(sizes) == 1:  # the database stopped the first batch: it changed nothing
+            raise ActionFailed("a batch took too long") from BulkBatchTooSlow("stopped")
+        query = JobQuery(states=(JobState.DISCARDED,))
+        return await admin.bulk_step("retry", query=query, below=below, batch=size)
+
+    app = dashboard_app(dsn)
+    outcomes: list[Any] = []
+    try:
+        async with app.run_test(size=(120, 40)) as pilot:
+            modal = BulkModal("Retry 30 jobs", 30, batch, "retried")
+            app.push_screen(modal, outcomes.append)
+            await until(pilot, lambda: bool(outcomes), "the bulk action done")
+    finally:
+        await admin.close()
+    assert sizes[:2] == [BULK_BATCH, BULK_BATCH // 2]
+    assert outcomes[0].acted == 30 and outcomes[0].error is None
+    assert await conn.fetchval("SELECT count(*) FROM pqw_job WHERE state = 'available'") == 30
+
+
+async def test_T_typed_right_after_clearing_a_search_asks_about_the_retry(
+    dsn: str, conn: Any
+) -> None:
+    """Enter then T as fast as a person types: T went into the closing search line (a
+    text search for "T", nothing asked) because enter acted only after a round trip."""
+    seven = await add_job_in_state(conn, "discarded", args={"customer": 7})
+    await add_job_in_state(conn, "discarded", args={"customer": 8})
+    app = dashboard_app(dsn)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await open_queue(pilot, app, "mail")
+        await pilot.press("slash", *"args.customer=7", "enter")
+        await until(pilot, lambda: shown(app) == {seven}, "the search")
+        await pilot.press("slash", "ctrl+a", "ctrl+k")
+        app.post_message(events.Key("enter", None))  # no waiting between the two
+        app.post_message(events.Key("T", "T"))
+        await until(pilot, lambda: isinstance(app.screen, ConfirmationModal), "the question")
+        assert "2 jobs in mail" in str(app.screen.query_one("#confirm-question").content)
+        await pilot.press("n")
+        screen = app.screen
+        assert isinstance(screen, JobsScreen) and screen.where.text is None
+
+
+async def test_esc_twice_stops_the_batch_under_way_and_it_changes_nothing(
+    dsn: str, conn: Any
+) -> None:
+    for _ in range(30):
+        await add_job_in_state(conn, "discarded")
+    admin = await Admin.connect(dsn)
+    query = JobQuery(states=(JobState.DISCARDED,))
+    stuck = asyncio.Event()
+
+    async def batch(below: int | None, size: int) -> BulkStep:
+        if below is not None:  # the second batch: a database that does not answer
+            stuck.set()
+            await asyncio.Event().wait()
+        return await admin.bulk_step("retry", query=query, below=below, batch=10)
+
+    app = dashboard_app(dsn)
+    outcomes: list[Any] = []
+    try:
+        async with app.run_test(size=(120, 40)) as pilot:
+            app.push_screen(BulkModal("Retry 30 jobs", 30, batch, "retried"), outcomes.append)
+            await until(pilot, stuck.is_set, "the second batch under way")
+            await pilot.press("escape")  # after this batch...
+            assert not outcomes
+            await pilot.press("escape")  # ...no: now
+            await until(pilot, lambda: bool(outcomes), "the modal closed")
+    finally:
+        await admin.close()
+    assert outcomes[0].cancelled and outcomes[0].acted == 10
+    assert await conn.fetchval("SELECT count(*) FROM pqw_job WHERE state = 'available'") == 10

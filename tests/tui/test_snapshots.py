@@ -11,6 +11,7 @@ from collections.abc import Callable
 from tui.dev.screenshots import (
     SIZE,
     confirm_delete,
+    failures_screen,
     help_screen,
     job_screen,
     jobs_screen,
@@ -76,3 +77,7 @@ def test_worker_screen_log_search(snap_compare: SnapCompare) -> None:
 
 def test_worker_screen_at_80x24(snap_compare: SnapCompare) -> None:
     assert snap_compare(sample_app(), terminal_size=SMALL, run_before=worker_screen)
+
+
+def test_failures_by_cause(snap_compare: SnapCompare) -> None:
+    assert snap_compare(sample_app(), terminal_size=SIZE, run_before=failures_screen)

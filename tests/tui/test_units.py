@@ -245,3 +245,15 @@ def test_a_second_toggle_goes_from_the_intended_state_not_the_last_read() -> Non
     # A change with no on/off target (a new config) leaves the current state be.
     changes.begin("feed-poller", pending.CONFIG, pending.reconfiguring(1, 2))
     assert changes.intended("feed-poller", pending.CONFIG, current=True) is True
+
+
+def test_a_long_logger_name_keeps_its_end_in_the_log_column() -> None:
+    from rich.cells import cell_len
+
+    from tui.widgets.log_tail import LOGGER_WIDTH, logger_column
+
+    assert logger_column("app.feed") == "app.feed   "
+    assert logger_column("app.integrations.feeds.poller") == "…eds.poller"
+    assert logger_column("日本語のロガー名前.feed") == "…名前.feed "  # wide characters: two cells
+    for name in ("x" * 500, "feed-poller", "pqw"):
+        assert cell_len(logger_column(name)) == LOGGER_WIDTH

@@ -126,7 +126,8 @@ class JobActions:
             self._ask(
                 f"{action.capitalize()} {n:,} job{'s' if n != 1 else ''}?",
                 f"{what[0].upper()}{what[1:]}.\n{outcome}\nIt runs in batches of "
-                "1,000 and can be stopped between them (esc).",
+                "up to 1,000 (fewer when the database is slow) and can be stopped "
+                "between them (esc).",
                 f"{action.capitalize()} {n:,}",
                 lambda: self._run_bulk(action, verb, query, marked, n),
             )
@@ -138,10 +139,14 @@ class JobActions:
     ) -> None:
         app = self.app
 
-        async def batch(below: int | None) -> BulkStep:
+        async def batch(below: int | None, size: int) -> BulkStep:
             return await app.feed.act(
                 lambda admin: admin.bulk_step(
-                    action, query=None if marked else query, ids=marked or None, below=below
+                    action,
+                    query=None if marked else query,
+                    ids=marked or None,
+                    below=below,
+                    batch=size,
                 )
             )
 

@@ -28,6 +28,8 @@ def reset_question(name: str, running: bool) -> str:
 
 def reset_worker_state(app: PqwApp, name: str, done: Callable[[], None] | None = None) -> None:
     """Ask, then reset; the outcome is a notification (and `done()` after a reset)."""
+    if app.refuse_if_read_only(f"Reset the state of {name}"):
+        return
     worker = app.cluster_actions.find_worker(name)
     running = worker is not None and worker.status in LIVE_RUN_STATUSES
 

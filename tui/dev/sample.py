@@ -277,6 +277,7 @@ class SampleSource(SampleWorkerMemory):
         query: JobQuery | None = None,
         ids: list[int] | None = None,
         below: int | None = None,
+        batch: int = 1_000,
     ) -> BulkStep:
         chosen = ids if ids is not None else [j.id for j in self._matching(query or JobQuery())]
         acted = 0

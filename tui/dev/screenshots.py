@@ -130,11 +130,25 @@ async def worker_log_search(pilot: Pilot[int]) -> None:
     await settle(pilot, lambda: app_of(pilot).screen.query_one("#log").has_focus, "the search")
 
 
+async def failures_screen(pilot: Pilot[int]) -> None:
+    """`f` in the jobs list: the failures of every queue, their causes above them."""
+    await jobs_screen(pilot)
+    await pilot.press("f")
+    await settle(
+        pilot,
+        lambda: (
+            _jobs_read(app_of(pilot)) and getattr(app_of(pilot).screen, "causes", None) is not None
+        ),
+        "the failures and their causes",
+    )
+
+
 SCENES: dict[str, Scene] = {
     "main": main_screen,
     "reconfigure": reconfigure_modal,
     "help": help_screen,
     "jobs": jobs_screen,
+    "failures": failures_screen,
     "job": job_screen,
     "worker": worker_screen,
 }

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
@@ -12,11 +14,17 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import ProgressBar, Static
 
-from engine.admin import BulkStep
+from engine.admin import BatchPace, BulkBatchTooSlow, BulkStep
 from tui.data.feed import ActionFailed
 
-# One batch, given where the last one ended (None: from the newest job).
-RunBatch = Callable[[int | None], Awaitable[BulkStep]]
+# One batch of at most `size` jobs, given where the last one ended (None: from the newest).
+RunBatch = Callable[[int | None, int], Awaitable[BulkStep]]
+
+
+def stopped_for_time(exc: ActionFailed) -> bool:
+    """The batch changed nothing because it ran out of time (the database's bound, or
+    the dashboard's own call timeout): a smaller one may pass."""
+    return isinstance(exc.__cause__, BulkBatchTooSlow | TimeoutError)
 
 
 @dataclass
@@ -29,7 +37,8 @@ class BulkOutcome:
 
 class BulkModal(ModalScreen[BulkOutcome]):
     """Runs `batch` until it says nothing is left; escape stops after the batch under way
-    (each batch is its own transaction, so what was done stays done)."""
+    (each batch is its own transaction, so what was done stays done). A slow batch makes
+    the next smaller, and one stopped for time is tried again at half the size."""
 
     BINDINGS = [Binding("escape", "stop", "Stop", tooltip="Stop after the current batch")]
 
@@ -40,7 +49,9 @@ class BulkModal(ModalScreen[BulkOutcome]):
         self._batch = batch
         self._verb = verb
         self.outcome = BulkOutcome()
+        self.pace = BatchPace()
         self._stop = False
+        self._current: asyncio.Future[BulkStep] | None = None
 
     def compose(self) -> ComposeResult:
         with Vertical(id="bulk-dialog") as dialog:
@@ -55,18 +66,28 @@ class BulkModal(ModalScreen[BulkOutcome]):
     def _show(self) -> None:
         done = self.outcome.acted + self.outcome.skipped
         self.query_one(ProgressBar).update(progress=done)
-        self.query_one("#bulk-status", Static).update(
-            Text(f"{self.outcome.acted:,} {self._verb}, {self.outcome.skipped:,} left as they were")
-        )
+        status = f"{self.outcome.acted:,} {self._verb}, {self.outcome.skipped:,} left as they were"
+        if self.pace.size < self.pace.most:
+            status += f" · batches of {self.pace.size:,} (the database is slow)"
+        self.query_one("#bulk-status", Static).update(Text(status))
 
     async def _run(self) -> None:
         below: int | None = None
         while not self._stop:
+            started = time.monotonic()
+            self._current = asyncio.ensure_future(self._batch(below, self.pace.size))
+            await asyncio.wait({self._current})
+            if self._current.cancelled():  # esc twice: its transaction rolled back
+                break
             try:
-                step = await self._batch(below)
+                step = self._current.result()
             except ActionFailed as exc:
+                if stopped_for_time(exc) and self.pace.shrink():
+                    self._show()
+                    continue  # the same batch, smaller
                 self.outcome.error = str(exc)
                 break
+            self.pace.took(time.monotonic() - started)
             self.outcome.acted += step.acted
             self.outcome.skipped += step.skipped
             self._show()
@@ -77,5 +98,10 @@ class BulkModal(ModalScreen[BulkOutcome]):
         self.dismiss(self.outcome)
 
     def action_stop(self) -> None:
+        if self._stop and self._current is not None:
+            self._current.cancel()  # the batch under way changes nothing
+            return
         self._stop = True
-        self.query_one("#bulk-status", Static).update(Text("stopping after this batch…"))
+        self.query_one("#bulk-status", Static).update(
+            Text("stopping after this batch… (esc again: stop it now, it changes nothing)")
+        )

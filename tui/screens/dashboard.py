@@ -125,9 +125,18 @@ class DashboardScreen(LiveScreen):
                 break
             if panel_id in shown and panel_id != self._bottom:
                 folded.add(panel_id)
+        # The lowest open panel reaches down to the footer: the screen's spare rows are
+        # its own (a longer table shows more rows), not bare rows under the last frame.
+        # (With every bottom panel folded, the workers panel: one more worker shows.) Only
+        # when everything fits: a panel kept open on a short screen keeps its own height.
+        fits = sum(1 if p in folded else wanted(p) for p in shown) <= height - used
+        open_panels = [p for p in shown if p not in folded]
+        filler = open_panels[-1] if open_panels and fits else None
+        self.query_one("#workers-panel", Vertical).set_class(fits and filler is None, "-fill")
         for panel_id, title in BOTTOM_PANELS.items():
             panel = panels[panel_id]
             panel.set_class(panel_id in folded, "-folded")
+            panel.set_class(panel_id == filler, "-fill")
             panel.border_title = f"{title} ▸ tab to show" if panel_id in folded else title
 
     # ------------------------------------------------------------------

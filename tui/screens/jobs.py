@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import replace
 
 from rich.text import Text
@@ -12,6 +13,7 @@ from textual.widgets import DataTable, Footer, Static
 
 from engine.admin import Job, JobState
 from tui import formatting as fmt
+from tui.data.causes import CAUSES_EVERY, Causes, read_causes
 from tui.data.feed import ActionFailed, backoff_delay
 from tui.data.jobs_window import PAGE, JobFilter, JobsPage, read_window, window_floor
 from tui.data.poller import Poller
@@ -27,6 +29,7 @@ from tui.guard import guarded
 from tui.screens.job import JobScreen
 from tui.screens.live import LiveScreen
 from tui.widgets.banner import Banner
+from tui.widgets.causes_table import CausesTable
 from tui.widgets.filter_bar import STATE_KEYS, FilterBar
 from tui.widgets.jobs_table import JobsTable
 from tui.widgets.kind_filter import KindFilter
@@ -89,11 +92,15 @@ class JobsScreen(LiveScreen):
         self._failures = 0
         self._error: str | None = None
         self._kinds_seen: set[str] = set()  # offered as completions by the kind prompt
+        self.causes: Causes | None = None  # the failures view's groups, read every CAUSES_EVERY
+        self._causes_read_at = -math.inf
         self.poller = Poller(self, self._read, self._interval, "jobs")
 
     def compose(self) -> ComposeResult:
         yield StatusBar(id="status-bar")
         yield Banner(id="banner")
+        with Vertical(id="causes-panel", classes="panel"):
+            yield CausesTable(id="causes")
         with Vertical(id="jobs-panel", classes="panel"):
             yield FilterBar(self.where, id="filter-bar")
             yield JobsTable(id="jobs")
@@ -149,8 +156,28 @@ class JobsScreen(LiveScreen):
         app.pending.jobs.confirm({str(j.id): j for j in page.jobs}, started, app.monotonic())
         self.page = page
         self._kinds_seen.update(j.kind for j in page.jobs)
+        await self._read_causes(where, generation)
         self.repaint()
         return None
+
+    @property
+    def failures_view(self) -> bool:
+        return self.where.states == FAILURES and self.where.state is None
+
+    async def _read_causes(self, where: JobFilter, generation: int) -> None:
+        if not self.failures_view:
+            self.causes = None
+            return
+        now = self.pqw.monotonic()
+        if now - self._causes_read_at < CAUSES_EVERY:
+            return
+        try:
+            causes = await self.pqw.feed.read(lambda admin: read_causes(admin, where.queue))
+        except ActionFailed as exc:
+            self.notify(str(exc), title="Causes not read", severity="error", markup=False)
+            return
+        if generation == self._generation:
+            self.causes, self._causes_read_at = causes, now
 
     def _failed(self, message: str) -> float:
         self._failures += 1
@@ -184,6 +211,8 @@ class JobsScreen(LiveScreen):
         jobs = self.page.jobs if self.page is not None else []
         self.table.show(jobs, app.display_now(), app.pending.jobs.labels(), self.palette)
         panel.border_subtitle = Text(self._summary())
+        causes = self.query_one(CausesTable)
+        causes.paint(self.failures_view, self.causes, app.display_now(), self.palette)
         empty = self.page is not None and not jobs
         panel.set_class(empty, "-empty")
         if empty:
@@ -216,6 +245,8 @@ class JobsScreen(LiveScreen):
         """Show the jobs `where` selects, from the newest, at once."""
         if where == self.where:
             return
+        if where.queue != self.where.queue or where.states != self.where.states:
+            self.causes, self._causes_read_at = None, -math.inf
         self.where = where
         self._generation += 1
         self.page, self._paged_to, self._below, self._error = None, None, 0, None
@@ -245,6 +276,12 @@ class JobsScreen(LiveScreen):
     def action_failures(self) -> None:
         """Failures across queues: retryable and discarded, newest first, by cause."""
         self.set_filter(JobFilter(states=FAILURES))
+
+    @guarded
+    def on_causes_table_chosen(self, message: CausesTable.Chosen) -> None:
+        """Enter on a cause: the failures of that kind."""
+        self.set_filter(replace(self.where, kind=message.kind))
+        self.table.focus()
 
     def action_bulk(self, action: str) -> None:
         self.pqw.job_actions.bulk(action, self.where, sorted(self.table.marked))

@@ -31,6 +31,11 @@ from tui.widgets.worker_summary import WorkerSummary
 class WorkerScreen(LiveScreen):
     AUTO_FOCUS = "#log"
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        # Read-only: start/stop, restart, config and reset are hidden (and refused);
+        # the worker's story stays open to read.
+        return not (self.pqw.read_only and action in frozenset({"request", "reset_state"}))
+
     BINDINGS = [
         Binding("s", "request('toggle')", "Start/stop", tooltip="Start or stop the worker"),
         Binding("r", "request('restart')", "Restart", tooltip="End the run and start a new one"),

@@ -10,8 +10,10 @@ from textual.message import Message
 from textual.suggester import SuggestFromList
 from textual.widgets import Input
 
+from tui.widgets.prompt_line import PromptLine
 
-class KindFilter(Input):
+
+class KindFilter(PromptLine):
     BINDINGS = [
         Binding("escape", "close", "Cancel", tooltip="Close the kind prompt, filter unchanged"),
     ]
@@ -44,9 +46,8 @@ class KindFilter(Input):
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()
-        self.display = False
         self.post_message(self.Chosen(event.value.strip() or None))
 
     def action_close(self) -> None:
-        self.display = False
+        self.close_now()
         self.post_message(self.Closed())

@@ -6,6 +6,7 @@ import logging
 from collections.abc import Iterable
 from datetime import UTC
 
+from rich.cells import cell_len, set_cell_size
 from rich.text import Text
 from textual.binding import Binding
 from textual.message import Message
@@ -13,9 +14,22 @@ from textual.widgets import Input, RichLog
 
 from engine.admin import WorkerLogLine
 from tui.palette import Palette
+from tui.widgets.prompt_line import PromptLine
 
-# Logger names are padded to this width, so most messages start in one column.
+# Logger names are padded (or cut) to this width, so every message starts in one column.
 LOGGER_WIDTH = 11
+
+
+def logger_column(name: str) -> str:
+    """The logger's name in LOGGER_WIDTH cells: a longer one keeps its end, the most
+    specific part ("…eds.poller" for "app.integrations.feeds.poller")."""
+    if cell_len(name) <= LOGGER_WIDTH:
+        return set_cell_size(name, LOGGER_WIDTH)
+    end = name
+    while cell_len(end) > LOGGER_WIDTH - 1:  # cells, not characters: wide ones count two
+        end = end[1:]
+    return set_cell_size("…" + end, LOGGER_WIDTH)
+
 
 _LEVELS = {
     logging.DEBUG: "DEBUG",
@@ -43,7 +57,7 @@ def log_line(line: WorkerLogLine, palette: Palette, search: str | None = None) -
     text = Text.assemble(
         (f"{line.at.astimezone(UTC):%H:%M:%S} ", "dim"),
         (f"{level:<5} ", level_style(line.level, palette)),
-        (f"{line.logger:<{LOGGER_WIDTH}} ", palette.busy if ours else "dim"),
+        (f"{logger_column(line.logger)} ", palette.busy if ours else "dim"),
     )
     indent = " " * len(text.plain)
     message = Text(line.message.replace("\n", "\n" + indent), style="bold" if ours else "")
@@ -106,7 +120,7 @@ class LogTail(RichLog):
         getattr(self, f"action_{how}")()
 
 
-class LogSearch(Input):
+class LogSearch(PromptLine):
     """The `/` prompt over the log: enter searches (empty: every line), escape leaves it."""
 
     BINDINGS = [Binding("escape", "close", "Cancel", tooltip="Close the search, unchanged")]
@@ -129,9 +143,8 @@ class LogSearch(Input):
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()
-        self.display = False
         self.post_message(self.Chosen(event.value.strip() or None))
 
     def action_close(self) -> None:
-        self.display = False
+        self.close_now()
         self.post_message(self.Closed())

@@ -118,9 +118,14 @@ def worker_cells(
         status_cell = Text(f"config {config_change}", style=palette.pending)
     else:
         status_cell = Text(f"● {status}", style=palette.status(status))
-        ending = ending_note(w, status, crashes=False)  # a crash: see its last error
-        if ending:
-            status_cell.append(f" {ending}", style=palette.warn)
+    # Why it backs off goes with the last error, not the status: a status column as
+    # wide as "backing-off ends at once ×4" pushed the last error off at 120 columns.
+    ending = ending_note(w, status, crashes=False)  # a crash: see its last error
+    error_cell = Text(fmt.one_line(w.last_error, 200), style=palette.bad if w.last_error else "")
+    if ending:
+        error_cell = Text(ending, style=palette.warn).append_text(
+            Text(f" · {error_cell.plain}", style=palette.bad) if w.last_error else Text()
+        )
     age = heartbeat_age(w, now) if status in _HAS_UPTIME else None
     uptime = (
         (now - w.run_started_at).total_seconds()
@@ -138,7 +143,7 @@ def worker_cells(
         Text(fmt.duration(uptime), justify="right"),
         Text(str(w.restarts), justify="right", style=palette.warn if w.restarts else ""),
         Text(fmt.progress(w.progress, 24)),
-        Text(fmt.one_line(w.last_error, 200), style=palette.bad if w.last_error else ""),
+        error_cell,
     ]
 
 
