@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import difflib
 import logging
 import sys
@@ -13,6 +12,7 @@ from typing import Any
 
 import asyncpg
 
+from engine.cli import loop as event_loop
 from engine.cli.options import add_dsn_option, database_of
 from engine.db import migrate
 from engine.db.dsn import describe_dsn, mask_dsn
@@ -231,7 +231,8 @@ def build_parser() -> argparse.ArgumentParser:
 def run_command(handler: Handler, args: argparse.Namespace) -> int:
     """Run a command's coroutine; pqw's own errors become one line and exit 1."""
     try:
-        return asyncio.run(handler(args))
+        # `pqw worker` and `pqw bench` take --loop (uvloop when installed); the rest asyncio.
+        return event_loop.run(handler(args), getattr(args, "loop", "asyncio"))
     except PqwError as exc:
         print(f"pqw: error: {exc}", file=sys.stderr)
         return 1
