@@ -63,6 +63,7 @@ async def test_bench_reports_each_figure_with_its_raw_baseline_and_goals(pg_serv
     assert figures["unique insert (half duplicates)"]["duplicates"] == 500
     assert {"p95_ms", "p99_ms"} <= set(figures["insert-to-start latency p50"])
     assert figures["insert-to-start latency p50"]["wake"] == "LISTEN/NOTIFY"
+    assert len(figures["insert-to-start latency p50"]["samples"]) == 1  # one p50 per run
     assert figures["drain (finished jobs present)"]["finished_rows"] == 20_000
     assert figures["drain (finished jobs present)"]["of_empty"] > 0
     # Every goal of the issue whose figure ran, each with its value, bound and verdict.

@@ -67,6 +67,8 @@ def memory_figure(name: str, samples: list[float], warm_up: int, seconds: float)
             "growth_pct": round(growth * 100, 1),
             "seconds": round(seconds),
             "flat": growth <= FLAT_GROWTH,
+            # The trend: one sample in ten (one every ~10 s).
+            "rss_mb": [round(x, 1) for x in samples[::10]],
         },
     )
 

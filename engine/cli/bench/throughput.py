@@ -227,7 +227,7 @@ async def bench_latency(dsn: str, feeder: Client, samples: int, runs: int) -> li
         return 0.0
 
     await pairs(runs, baseline, ours)
-    shape = {"samples": samples, "interval_ms": LATENCY_INTERVAL * 1000, "wake": "LISTEN/NOTIFY"}
+    shape = {"inserts": samples, "interval_ms": LATENCY_INTERVAL * 1000, "wake": "LISTEN/NOTIFY"}
     figures = []
     for p in (50, 99):
         base = Figure(
