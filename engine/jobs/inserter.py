@@ -62,11 +62,6 @@ async def _insert_rows(
         assert isinstance(executor, asyncpg.Pool)
         async with executor.acquire() as conn:
             return await copy_rows(conn, rows)
-    if isinstance(executor, asyncpg.Pool):
-        # One connection for the insert and the read of the holders its duplicates met:
-        # the pool's reset round trip once per batch instead of after each statement.
-        async with executor.acquire() as conn:
-            return await insert_statement(conn, rows)
     return await insert_statement(executor, rows)
 
 
