@@ -15,7 +15,8 @@ from engine.db.open import ClientPool
 from engine.db.pool import Conn
 from engine.hooks.middleware import Middleware, Middlewares
 from engine.jobs.checks import validate_concurrency
-from engine.jobs.insert_params import batch_params, explicit_opts, template_for
+from engine.jobs.insert_params import InsertParams, batch_params, explicit_opts, template_for
+from engine.jobs.insert_recorder import recorded
 from engine.jobs.kinds import JobHandler, JobKind, define_kind
 from engine.jobs.retry import RetryBackoff, default_backoff
 from engine.leadership.fence import Fence
@@ -113,7 +114,7 @@ class Client:
                 retry_backoff=retry_backoff,
                 heartbeat_timeout=heartbeat_timeout,
             )
-            return JobHandler(self.insert, kind, fn)
+            return JobHandler(self.insert, kind, fn, definition=self.kinds[kind], owner=self)
 
         return register
 
@@ -252,10 +253,7 @@ class Client:
         """Insert one job (in the caller's transaction when `conn` is given)."""
         template = template_for(kind, self._opts_for(kind, opts, overrides))
         params = template.row({} if args is None else args)
-        executor = conn if conn is not None else await self._ensure_pool()
-        (result,) = await self.middlewares.write(
-            executor, [params], dsn=None if conn is not None else self.dsn
-        )
+        (result,) = await recorded([params], lambda rows: self._write(rows, conn))
         return result
 
     async def insert_many(
@@ -269,10 +267,13 @@ class Client:
         Every job is validated before anything is written.
         """
         params = batch_params(jobs, lambda kind, opts: self._opts_for(kind, opts, {}))
+        return await recorded(params, lambda rows: self._write(rows, conn))
+
+    async def _write(self, rows: Sequence[InsertParams], conn: Any) -> Sequence[InsertResult]:
         if conn is not None:
-            return await self.middlewares.write(conn, params)
+            return await self.middlewares.write(conn, rows)
         pool = await self._ensure_pool()
-        return await self.middlewares.write(pool, params, own_pool=True, dsn=self.dsn)
+        return await self.middlewares.write(pool, rows, own_pool=True, dsn=self.dsn)
 
     # -- Running --
 

@@ -40,7 +40,7 @@ async def test_persistent_commands(
 
     await client.start()
     code, out, _ = await pqw("persistent", "list", "--dsn", dsn)
-    assert code == 0 and out.startswith("ticker")
+    assert code == 0 and out.splitlines()[1].startswith("ticker  running")  # under the header
     code, out, _ = await pqw("persistent", "stop", "ticker", "--dsn", dsn)
     assert code == 0 and "stop requested" in out
     await wait_for(lambda: _status(admin, WorkerStatus.STOPPED), message="stopped")

@@ -13,9 +13,12 @@ from tests.helpers import wait_for
 
 
 async def job_row(client: Client, job_id: int) -> dict[str, Any]:
+    # clock_timestamp(), not now(): now() is when this statement's transaction began,
+    # which can be a little before the commit it sees (seen: 2 ms under load), so a
+    # delay measured from it would read longer than the one the completer set.
     row = await client.pool.fetchrow(
         "SELECT state, attempt, max_attempts, errors, metadata, scheduled_at, finalized_at, "
-        "attempted_by, heartbeat_at, now() AS now FROM pqw_job WHERE id = $1",
+        "attempted_by, heartbeat_at, clock_timestamp() AS now FROM pqw_job WHERE id = $1",
         job_id,
     )
     return dict(row)

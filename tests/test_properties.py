@@ -445,6 +445,9 @@ BUILT_ON_PURPOSE = {
     "engine/cli/bench/figure.py",
     # The same for the kept dashboard table's database: a fixed prefix and two ints.
     "engine/cli/bench/dashboard.py",
+    # The pytest plugin's databases: DDL again, names it made and validated (quote_ident),
+    # and ALTER SYSTEM with its own constant settings.
+    "engine/testing/pytest_plugin.py",
     # Counts a search that engine/sql.search_jobs composed (fragments and $n placeholders).
     "engine/admin/job_search.py",
 }

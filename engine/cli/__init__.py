@@ -1,4 +1,4 @@
-"""The `pqw` command: migrate, worker, demo, queue, persistent, bench."""
+"""The `pqw` command: migrate, worker, demo, jobs, workers, queues, periodic, clients, bench."""
 
 from engine.cli.main import main
 

@@ -1,10 +1,15 @@
-"""The options every pqw command takes to find its database."""
+"""The options every pqw command takes to find its database, and the Admin they open."""
 
 from __future__ import annotations
 
 import argparse
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import TYPE_CHECKING, Any
 
 from engine.db.dsn import POOL_MODES, Database, resolve_database
+
+if TYPE_CHECKING:
+    from engine.admin import Admin
 
 
 def add_dsn_option(parser: argparse.ArgumentParser) -> None:
@@ -29,3 +34,28 @@ def add_dsn_option(parser: argparse.ArgumentParser) -> None:
 
 def database_of(args: argparse.Namespace) -> Database:
     return resolve_database(args.dsn, args.direct_dsn, args.pool_mode)
+
+
+def add_operator_options(parser: argparse.ArgumentParser) -> None:
+    """The database options and --json: what every operator command takes."""
+    add_dsn_option(parser)
+    parser.add_argument("--json", action="store_true", help="print one JSON document (for scripts)")
+
+
+AdminCommand = Callable[["Admin", argparse.Namespace], Awaitable[int]]
+Handler = Callable[[argparse.Namespace], Coroutine[Any, Any, int]]
+
+
+def with_admin(command: AdminCommand) -> Handler:
+    """The command, run on an Admin connected as the options say (and closed after)."""
+
+    async def run(args: argparse.Namespace) -> int:
+        from engine.admin import Admin
+
+        admin = await Admin.connect(args.dsn, direct_dsn=args.direct_dsn, pool_mode=args.pool_mode)
+        try:
+            return await command(admin, args)
+        finally:
+            await admin.close()
+
+    return run

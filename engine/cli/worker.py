@@ -64,15 +64,32 @@ def load_client(target: str) -> Client:
     return client
 
 
+# How often a child that exits with its parent looks whether the parent is still there.
+PARENT_CHECK_INTERVAL = 0.5
+
+
+async def parent_gone(parent: int) -> None:
+    """Return once this process's parent is no longer `parent` (it died, however it died:
+    an orphan is re-parented, so its parent pid changes)."""
+    while os.getppid() == parent:  # noqa: ASYNC110 (no event tells of a parent's death)
+        await asyncio.sleep(PARENT_CHECK_INTERVAL)
+
+
 async def run_until_signalled(
-    client: Client, alongside: Callable[[], Coroutine[Any, Any, None]] | None = None
+    client: Client,
+    alongside: Callable[[], Coroutine[Any, Any, None]] | None = None,
+    *,
+    exit_with_parent: bool = False,
 ) -> None:
     """Start; first SIGTERM/SIGINT stops gracefully, a second cancels running jobs.
 
-    `alongside` runs once the client has started, until the stop.
+    `alongside` runs once the client has started, until the stop. With
+    `exit_with_parent`, the death of the parent process stops gracefully too: a
+    dashboard killed with its terminal leaves no demo workers behind.
     """
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
+    parent = os.getppid()
     signals = 0
 
     def on_signal() -> None:
@@ -87,14 +104,24 @@ async def run_until_signalled(
 
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, on_signal)
+    watch = None
+    if exit_with_parent:
+
+        async def stop_with_parent() -> None:
+            await parent_gone(parent)
+            log.info("pqw: parent process %d is gone; stopping", parent)
+            stop.set()
+
+        watch = asyncio.create_task(stop_with_parent())
     await client.start()
     extra = asyncio.create_task(alongside()) if alongside is not None else None
     try:
         await stop.wait()
     finally:
-        if extra is not None:
-            extra.cancel()
-            await asyncio.gather(extra, return_exceptions=True)
+        for task in (extra, watch):
+            if task is not None:
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
         await client.stop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.remove_signal_handler(sig)

@@ -1,5 +1,5 @@
-"""`pqw persistent state|history|logs|configs|reset-state NAME [--json]`: what a persistent
-worker remembers, from the shell.
+"""`pqw workers state|history|logs|configs|reset-state NAME [--json]`: what a persistent
+worker remembers, from the shell (engine/cli/workers.py offers them).
 
 One coroutine per command, each taking an open Admin and the parsed arguments (`name`,
 `json`, `limit`, `yes`), so another command group can offer them under its own name.
@@ -9,40 +9,19 @@ Exit codes: 0 done, 1 not found or refused (the message says why), 2 usage.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
-import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict
 from datetime import datetime
-from typing import Any
 
 from engine.admin.admin import Admin
-
-OK, FAILED, USAGE = 0, 1, 2
+from engine.cli.output import OK, confirm, to_json
 
 Command = Callable[[Admin, argparse.Namespace], Awaitable[int]]
 
 
-def to_json(value: Any) -> str:
-    """`value` (dataclasses made dicts) as indented JSON; datetimes in ISO 8601."""
-
-    def default(item: Any) -> Any:
-        if isinstance(item, datetime):
-            return item.isoformat()
-        return str(item)
-
-    return json.dumps(value, indent=2, ensure_ascii=False, default=default)
-
-
 def _when(at: datetime | None) -> str:
     return f"{at:%Y-%m-%d %H:%M:%S%z}" if at is not None else "-"
-
-
-def usage(command: str, message: str) -> int:
-    """Say what is wrong with how `command` was called; the exit code for it (2)."""
-    print(f"pqw {command}: {message}", file=sys.stderr)
-    return USAGE
 
 
 async def state(admin: Admin, args: argparse.Namespace) -> int:
@@ -108,18 +87,10 @@ async def configs(admin: Admin, args: argparse.Namespace) -> int:
 async def reset_state(admin: Admin, args: argparse.Namespace) -> int:
     """Forget the worker's state, after asking (or with --yes)."""
     name = args.name
-    if not args.yes:
-        if not sys.stdin.isatty():
-            return usage(
-                "persistent reset-state",
-                f"forgetting {name}'s state cannot be undone; "
-                "add --yes to do it without a question",
-            )
-        question = f"Forget the state of {name}? Its next run starts with none. [y/N] "
-        answer = await asyncio.to_thread(input, question)
-        if answer.strip().lower() not in ("y", "yes"):
-            print("nothing changed")
-            return FAILED
+    question = f"forget the state of {name} (its next run starts with none)?"
+    refused = await confirm(f"{args.command} reset-state", question, yes=args.yes)
+    if refused is not None:
+        return refused
     done = await admin.reset_worker_state(name)
     if args.json:
         print(to_json(asdict(done)))
@@ -136,24 +107,3 @@ COMMANDS: dict[str, Command] = {
     "reset-state": reset_state,
 }
 ACTIONS = tuple(COMMANDS)
-
-
-async def run(admin: Admin, args: argparse.Namespace) -> int:
-    """args.action (one of ACTIONS) on args.name; 2 when no name was given."""
-    if not args.name:
-        return usage(f"persistent {args.action}", "a worker name is required")
-    return await COMMANDS[args.action](admin, args)
-
-
-def _positive(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
-    return value
-
-
-def add_options(parser: argparse.ArgumentParser) -> None:
-    """The options these commands read: --json, -n/--limit, --yes."""
-    parser.add_argument("--json", action="store_true", help="print JSON")
-    parser.add_argument("-n", "--limit", type=_positive, help="how many runs, lines or versions")
-    parser.add_argument("--yes", action="store_true", help="reset-state without asking")

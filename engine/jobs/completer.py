@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import asyncpg
@@ -152,15 +152,7 @@ class Completer:
             return []
         outcomes = [o for o, _ in batch]
         rows = await self._conn.fetch(
-            sql.COMPLETE_JOBS,
-            [o.job_id for o in outcomes],
-            [o.attempt for o in outcomes],
-            [o.state.value for o in outcomes],
-            [json_text.dumps(o.error) if o.error is not None else None for o in outcomes],
-            [json_text.dumps(o.metadata) if o.metadata is not None else None for o in outcomes],
-            [o.delay for o in outcomes],
-            [o.refund for o in outcomes],
-            self._client_id,
+            sql.COMPLETE_JOBS, *complete_params(outcomes, self._client_id)
         )
         busy_ids = {r["id"] for r in rows if r["busy"]}
         written = len(rows) - len(busy_ids)
@@ -193,3 +185,17 @@ def _settle(entry: Entry) -> None:
     settled = entry[1]
     if settled is not None:
         settled()
+
+
+def complete_params(outcomes: Sequence[Outcome], client_id: str) -> tuple[Any, ...]:
+    """The bind parameters of sql.COMPLETE_JOBS for these outcomes of `client_id`'s attempts."""
+    return (
+        [o.job_id for o in outcomes],
+        [o.attempt for o in outcomes],
+        [o.state.value for o in outcomes],
+        [json_text.dumps(o.error) if o.error is not None else None for o in outcomes],
+        [json_text.dumps(o.metadata) if o.metadata is not None else None for o in outcomes],
+        [o.delay for o in outcomes],
+        [o.refund for o in outcomes],
+        client_id,
+    )

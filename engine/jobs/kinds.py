@@ -75,10 +75,21 @@ def define_kind(
 class JobHandler(Generic[P, R]):
     """A registered handler: still callable as the function, plus `enqueue`."""
 
-    def __init__(self, insert: Insert, kind: str, fn: Callable[P, R]) -> None:
+    def __init__(
+        self,
+        insert: Insert,
+        kind: str,
+        fn: Callable[P, R],
+        *,
+        definition: JobKind | None = None,
+        owner: Any = None,
+    ) -> None:
         self._insert = insert
         self.kind = kind
         self.fn = fn
+        # The kind as registered and the client it belongs to (engine.testing runs it).
+        self.definition = definition
+        self.owner = owner
         self.__doc__ = fn.__doc__
         self.__name__ = getattr(fn, "__name__", kind)
 

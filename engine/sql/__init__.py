@@ -128,6 +128,7 @@ from engine.sql.queues import (
     THROUGHPUT,
 )
 from engine.sql.sessions import SET_SESSION_SETTINGS
+from engine.sql.testing import INSERTED_JOBS
 
 __all__ = [
     "ADVANCE_PERIODIC",
@@ -165,6 +166,7 @@ __all__ = [
     "HEARTBEAT_CLIENT",
     "HEARTBEAT_JOBS",
     "HEARTBEAT_RUN",
+    "INSERTED_JOBS",
     "INSERT_CHANNEL",
     "INSERT_DUE_RUNS",
     "INSERT_JOBS",

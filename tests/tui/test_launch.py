@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from textual.message import Message
 from textual.notifications import Notify
 
 from engine.admin import Admin
-from tests.helpers import wait_for
+from tests.helpers import ROOT, wait_for
 from tui.app import PqwApp, main
 from tui.dev.demo import DEMO_COMMAND, DemoProcess
 from tui.dev.sample import SampleSource
@@ -59,7 +61,7 @@ def test_unknown_theme_is_refused_before_anything_starts(
 
 
 def test_the_demo_runs_pqw_demo_in_a_child_python() -> None:
-    assert (sys.executable, "-m", "engine.cli", "demo") == DEMO_COMMAND
+    assert (sys.executable, "-m", "engine.cli", "demo", "--exit-with-parent") == DEMO_COMMAND
 
 
 async def test_demo_migrates_starts_workers_in_a_process_and_stops_them(
@@ -109,3 +111,40 @@ async def test_a_demo_process_that_dies_is_reported(tmp_path: Path) -> None:
 
         await wait_for(reported, message="the demo's exit to be reported")
     demo.stop()
+
+
+# The dashboard's stand-in: starts the real demo workers as the dashboard does, says
+# their pids, then waits to be killed without a chance to stop them.
+DASHBOARD_THAT_DIES = """
+import sys, time
+from tui.dev.demo import DemoProcess
+demo = DemoProcess.start(sys.argv[1], size=1)
+print(*demo.pids, flush=True)
+time.sleep(600)
+"""
+
+
+async def test_demo_workers_stop_when_the_dashboard_is_killed(dsn: str, conn: Any) -> None:
+    dashboard = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", DASHBOARD_THAT_DIES, dsn, stdout=asyncio.subprocess.PIPE, cwd=ROOT
+    )
+    assert dashboard.stdout is not None
+    (worker_pid,) = map(int, (await dashboard.stdout.readline()).split())
+    started = "SELECT id FROM pqw_client WHERE pid = $1 AND stopped_at IS NULL"
+    await wait_for(lambda: conn.fetchval(started, worker_pid), timeout=30, message="the demo")
+    dashboard.kill()  # SIGKILL: the dashboard stops nothing itself
+    await dashboard.wait()
+    stopped = "SELECT stopped_at IS NOT NULL FROM pqw_client WHERE pid = $1"
+    await wait_for(
+        lambda: conn.fetchval(stopped, worker_pid), timeout=30, message="a graceful stop"
+    )
+
+    def gone() -> bool:
+        try:
+            os.kill(worker_pid, 0)
+        except ProcessLookupError:
+            return True
+        # An exited orphan that init has not reaped yet is a zombie: gone all the same.
+        return Path(f"/proc/{worker_pid}/stat").read_text().split()[2] == "Z"
+
+    await wait_for(gone, timeout=15, message="the demo process to exit")

@@ -14,7 +14,15 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
-DEMO_COMMAND: tuple[str, ...] = (sys.executable, "-m", "engine.cli", "demo")
+# --exit-with-parent: the workers stop when the dashboard dies, however it dies (a
+# closed terminal's SIGHUP or a SIGKILL leave it no chance to stop them itself).
+DEMO_COMMAND: tuple[str, ...] = (
+    sys.executable,
+    "-m",
+    "engine.cli",
+    "demo",
+    "--exit-with-parent",
+)
 STOP_TIMEOUT = 10.0
 CLUSTER_SIZE = 2
 
