@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import json
+from pathlib import Path
 from typing import Any
 
 from engine.cli.bench.figure import Figure, side_by_side
 from engine.cli.bench.goals import check_goals
+from engine.cli.bench.report import table
 from tests.helpers import run_pqw
 
 
@@ -98,3 +100,21 @@ def test_a_ratio_is_the_median_of_the_per_run_ratios() -> None:
     latency = side_by_side("insert-to-start latency p99", "ms", [3.5], Figure("raw", "ms", [1.5]))
     verdicts = {g.name: g.met for g in check_goals([latency])}
     assert verdicts == {"latency p99 <= 3 ms": False, "latency p99 <= 2x raw p99": False}
+
+
+def test_the_readme_table_is_made_from_json_lines(tmp_path: Path) -> None:
+    raw = Figure("raw drain (SKIP LOCKED loop)", "jobs/s", [100.0])
+    ours = side_by_side("drain (no-op jobs)", "jobs/s", [70.0], raw)
+    lines = [json.dumps({"run": {"loop": "asyncio"}}), raw.as_json(), ours.as_json()]
+    lines += [goal.as_json() for goal in check_goals([ours])]
+    run = tmp_path / "run.jsonl"
+    run.write_text("\n".join(lines) + "\n")
+    assert table([str(run)]).splitlines() == [
+        "| figure | pqw (asyncio) | raw loop, same runs | ratio |",
+        "|---|---|---|---|",
+        "| drain (no-op jobs) | 70 jobs/s | 100 jobs/s | 0.70× |",
+        "",
+        "| goal | asyncio |",
+        "|---|---|",
+        "| drain >= 65% of raw | 0.70 x raw: met |",
+    ]

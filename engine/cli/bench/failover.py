@@ -119,9 +119,9 @@ async def bench_failover(dsn: str, kills: int) -> Figure:
 
 async def bench_control(dsn: str, samples: int) -> list[Figure]:
     """Seconds from an operator action to the running handler seeing it."""
-    stop = Figure("control: stop -> ctx.stopping", "ms", extra={"samples": samples})
-    start = Figure("control: start -> run started", "ms", extra={"samples": samples})
-    config = Figure("control: config -> handler", "ms", extra={"samples": samples})
+    stop = Figure("control: stop -> ctx.stopping", "ms", extra={"actions": samples})
+    start = Figure("control: start -> run started", "ms", extra={"actions": samples})
+    config = Figure("control: config -> handler", "ms", extra={"actions": samples})
     async with cluster(dsn, 1) as (admin, _procs):
         await until(lambda: running_elsewhere(admin, None), 60, "the first run")
         # Running from the fetch on; measure only once the handler is in its loop.
