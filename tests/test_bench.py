@@ -4,49 +4,117 @@ from __future__ import annotations
 
 import asyncio
 import json
+from pathlib import Path
+from typing import Any
 
+from engine.cli.bench.figure import Figure, side_by_side
+from engine.cli.bench.goals import check_goals
+from engine.cli.bench.report import table
 from tests.helpers import run_pqw
 
 
-async def test_bench_reports_each_figure_as_json(pg_server: str) -> None:
+def parse(stdout: str) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+    """(the run line, figures by name, goals by name) of a --json run."""
+    lines = [json.loads(line) for line in stdout.splitlines()]
+    runs = [line["run"] for line in lines if "run" in line]
+    figures = {f["figure"]: f for f in lines if "figure" in f}
+    goals = {g["goal"]: g for g in lines if "goal" in g}
+    assert len(runs) == 1 and len(lines) == 1 + len(figures) + len(goals), lines
+    return runs[0], figures, goals
+
+
+async def test_bench_reports_each_figure_with_its_raw_baseline_and_goals(pg_server: str) -> None:
     result = await asyncio.to_thread(
         run_pqw,
         "bench",
         "--dsn",
         pg_server,
-        "--jobs",
-        "2000",
-        "--runs",
-        "1",
-        "--latency-samples",
-        "20",
-        "--dashboard-rows",
-        "20000",
-        "--dashboard-queues",
-        "20",
+        "--quick",
         "--only",
-        "enqueue,drain,latency,unique,dashboard",
+        "enqueue,drain,latency,unique,bloat,dashboard",
         "--json",
         timeout=300,
     )
     assert result.returncode == 0, result.stderr
-    figures = {f["figure"]: f for f in map(json.loads, result.stdout.splitlines())}
-    assert set(figures) == {
-        "bulk enqueue",
-        "drain (no-op jobs)",
-        "insert-to-start latency p50",
-        "unique insert (half duplicates)",
+    run, figures, goals = parse(result.stdout)
+    assert run["runs"] == 1 and run["quick"] is True and run["loop"] in ("asyncio", "uvloop")
+    # Each pqw throughput and latency figure names the raw figure it is a ratio to.
+    compared = {
+        "bulk enqueue": "raw bulk COPY",
+        "drain (no-op jobs)": "raw drain (SKIP LOCKED loop)",
+        "insert-to-start latency p50": "raw insert-to-start latency p50",
+        "insert-to-start latency p99": "raw insert-to-start latency p99",
+        "unique insert (half duplicates)": "raw unique insert (ON CONFLICT)",
+        "drain (finished jobs present)": "raw drain (finished jobs present)",
+    }
+    for name, baseline in compared.items():
+        figure = figures[name]
+        assert figure["baseline"] == baseline
+        raw = figures[baseline]
+        assert "ratio" not in raw
+        # One run: the ratio is that run's pqw figure over its raw one.
+        assert abs(figure["ratio"] - figure["median"] / raw["median"]) < 0.01 * figure["ratio"]
+    assert {
         "dashboard refresh (overview)",
         "dashboard queue counts",
         "dashboard jobs page (every queue)",
-        "dashboard jobs page (queue)",
-        "dashboard jobs page (queue, state)",
-        "dashboard jobs page (kind prefix)",
-        "dashboard jobs page (args)",
-        "dashboard jobs page (by finalized)",
         "dashboard a job",
         "dashboard failures by cause",
-    }
+    } <= set(figures)
     assert all(f["median"] > 0 for f in figures.values())
     assert figures["unique insert (half duplicates)"]["duplicates"] == 500
     assert {"p95_ms", "p99_ms"} <= set(figures["insert-to-start latency p50"])
+    assert figures["insert-to-start latency p50"]["wake"] == "LISTEN/NOTIFY"
+    assert len(figures["insert-to-start latency p50"]["samples"]) == 1  # one p50 per run
+    assert figures["drain (finished jobs present)"]["finished_rows"] == 20_000
+    assert figures["drain (finished jobs present)"]["of_empty"] > 0
+    # Every goal of the issue whose figure ran, each with its value, bound and verdict.
+    assert set(goals) == {
+        "latency p50 <= 1.4x raw p50",
+        "latency p99 <= 3 ms",
+        "latency p99 <= 2x raw p99",
+        "drain >= 65% of raw",
+        "bulk insert >= 150,000 jobs/s",
+        "unique insert >= 60,000 jobs/s",
+        "drain, 20,000 finished >= 90% of empty",
+    }
+    for goal in goals.values():
+        assert isinstance(goal["met"], bool) and goal["value"] > 0 and goal["bound"] > 0
+
+
+async def test_bench_refuses_an_unknown_figure(pg_server: str) -> None:
+    result = await asyncio.to_thread(
+        run_pqw, "bench", "--dsn", pg_server, "--quick", "--only", "drain,speed", timeout=60
+    )
+    assert result.returncode == 2
+    assert "unknown figure(s) speed" in result.stderr
+
+
+def test_a_ratio_is_the_median_of_the_per_run_ratios() -> None:
+    raw = Figure("raw drain (SKIP LOCKED loop)", "jobs/s", [100.0, 200.0, 50.0])
+    ours = side_by_side("drain (no-op jobs)", "jobs/s", [70.0, 120.0, 40.0], raw)
+    assert ours.ratio == 0.7  # of 0.7, 0.6 and 0.8, not 70/100 from the medians
+    assert ours.baseline == raw.name
+    (goal,) = check_goals([ours])
+    assert goal.met and goal.value == 0.7 and goal.bound == 0.65
+    latency = side_by_side("insert-to-start latency p99", "ms", [3.5], Figure("raw", "ms", [1.5]))
+    verdicts = {g.name: g.met for g in check_goals([latency])}
+    assert verdicts == {"latency p99 <= 3 ms": False, "latency p99 <= 2x raw p99": False}
+
+
+def test_the_readme_table_is_made_from_json_lines(tmp_path: Path) -> None:
+    raw = Figure("raw drain (SKIP LOCKED loop)", "jobs/s", [100.0])
+    ours = side_by_side("drain (no-op jobs)", "jobs/s", [70.0], raw)
+    lines = [json.dumps({"run": {"loop": "asyncio"}}), raw.as_json(), ours.as_json()]
+    lines += [goal.as_json() for goal in check_goals([ours])]
+    run = tmp_path / "run.jsonl"
+    run.write_text("\n".join(lines) + "\n")
+    assert table([str(run)]).splitlines() == [
+        "| figure | pqw (asyncio) | raw loop, same runs | ratio |",
+        "|---|---|---|---|",
+        "| drain (no-op jobs) | 70 jobs/s | 100 jobs/s | 0.70× |",
+        "",
+        "| goal | asyncio |",
+        "|---|---|",
+        "| drain >= 65% of raw | 0.70 x raw: met |",
+    ]

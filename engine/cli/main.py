@@ -8,7 +8,6 @@ engine/cli/output.py.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import logging
 import sys
 from collections.abc import Sequence
@@ -16,6 +15,7 @@ from typing import Any
 
 import asyncpg
 
+from engine.cli import loop as event_loop
 from engine.cli.options import Handler, add_dsn_option
 from engine.cli.parsing import Parser, add_command
 from engine.db.dsn import mask_dsn
@@ -97,7 +97,8 @@ def build_parser() -> argparse.ArgumentParser:
 def run_command(handler: Handler, args: argparse.Namespace) -> int:
     """Run a command's coroutine; pqw's own errors become one line and exit 1."""
     try:
-        return asyncio.run(handler(args))
+        # `pqw worker` and `pqw bench` take --loop (uvloop when installed); the rest asyncio.
+        return event_loop.run(handler(args), getattr(args, "loop", "asyncio"))
     except PqwError as exc:
         print(f"pqw: error: {exc}", file=sys.stderr)
         return 1

@@ -13,6 +13,7 @@ from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
+from engine.cli.loop import add_loop_option
 from engine.cli.options import add_dsn_option
 from engine.client import Client
 from engine.errors import PqwError
@@ -176,4 +177,5 @@ def configure(parser: argparse.ArgumentParser) -> None:
         "--queues", type=parse_queues, help="queues and concurrency, like mail=5,default=10"
     )
     add_dsn_option(parser)
+    add_loop_option(parser)
     parser.set_defaults(run=cmd_worker)

@@ -47,3 +47,23 @@ def dumps(value: Any) -> str:
         return "".join(_encode(value, 0))
     except RecursionError:
         raise ValueError("circular reference (or nesting too deep)") from None
+
+
+_DECODER = json.JSONDecoder()
+_EMPTY_OBJECT = b"\x01{}"
+_EMPTY_ARRAY = b"\x01[]"
+
+
+def loads_jsonb(data: bytes) -> Any:
+    """A jsonb value from its binary format (a version byte, then the JSON text).
+
+    Postgres sends jsonb as canonical text (no whitespace around the value), so
+    the decoder's raw_decode reads it without json.loads' encoding detection and
+    trailing-whitespace scan; the empty object and array (a job's usual errors
+    and metadata) need no decoder at all. Each call returns a new object.
+    """
+    if data == _EMPTY_OBJECT:
+        return {}
+    if data == _EMPTY_ARRAY:
+        return []
+    return _DECODER.raw_decode(data[1:].decode())[0]

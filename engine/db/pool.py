@@ -11,7 +11,7 @@ import asyncpg
 
 from engine import sql
 from engine.db.dsn import PoolMode, mask_dsn, split_pool_mode
-from engine.db.json_text import RawJson, dumps
+from engine.db.json_text import RawJson, dumps, loads_jsonb
 from engine.db.outage import CONNECT_FAILURES, connection_failure
 from engine.errors import DatabaseUnavailable
 
@@ -35,7 +35,7 @@ def _encode_jsonb(value: Any) -> bytes:
 
 
 def _decode_jsonb(data: bytes) -> Any:
-    return json.loads(data[1:])
+    return loads_jsonb(data)
 
 
 class FloorRetries(logging.Filter):

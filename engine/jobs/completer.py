@@ -15,6 +15,7 @@ from engine import sql
 from engine.db import json_text
 from engine.db.outage import is_connection_error, retry_delay
 from engine.jobs.executor import Outcome
+from engine.jobs.held import HeldConnection, wait_then_release
 
 log = logging.getLogger("pqw.completer")
 
@@ -41,7 +42,8 @@ class Completer:
         linger: float = 0.002,
         max_batch: int = 2_000,
     ) -> None:
-        self._pool = pool
+        # Kept from one flush to the next while outcomes keep coming (engine.jobs.held).
+        self._conn = HeldConnection(pool)
         self._client_id = client_id
         self._linger = linger
         self._max_batch = max_batch
@@ -73,17 +75,19 @@ class Completer:
 
     async def run(self) -> None:
         """Write outcomes until cancelled; no error ends this loop."""
+        try:
+            await self._run()
+        finally:
+            await self._conn.release()
+
+    async def _run(self) -> None:
         loop = asyncio.get_running_loop()
         failures = 0
         while True:
             if not self._pending:
                 self._has_work.clear()
                 wait = max(0.0, self._deferred_until - loop.time()) if self._deferred else None
-                try:
-                    async with asyncio.timeout(wait):
-                        await self._has_work.wait()
-                except TimeoutError:
-                    pass
+                await wait_then_release(self._has_work, wait, self._conn.release)
             if self._deferred and loop.time() >= self._deferred_until:
                 self._pending.extend(self._deferred)
                 self._deferred.clear()
@@ -147,7 +151,7 @@ class Completer:
         if not batch:
             return []
         outcomes = [o for o, _ in batch]
-        rows = await self._pool.fetch(
+        rows = await self._conn.fetch(
             sql.COMPLETE_JOBS, *complete_params(outcomes, self._client_id)
         )
         busy_ids = {r["id"] for r in rows if r["busy"]}

@@ -8,6 +8,7 @@ import logging
 from collections.abc import Awaitable, Callable
 
 from engine.db.outage import is_connection_error, retry_delay
+from engine.jobs.held import wait_event, wait_then_release
 from engine.types import Job
 
 log = logging.getLogger("pqw.producer")
@@ -18,6 +19,11 @@ MAX_UNWRITTEN = 1_000
 
 Fetch = Callable[[str, int], Awaitable[list[Job]]]
 StartJob = Callable[[Job, "Producer"], None]
+Release = Callable[[], Awaitable[None]]
+
+
+async def _nothing_held() -> None:
+    return None
 
 
 class Producer:
@@ -29,6 +35,7 @@ class Producer:
         fetch: Fetch,
         start_job: StartJob,
         poll_interval: float = 1.0,
+        release: Release = _nothing_held,
     ) -> None:
         if concurrency < 1:
             raise ValueError(f"queue {queue!r}: concurrency must be at least 1, got {concurrency}")
@@ -46,6 +53,9 @@ class Producer:
         self.unwritten = 0
         self.max_unwritten = max(concurrency, MAX_UNWRITTEN)
         self._fetch = fetch
+        # Hands back the connection `fetch` holds between fetches (engine.jobs.held):
+        # called once a wait lasts, and when the loop ends.
+        self._release = release
         self._start_job = start_job
         self._poll_interval = poll_interval
         self._wake = asyncio.Event()
@@ -97,13 +107,15 @@ class Producer:
         self._slot_freed.set()
 
     async def _wait(self, event: asyncio.Event, timeout: float) -> None:
-        try:
-            async with asyncio.timeout(timeout):
-                await event.wait()
-        except TimeoutError:
-            pass
+        await wait_then_release(event, timeout, self._release)
 
     async def run(self) -> None:
+        try:
+            await self._run()
+        finally:
+            await self._release()
+
+    async def _run(self) -> None:
         failures = 0
         while not self._stopping:
             free = self.free
@@ -120,7 +132,7 @@ class Producer:
                 elif failures == 0:
                     log.warning("pqw: cannot fetch from queue %r (%s); retrying", self.queue, exc)
                 failures += 1
-                await self._wait(self._wake, retry_delay(failures))
+                await wait_event(self._wake, retry_delay(failures))
                 continue
             if failures:
                 log.info("pqw: fetching from queue %r again", self.queue)

@@ -21,6 +21,7 @@ from engine import sql
 from engine.jobs.completer import Completer
 from engine.jobs.executor import RunningJob, StopReason, execute
 from engine.jobs.heartbeat import JobHeartbeat
+from engine.jobs.held import HeldConnection
 from engine.jobs.kinds import JobKind
 from engine.jobs.notifier import Notifier, listen_or_poll
 from engine.jobs.producer import Producer
@@ -87,9 +88,11 @@ class Runtime:
     ) -> Producer:
         """Work `queue` with `concurrency` slots; `fetch_kinds` limits the kinds it takes."""
         kinds = list(fetch_kinds) if fetch_kinds is not None else None
+        # Kept across back-to-back fetches: no pool reset between them (engine.jobs.held).
+        held = HeldConnection(self.pool)
 
         async def fetch(name: str, limit: int) -> list[Job]:
-            return await self._fetch(name, limit, kinds)
+            return await self._fetch(held, name, limit, kinds)
 
         producer = Producer(
             queue,
@@ -97,6 +100,7 @@ class Runtime:
             fetch=fetch,
             start_job=self._start_job,
             poll_interval=self.settings.poll_interval,
+            release=held.release,
         )
         self.producers[queue] = producer
         return producer
@@ -244,10 +248,12 @@ class Runtime:
         timeouts.update(self._runner_timeouts)
         return json.dumps(timeouts)
 
-    async def _fetch(self, queue: str, limit: int, kinds: list[str] | None) -> list[Job]:
+    async def _fetch(
+        self, held: HeldConnection, queue: str, limit: int, kinds: list[str] | None
+    ) -> list[Job]:
         if self.stopping:
             return []
-        rows = await self.pool.fetch(
+        rows = await held.fetch(
             sql.FETCH_JOBS,
             queue,
             limit,

@@ -21,6 +21,10 @@ class Figure:
     unit: str
     samples: list[float] = field(default_factory=list)
     extra: dict[str, Any] = field(default_factory=dict)
+    # To the raw baseline of the same runs (engine/cli/bench/raw.py): the median of
+    # the per-run ratios, so each ratio compares two figures taken under one load.
+    ratio: float | None = None
+    baseline: str | None = None
 
     @property
     def median(self) -> float:
@@ -30,19 +34,33 @@ class Figure:
         spread = (
             f"{min(self.samples):,.1f} .. {max(self.samples):,.1f}" if len(self.samples) > 1 else ""
         )
+        ratio = f"{self.ratio:.2f}x raw" if self.ratio is not None else ""
         extra = "  ".join(f"{k}={v}" for k, v in self.extra.items())
-        return f"{self.name:<34} {self.median:>12,.1f} {self.unit:<8} {spread:<24} {extra}"
+        return (
+            f"{self.name:<38} {self.median:>12,.1f} {self.unit:<8} {ratio:<10} {spread:<24} {extra}"
+        )
 
     def as_json(self) -> str:
+        ratio = {} if self.ratio is None else {"ratio": self.ratio, "baseline": self.baseline}
         return json.dumps(
             {
                 "figure": self.name,
                 "unit": self.unit,
                 "median": round(self.median, 3),
                 "samples": [round(s, 3) for s in self.samples],
+                **ratio,
                 **self.extra,
             }
         )
+
+
+def side_by_side(
+    name: str, unit: str, ours: list[float], raw: Figure, extra: dict[str, Any] | None = None
+) -> Figure:
+    """pqw's per-run figures next to the raw baseline's of the same runs."""
+    ratios = [o / r for o, r in zip(ours, raw.samples, strict=True) if r]
+    ratio = round(statistics.median(ratios), 3) if ratios else None
+    return Figure(name, unit, ours, dict(extra or {}), ratio=ratio, baseline=raw.name)
 
 
 def database_uri(dsn: str, database: str) -> str:

@@ -1,100 +1,183 @@
-"""Throughput and latency figures: bulk enqueue, drain, insert-to-start latency, unique inserts."""
+"""Throughput and latency figures, each run next to the raw baseline (engine/cli/bench/raw.py):
+bulk enqueue, unique inserts, drain, insert-to-start latency.
+
+Each run measures the raw loop and pqw one after the other (which goes first
+alternates), and every ratio is the median of the per-run ratios: both sides
+of one ratio ran under the same load.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import json
 import statistics
 import time
-from typing import Any
+from collections.abc import Awaitable, Callable
 
-from engine.cli.bench.figure import Figure, batches, reset
+from engine.admin import Admin
+from engine.cli.bench import raw
+from engine.cli.bench.figure import Figure, batches, reset, side_by_side
 from engine.client import Client
 from engine.types import InsertOpts, Job, JobSpec, UniqueOpts
 
-QUEUE = "bench"
+QUEUE = raw.QUEUE
+BATCH = 1000
+DRAIN_CONCURRENCY = 16
+LATENCY_CONCURRENCY = 4
+# The issue's load: one insert every 20 ms on an idle worker.
+LATENCY_INTERVAL = 0.02
 
 
-async def bench_enqueue(dsn: str, jobs: int, runs: int, inserters: int = 2) -> Figure:
-    """Bulk enqueue: insert_many in batches of 1,000 (COPY), `inserters` at once."""
-    figure = Figure("bulk enqueue", "jobs/s", extra={"batch": 1000, "inserters": inserters})
-    client = Client(dsn, auto_migrate=False)
-    try:
-        for _ in range(runs):
-            await client.insert_many([("bench.noop", {})])  # connect and warm up
-            await reset(client)
-            work = batches(jobs, 1000, lambda i: ("bench.noop", {"n": i}))
-            started = time.perf_counter()
-
-            async def insert(part: list[list[tuple[Any, ...]]]) -> None:
-                for batch in part:
-                    await client.insert_many(batch)
-
-            await asyncio.gather(*(insert(work[i::inserters]) for i in range(inserters)))
-            figure.samples.append(jobs / (time.perf_counter() - started))
-    finally:
-        await client.close()
-    return figure
+async def pairs(
+    runs: int, first: Callable[[], Awaitable[float]], second: Callable[[], Awaitable[float]]
+) -> tuple[list[float], list[float]]:
+    """`runs` samples of each, the order alternating from run to run."""
+    a: list[float] = []
+    b: list[float] = []
+    for n in range(runs):
+        if n % 2 == 0:
+            a.append(await first())
+            b.append(await second())
+        else:
+            b.append(await second())
+            a.append(await first())
+    return a, b
 
 
-async def bench_unique(dsn: str, jobs: int, runs: int) -> Figure:
-    """Unique inserts in batches of 1,000, half of each batch duplicates of the batch before."""
-    figure = Figure("unique insert (half duplicates)", "jobs/s", extra={"batch": 1000})
-    client = Client(dsn, auto_migrate=False)
-    unique = UniqueOpts(by_args=True)
-    try:
-        for _ in range(runs):
-            await client.insert_many([("bench.noop", {})])
-            await reset(client)
-            work = []
-            for b in range(jobs // 1000):
-                # 500 keys new in this batch, 500 repeated from the previous one.
-                keys = [b * 500 + i for i in range(500)] + [
-                    max(0, b - 1) * 500 + i for i in range(500)
-                ]
-                work.append([("bench.unique", {"key": k}) for k in keys])
-            opts = InsertOpts(unique=unique)
-            specs = [[JobSpec(kind, args, opts) for kind, args in batch] for batch in work]
-            duplicates = 0
-            started = time.perf_counter()
-            for batch_specs in specs:
-                results = await client.insert_many(batch_specs)
-                duplicates += sum(r.duplicate for r in results)
-            figure.samples.append(len(specs) * 1000 / (time.perf_counter() - started))
-            figure.extra["duplicates"] = duplicates
-    finally:
-        await client.close()
-    return figure
+def noop_batches(jobs: int) -> list[list[tuple[str, str]]]:
+    return [
+        [("bench.noop", json.dumps({"n": i})) for i in range(start, min(jobs, start + BATCH))]
+        for start in range(0, jobs, BATCH)
+    ]
 
 
-async def bench_drain(dsn: str, jobs: int, runs: int, concurrency: int = 16) -> Figure:
-    """Drain: insert N no-op jobs, then time until every completion is committed."""
-    figure = Figure("drain (no-op jobs)", "jobs/s", extra={"concurrency": concurrency})
-    for _ in range(runs):
-        client = Client(dsn, queues={QUEUE: concurrency}, auto_migrate=False)
+async def fill(feeder: Client, jobs: int, *, truncate: bool = True) -> None:
+    """`jobs` waiting no-op jobs in the bench queue (after emptying the table)."""
+    if truncate:
+        await reset(feeder)
+    opts = InsertOpts(queue=QUEUE)  # one object: insert_many validates it once per batch
+    for batch in batches(jobs, BATCH, lambda i: ("bench.noop", {"n": i}, opts)):
+        await feeder.insert_many(batch)
+    await feeder.pool.execute("VACUUM ANALYZE pqw_job")
 
-        @client.job("bench.noop", queue=QUEUE)
-        async def noop(job: Job) -> None:
-            return None
 
-        await client.insert_many([("bench.noop", {})])
-        await reset(client)
-        for batch in batches(jobs, 1000, lambda i: ("bench.noop", {"n": i})):
-            await client.insert_many(batch)
-        await client.pool.execute("VACUUM ANALYZE pqw_job")
+async def bench_enqueue(dsn: str, feeder: Client, jobs: int, runs: int) -> list[Figure]:
+    """Bulk enqueue: insert_many in batches of 1,000 (COPY), one inserter; raw: plain COPY."""
+    work = noop_batches(jobs)
+    opts = InsertOpts(queue=QUEUE)
+    specs = [[JobSpec(kind, json.loads(args), opts) for kind, args in batch] for batch in work]
+
+    async def ours() -> float:
+        await reset(feeder)
         started = time.perf_counter()
+        for batch in specs:
+            await feeder.insert_many(batch)
+        return jobs / (time.perf_counter() - started)
+
+    async def baseline() -> float:
+        await reset(feeder)
+        return await raw.raw_copy(dsn, work)
+
+    raw_samples, samples = await pairs(runs, baseline, ours)
+    shape = {"batch": BATCH, "inserters": 1}
+    base = Figure("raw bulk COPY", "jobs/s", raw_samples, dict(shape))
+    return [base, side_by_side("bulk enqueue", "jobs/s", samples, base, shape)]
+
+
+def unique_work(jobs: int) -> list[list[tuple[str, str]]]:
+    """Batches of 1,000: 500 keys new in this batch, 500 repeated from the one before."""
+    work = []
+    for b in range(max(1, jobs // BATCH)):
+        keys = [b * 500 + i for i in range(500)] + [max(0, b - 1) * 500 + i for i in range(500)]
+        work.append([("bench.unique", json.dumps({"key": k})) for k in keys])
+    return work
+
+
+async def bench_unique(dsn: str, feeder: Client, jobs: int, runs: int) -> list[Figure]:
+    """Unique inserts in batches of 1,000, half of each batch duplicates of the batch before."""
+    work = unique_work(jobs)
+    opts = InsertOpts(unique=UniqueOpts(by_args=True), queue=QUEUE)
+    specs = [[JobSpec(kind, json.loads(args), opts) for kind, args in batch] for batch in work]
+    total = len(work) * BATCH
+    duplicates: list[int] = []
+
+    async def ours() -> float:
+        await reset(feeder)
+        seen = 0
+        started = time.perf_counter()
+        for batch in specs:
+            results = await feeder.insert_many(batch)
+            seen += sum(r.duplicate for r in results)
+        duplicates.append(seen)
+        return total / (time.perf_counter() - started)
+
+    async def baseline() -> float:
+        await reset(feeder)
+        rate, _ = await raw.raw_unique(dsn, work)
+        return rate
+
+    raw_samples, samples = await pairs(runs, baseline, ours)
+    shape = {"batch": BATCH}
+    base = Figure("raw unique insert (ON CONFLICT)", "jobs/s", raw_samples, dict(shape))
+    figure = side_by_side("unique insert (half duplicates)", "jobs/s", samples, base, shape)
+    figure.extra["duplicates"] = duplicates[-1]
+    return [base, figure]
+
+
+async def pqw_drain(dsn: str, admin: Admin, jobs: int, concurrency: int) -> float:
+    """Jobs/s of one pqw client draining the `jobs` waiting in the bench queue.
+
+    The queue is paused while the client starts (pool, registration, LISTEN,
+    leadership) and timed from its resume, as the raw loop is timed from
+    connections that are already open.
+    """
+    client = Client(dsn, queues={QUEUE: concurrency}, auto_migrate=False)
+
+    @client.job("bench.noop", queue=QUEUE)
+    async def noop(job: Job) -> None:
+        return None
+
+    await admin.pause_queue(QUEUE)
+    try:
         await client.start()
+        started = time.perf_counter()
+        await admin.resume_queue(QUEUE)
         # Polls an in-memory counter: 2 ms is the resolution of the measurement.
         while client.completed_count < jobs:  # noqa: ASYNC110
             await asyncio.sleep(0.002)
-        figure.samples.append(jobs / (time.perf_counter() - started))
+        return jobs / (time.perf_counter() - started)
+    finally:
+        await admin.resume_queue(QUEUE)
         await client.stop()
-    return figure
 
 
-async def bench_latency(dsn: str, samples: int) -> Figure:
-    """Insert-to-start latency on an idle worker: one insert at a time, from another pool."""
-    figure = Figure("insert-to-start latency p50", "ms")
-    worker = Client(dsn, queues={QUEUE: 4}, auto_migrate=False)
+async def drain_pairs(
+    dsn: str, feeder: Client, admin: Admin, jobs: int, runs: int, *, truncate: bool = True
+) -> tuple[list[float], list[float]]:
+    """(raw, pqw) jobs/s over `runs` runs, each side draining `jobs` freshly inserted jobs."""
+
+    async def ours() -> float:
+        await fill(feeder, jobs, truncate=truncate)
+        return await pqw_drain(dsn, admin, jobs, DRAIN_CONCURRENCY)
+
+    async def baseline() -> float:
+        await fill(feeder, jobs, truncate=truncate)
+        return await raw.raw_drain(dsn, jobs, DRAIN_CONCURRENCY)
+
+    return await pairs(runs, baseline, ours)
+
+
+async def bench_drain(dsn: str, feeder: Client, admin: Admin, jobs: int, runs: int) -> list[Figure]:
+    """Drain of no-op jobs, one process, concurrency 16: pqw and the raw loop."""
+    raw_samples, samples = await drain_pairs(dsn, feeder, admin, jobs, runs)
+    shape = {"concurrency": DRAIN_CONCURRENCY, "jobs": jobs}
+    base = Figure("raw drain (SKIP LOCKED loop)", "jobs/s", raw_samples, dict(shape))
+    return [base, side_by_side("drain (no-op jobs)", "jobs/s", samples, base, shape)]
+
+
+async def pqw_latency(dsn: str, feeder: Client, samples: int, interval: float) -> list[float]:
+    """Milliseconds from insert to handler start on an idle pqw worker."""
+    worker = Client(dsn, queues={QUEUE: LATENCY_CONCURRENCY}, auto_migrate=False)
     started: dict[int, float] = {}
     arrived = asyncio.Event()
 
@@ -103,23 +186,64 @@ async def bench_latency(dsn: str, samples: int) -> Figure:
         started[job.args["n"]] = time.perf_counter()
         arrived.set()
 
-    inserter = Client(dsn, auto_migrate=False)
     await worker.start()
     try:
-        await inserter.insert("bench.noop", {})  # connect
-        latencies = []
-        for n in range(samples + 5):
-            arrived.clear()
-            sent = time.perf_counter()
-            await inserter.insert("bench.ping", {"n": n}, queue=QUEUE)
-            await asyncio.wait_for(arrived.wait(), 10)
-            if n >= 5:  # the first few warm up prepared statements
-                latencies.append((started[n] - sent) * 1000)
-            await asyncio.sleep(0.01)
+        return await raw.time_inserts(
+            lambda n: feeder.insert("bench.ping", {"n": n}, queue=QUEUE),
+            samples,
+            interval,
+            started,
+            arrived,
+        )
     finally:
         await worker.stop()
-        await inserter.close()
-    cuts = statistics.quantiles(latencies, n=100)
-    figure.samples = [statistics.median(latencies)]
-    figure.extra = {"p95_ms": round(cuts[94], 2), "p99_ms": round(cuts[98], 2), "samples": samples}
-    return figure
+
+
+def percentile(values: list[float], p: int) -> float:
+    return statistics.quantiles(values, n=100, method="inclusive")[p - 1]
+
+
+async def bench_latency(dsn: str, feeder: Client, samples: int, runs: int) -> list[Figure]:
+    """Insert-to-start latency, idle worker, one insert every 20 ms: p50 and p99 per run."""
+    raw_runs: list[list[float]] = []
+    our_runs: list[list[float]] = []
+
+    async def ours() -> float:
+        await reset(feeder)
+        our_runs.append(await pqw_latency(dsn, feeder, samples, LATENCY_INTERVAL))
+        return 0.0
+
+    async def baseline() -> float:
+        await reset(feeder)
+        raw_runs.append(
+            await raw.raw_latency(
+                dsn,
+                lambda n: feeder.insert("bench.ping", {"n": n}, queue=QUEUE),
+                samples,
+                LATENCY_INTERVAL,
+                LATENCY_CONCURRENCY,
+            )
+        )
+        return 0.0
+
+    await pairs(runs, baseline, ours)
+    shape = {"inserts": samples, "interval_ms": LATENCY_INTERVAL * 1000, "wake": "LISTEN/NOTIFY"}
+    figures = []
+    for p in (50, 99):
+        base = Figure(
+            f"raw insert-to-start latency p{p}",
+            "ms",
+            [percentile(run, p) for run in raw_runs],
+            dict(shape),
+        )
+        ours_p = [percentile(run, p) for run in our_runs]
+        figure = side_by_side(f"insert-to-start latency p{p}", "ms", ours_p, base, shape)
+        if p == 50:
+            figure.extra["p95_ms"] = round(
+                statistics.median(percentile(run, 95) for run in our_runs), 2
+            )
+            figure.extra["p99_ms"] = round(
+                statistics.median(percentile(run, 99) for run in our_runs), 2
+            )
+        figures += [base, figure]
+    return figures
