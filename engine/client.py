@@ -209,7 +209,7 @@ class Client:
         return await self._connection.ensure(
             # Operators (and crash tests) find a client's sessions in pg_stat_activity by name.
             application_name=f"pqw {self.id}",
-            max_size=max(4, len(self.queues) + 4),
+            max_size=len(self.queues) + 5,  # held by producers and completer, and 4 more
         )
 
     @property
