@@ -104,10 +104,8 @@ async def run_until_signalled(
 
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, on_signal)
-    await client.start()
     watch = None
     if exit_with_parent:
-        # `parent` was read before the start: a parent that died during it is seen at once.
 
         async def stop_with_parent() -> None:
             await parent_gone(parent)
@@ -115,6 +113,7 @@ async def run_until_signalled(
             stop.set()
 
         watch = asyncio.create_task(stop_with_parent())
+    await client.start()
     extra = asyncio.create_task(alongside()) if alongside is not None else None
     try:
         await stop.wait()
