@@ -7,8 +7,9 @@ from typing import Any
 from textual.message import Message
 from textual.notifications import Notify
 
-from engine.admin import migrate_to_latest
+from engine.admin import Admin, migrate_to_latest
 from engine.db.pool import connect
+from tests.helpers import wait_for
 from tests.tui.driving import cell, until
 from tests.tui.seed import add_job, add_running_worker
 from tui.app import PqwApp
@@ -90,3 +91,23 @@ async def test_unreachable_database_at_start_retries_without_crashing() -> None:
         await until(pilot, lambda: banner.display, "the banner")
         assert "No data yet" in str(banner.content)
         assert app.is_running
+
+
+async def test_a_failed_poll_leaves_an_action_in_flight_alone(dsn: str) -> None:
+    """A poll that fails (a slow overview, one lost connection) drops the dashboard's
+    pool, but an operator's action in the middle of its transaction on another
+    connection finishes; the old pool closes once that connection is back."""
+    source = AdminSource(dsn)
+    admin = await source.open()
+    assert isinstance(admin, Admin)
+    try:
+        async with admin.pool.acquire() as conn, conn.transaction():
+            await conn.execute("CREATE TABLE in_flight (n int)")
+            await source.reset()  # what Feed.poll does after a failed overview
+            assert await source.open() is not admin  # the next call gets a fresh pool
+            await conn.execute("INSERT INTO in_flight VALUES (1)")
+        await wait_for(admin.pool.is_closing, timeout=10, message="the old pool to close")
+        fresh = await source.open()
+        assert await fresh.pool.fetchval("SELECT count(*) FROM in_flight") == 1
+    finally:
+        await source.close()

@@ -13,6 +13,9 @@ from typing import Protocol, TypeVar
 from engine.admin import Admin, AdminApi, describe_dsn
 
 CLOSE_TIMEOUT = 2.0
+# How long a pool dropped after a failed poll may wait for the calls still using
+# it (each is bounded by the feed's 10 s QUERY_TIMEOUT) before it is cut.
+RETIRE_TIMEOUT = 15.0
 
 T = TypeVar("T")
 
@@ -59,6 +62,7 @@ class AdminSource:
         self._pool_mode = pool_mode
         self._pool_size = pool_size
         self._admin: Admin | None = None
+        self._retiring: set[asyncio.Task[None]] = set()
 
     @property
     def database(self) -> str:
@@ -82,10 +86,18 @@ class AdminSource:
     async def reset(self) -> None:
         admin, self._admin = self._admin, None
         if admin is not None:
-            # terminate, not close: close waits for connections that may never answer.
-            admin.terminate()
+            # Retired, not cut: a failed poll says nothing of the connection an
+            # operator's action is using (a slow overview, or one connection of the
+            # three lost), and cutting it would fail a bulk action mid-batch. That
+            # action ends within its own timeout; then the old pool closes.
+            task = asyncio.create_task(_retire(admin))
+            self._retiring.add(task)
+            task.add_done_callback(self._retiring.discard)
 
     async def close(self) -> None:
+        for task in list(self._retiring):
+            task.cancel()  # a retiring pool is cut at once (see _retire)
+        await asyncio.gather(*self._retiring, return_exceptions=True)
         admin, self._admin = self._admin, None
         if admin is None:
             return
@@ -94,3 +106,16 @@ class AdminSource:
         except Exception:
             # A pool whose server is gone may never finish a polite close.
             admin.terminate()
+
+
+async def _retire(admin: Admin) -> None:
+    """Close `admin`'s pool once its connections in use come back; cut it after
+    RETIRE_TIMEOUT, on cancellation, or if closing fails (asyncpg's pool.close()
+    terminates the pool itself when it is interrupted)."""
+    try:
+        await asyncio.wait_for(admin.close(), RETIRE_TIMEOUT)
+    except asyncio.CancelledError:
+        admin.terminate()
+        raise
+    except Exception:
+        admin.terminate()
