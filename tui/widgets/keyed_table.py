@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+from rich.cells import cell_len
 from rich.text import Text
 from textual.coordinate import Coordinate
 from textual.widgets import DataTable
@@ -31,7 +32,7 @@ def writes(names: frozenset[str], action: str, parameters: tuple[object, ...]) -
 
 
 def _width(cell: Cell) -> int:
-    return cell.cell_len if isinstance(cell, Text) else len(cell)
+    return cell.cell_len if isinstance(cell, Text) else cell_len(cell)
 
 
 def terminal_safe(cell: Cell) -> Cell:
@@ -46,8 +47,18 @@ def terminal_safe(cell: Cell) -> Cell:
     return Text(safe, style=cell.style, justify=cell.justify) if isinstance(cell, Text) else safe
 
 
+# (narrow headers, the columns shown, the flex column's width, every shown column's width).
+Layout = tuple[bool, tuple[str, ...], int | None, tuple[int, ...]]
+
+
 class KeyedTable(DataTable[Cell]):
-    """Rows keyed by a domain name; `sync` adds, removes and updates only what changed."""
+    """Rows keyed by a domain name; `sync` adds, removes and updates only what changed.
+
+    Every column gets the width its widest cell needs, set here, not measured by
+    DataTable when it next idles: until then an auto-width column is as narrow as
+    its header, and a frame drawn in between (on a busy machine, or a still
+    picture) showed every column cut.
+    """
 
     COLUMNS: Sequence[tuple[str, Cell]] = ()
     # Shorter headers (same keys, same order) for when the table is narrower than NARROW_BELOW.
@@ -70,7 +81,7 @@ class KeyedTable(DataTable[Cell]):
     def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
         super().__init__(id=id, classes=classes, cursor_type="row", zebra_stripes=True)
         self._shown: dict[str, tuple[Cell, ...]] = {}
-        self._layout: tuple[bool, tuple[str, ...], int | None] | None = None
+        self._layout: Layout | None = None
 
     def on_mount(self) -> None:
         self._relayout()
@@ -85,8 +96,8 @@ class KeyedTable(DataTable[Cell]):
     def _headers(self, narrow: bool) -> dict[str, Cell]:
         return dict(self.NARROW_COLUMNS if narrow else self.COLUMNS)
 
-    def _fit(self) -> tuple[bool, tuple[str, ...], int | None]:
-        """(narrow headers, the columns shown, the flex column's width)."""
+    def _fit(self) -> Layout:
+        """The headers, columns and widths that fit the table's width now."""
         available = self.size.width
         narrow = bool(self.NARROW_COLUMNS) and available < self.NARROW_BELOW
         headers = self._headers(narrow)
@@ -97,7 +108,7 @@ class KeyedTable(DataTable[Cell]):
             for i, key in enumerate(keys)
         }
         if available <= 0:
-            return narrow, tuple(keys), None
+            return narrow, tuple(keys), None, tuple(widths[k] - PADDING for k in keys)
         shown = list(keys)
         drop = list(self.DROP_FIRST)
 
@@ -118,20 +129,21 @@ class KeyedTable(DataTable[Cell]):
         if self.FLEX in shown:
             rest = available - 1 - sum(widths[k] for k in shown if k != self.FLEX)
             flex = max(FLEX_MIN, min(widths[self.FLEX], rest)) - PADDING
-        return narrow, tuple(shown), flex
+        fixed = tuple(flex if k == self.FLEX else widths[k] - PADDING for k in shown)
+        return narrow, tuple(shown), flex, fixed
 
     def _relayout(self) -> None:
         layout = self._fit()
         if layout == self._layout:
             return
         self._layout = layout
-        narrow, shown, flex = layout
+        narrow, shown, _, fixed = layout
         headers = self._headers(narrow)
         # Columns cannot be relabelled or hidden in place: rebuild, then put the cursor back.
         selected = self.selected_key if self.row_count else None
         self.clear(columns=True)
-        for key in shown:
-            self.add_column(headers[key], key=key, width=flex if key == self.FLEX else None)
+        for key, width in zip(shown, fixed, strict=True):
+            self.add_column(headers[key], key=key, width=width)
         for key, cells in self._shown.items():
             self.add_row(*self._visible(cells), key=key)
         if selected is not None and selected in self._shown:
@@ -140,7 +152,7 @@ class KeyedTable(DataTable[Cell]):
     def _visible(self, cells: Sequence[Cell]) -> list[Cell]:
         if self._layout is None:
             return []
-        _, shown, flex = self._layout
+        _, shown, flex, _ = self._layout
         return [
             self._cut(c, flex) if key == self.FLEX else c
             for (key, _), c in zip(self.COLUMNS, cells, strict=True)
