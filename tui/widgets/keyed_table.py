@@ -129,7 +129,8 @@ class KeyedTable(DataTable[Cell]):
         if self.FLEX in shown:
             rest = available - 1 - sum(widths[k] for k in shown if k != self.FLEX)
             flex = max(FLEX_MIN, min(widths[self.FLEX], rest)) - PADDING
-        fixed = tuple(flex if k == self.FLEX else widths[k] - PADDING for k in shown)
+            widths[self.FLEX] = flex + PADDING
+        fixed = tuple(widths[k] - PADDING for k in shown)
         return narrow, tuple(shown), flex, fixed
 
     def _relayout(self) -> None:
