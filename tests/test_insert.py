@@ -177,8 +177,14 @@ async def test_insert_many_returns_every_job_in_order(
     results = await client.insert_many(specs)
     assert [r.job.args["n"] for r in results] == list(range(size + 1))
     assert all(not r.duplicate for r in results)
-    rows = await client.pool.fetch("SELECT id, args, queue, state, tags FROM pqw_job ORDER BY id")
+    rows = await client.pool.fetch(
+        "SELECT id, args, queue, state, tags, created_at, scheduled_at FROM pqw_job ORDER BY id"
+    )
     assert [r["id"] for r in rows] == [r.job.id for r in results]
+    # The jobs given back hold the times that were stored, not the client's guesses.
+    assert [(r["created_at"], r["scheduled_at"]) for r in rows] == [
+        (r.job.created_at, r.job.scheduled_at) for r in results
+    ]
     assert (
         rows[-1]["queue"] == "other"
         and rows[-1]["state"] == "scheduled"
