@@ -13,6 +13,7 @@ import ast
 import asyncio
 import contextlib
 import io
+import json
 from collections.abc import Callable
 from datetime import UTC, timedelta
 from typing import Any
@@ -38,6 +39,7 @@ from engine.cli.main import main as pqw_main
 from engine.db.pool import connect
 from engine.errors import InvalidJobOption
 from engine.jobs.kinds import JobHandler
+from engine.jobs.unique import canonical_json
 from tests.helpers import ROOT, run_pqw
 
 SHARED = settings(
@@ -514,3 +516,16 @@ async def test_a_running_time_past_a_year_is_refused_before_postgres_overflows(
     with pytest.raises(InvalidJobOption, match="min_running must be at most a year"):
         await admin.list_running_jobs(min_running=min_running)
     assert isinstance(await admin.list_running_jobs(min_running=366 * 86_400), list)
+
+
+@given(value=json_like)
+def test_unique_keys_hash_the_same_text_as_json_dumps_did(value: Any) -> None:
+    """Unique keys are sha256 of canonical JSON: its text must stay the one
+    json.dumps(sort_keys=True) gave, or live jobs would stop blocking new duplicates."""
+    try:
+        expected = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    except (TypeError, ValueError) as exc:  # keys of mixed types cannot be sorted
+        with pytest.raises(type(exc)):
+            canonical_json(value)
+        return
+    assert canonical_json(value) == expected

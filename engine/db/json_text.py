@@ -39,6 +39,29 @@ _encode: Callable[[Any, int], Any] | None = (
 )
 
 
+# The same, with keys sorted and no cycle tracking either: unique keys hash this text.
+# It must stay byte for byte what json.dumps(value, sort_keys=True,
+# separators=(",", ":"), ensure_ascii=False) gives, the text keys were hashed from
+# before, or new inserts would stop meeting the live jobs they duplicate.
+_encode_sorted: Callable[[Any, int], Any] | None = (
+    c_make_encoder(
+        None, _unsupported, json.encoder.encode_basestring, None, ":", ",", True, False, True
+    )
+    if c_make_encoder is not None
+    else None
+)
+
+
+def dumps_sorted(value: Any) -> str:
+    """Compact JSON with sorted keys, for hashing: key order never matters."""
+    if _encode_sorted is None:
+        return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    try:
+        return "".join(_encode_sorted(value, 0))
+    except RecursionError:
+        raise ValueError("circular reference (or nesting too deep)") from None
+
+
 def dumps(value: Any) -> str:
     """Compact JSON text; TypeError/ValueError for what JSON cannot hold (NaN, sets, cycles)."""
     if _encode is None:

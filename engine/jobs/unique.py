@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from engine.db.json_text import dumps_sorted
 from engine.errors import InvalidJobOption, InvalidJobType
 from engine.types import JobState, UniqueOpts
 
@@ -105,8 +105,9 @@ def unique_states_mask(by_state: Sequence[JobState | str] | None) -> str:
 
 
 def canonical_json(value: Any) -> str:
-    """JSON in which key order never matters."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    """JSON in which key order never matters (one reused C encoder: a unique batch
+    hashes a key per row, and json.dumps builds a new encoder on every call)."""
+    return dumps_sorted(value)
 
 
 def period_bucket(at: datetime, period: timedelta) -> int:
