@@ -12,6 +12,7 @@ from tui.dev.sample import SampleSource
 from tui.dev.sample_cluster import SAMPLE_NOW, sample_overview
 from tui.dev.sample_memory import sample_runs
 from tui.palette import Palette
+from tui.widgets.keyed_table import KeyedTable
 from tui.widgets.runs_table import RunsTable
 from tui.widgets.workers_table import WorkersTable
 
@@ -59,3 +60,38 @@ async def test_a_new_run_shows_on_top_of_the_timeline_not_below_the_old_ones() -
         await pilot.pause()
         assert [row.key.value for row in table.ordered_rows] == [str(r.run) for r in runs]
         assert table.selected_key == chosen  # the cursor stayed on its run
+
+
+class CountsTable(KeyedTable):
+    COLUMNS = (("queue", "queue"), ("available", "available"))
+
+
+class CountsApp(App[None]):
+    def compose(self) -> ComposeResult:
+        yield CountsTable()
+
+
+def rendered_cells(table: KeyedTable) -> int:
+    # Textual's private cache of rendered cells: what filled with entries never read again.
+    return len(table._cell_render_cache)
+
+
+async def test_a_table_refreshed_many_times_keeps_only_what_it_shows_now() -> None:
+    """The bug: DataTable keys its rendered cells by an update count that each changed
+    cell bumps and keeps the dead ones until 10,000 per table; a dashboard refreshing
+    twice a second grew ~18 MB over eight minutes."""
+    app = CountsApp()
+    async with app.run_test(size=(60, 10)) as pilot:
+        table = app.query_one(CountsTable)
+        queues = ("default", "mail", "bulk")
+        sizes: list[int] = []
+        for n in range(30):
+            table.sync({q: (q, str(n * 1_000 + i)) for i, q in enumerate(queues)})
+            # What the previous counts rendered to can never be read again.
+            assert rendered_cells(table) == 0
+            await until(pilot, lambda: rendered_cells(table) > 0, f"refresh {n} rendered")
+            sizes.append(rendered_cells(table))
+        assert cell(table, "bulk", "available") == "29002"
+        # One refresh's cells (three rows and the header, two columns, a cursor variant
+        # or two), not thirty refreshes' worth.
+        assert max(sizes) <= (len(queues) + 1) * 2 * 2
