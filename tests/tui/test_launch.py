@@ -20,13 +20,17 @@ from tui.dev.sample import SampleSource
 from tui.launch import Options, prepare
 
 # Stands in for `pqw demo`: says it started (and whether it got the DSN), stops on SIGTERM.
+# Each line is one write(2) to the shared log: print() writes its pieces one by one
+# when stdout is unbuffered (PYTHONUNBUFFERED), and the two processes' lines mixed.
 FAKE_DEMO = """
 import os, signal, sys
+def say(line):
+    os.write(1, (line + "\\n").encode())
 def stop(*_):
-    print("demo stopping", flush=True)
+    say("demo stopping")
     sys.exit(0)
 signal.signal(signal.SIGTERM, stop)
-print("demo started; dsn given:", "PQW_DATABASE_URL" in os.environ, flush=True)
+say(f"demo started; dsn given: {'PQW_DATABASE_URL' in os.environ}")
 while True:
     signal.pause()
 """
