@@ -13,8 +13,10 @@ from engine import (
     InsertOpts,
     InvalidJobOption,
     InvalidJobType,
+    Job,
     JobSpec,
     JobState,
+    sql,
 )
 from engine.db.pool import connect
 from engine.errors import DuplicateKind
@@ -172,7 +174,11 @@ async def test_insert_many_returns_every_job_in_order(
     later = datetime.now(UTC) + timedelta(minutes=5)
     specs: list = [("bulk", {"n": n}) for n in range(size)]
     specs.append(
-        JobSpec("bulk", {"n": size}, InsertOpts(queue="other", scheduled_at=later, tags=["t"]))
+        JobSpec(
+            "bulk",
+            {"n": size, "pair": (1, 2)},
+            InsertOpts(queue="other", scheduled_at=later, tags=["t"], metadata={"m": 1}),
+        )
     )
     results = await client.insert_many(specs)
     assert [r.job.args["n"] for r in results] == list(range(size + 1))
@@ -185,6 +191,11 @@ async def test_insert_many_returns_every_job_in_order(
     assert [(r["created_at"], r["scheduled_at"]) for r in rows] == [
         (r.job.created_at, r.job.scheduled_at) for r in results
     ]
+    # Built from what was sent, each job given back equals the stored one, field by
+    # field (a tuple in the args reads back as a list, as it was stored).
+    stored = await client.pool.fetch(f"SELECT {sql.JOB_COLUMNS} FROM pqw_job ORDER BY id")
+    assert [Job.from_record(r) for r in stored] == [r.job for r in results]
+    assert results[-1].job.args["pair"] == [1, 2]
     assert (
         rows[-1]["queue"] == "other"
         and rows[-1]["state"] == "scheduled"

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from engine import Client, InsertOpts, InvalidJobOption, JobSpec, JobState, UniqueOpts
+from engine import Client, InsertOpts, InvalidJobOption, Job, JobSpec, JobState, UniqueOpts, sql
 from engine.jobs.unique import (
     DEFAULT_UNIQUE_STATES,
     mask_to_states,
@@ -254,6 +254,12 @@ async def test_insert_many_mixes_unique_and_plain_rows_and_reports_per_row(
     assert results[2].job.id == results[3].job.id
     assert results[1].job.id != results[4].job.id
     assert await client.pool.fetchval("SELECT count(*) FROM pqw_job") == 4
+    # Every job given back, inserted or met, equals the stored one field by field.
+    stored = {
+        r["id"]: Job.from_record(r)
+        for r in await client.pool.fetch(f"SELECT {sql.JOB_COLUMNS} FROM pqw_job")
+    }
+    assert [r.job for r in results] == [stored[r.job.id] for r in results]
 
 
 async def test_retryable_job_meeting_a_live_duplicate_is_discarded_not_crashing_the_scheduler(

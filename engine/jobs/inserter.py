@@ -7,6 +7,7 @@ caller's connection go through one INSERT ... SELECT over a JSON batch.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, TypeAlias, overload
@@ -87,7 +88,7 @@ async def insert_statement(
         met: dict[bytes, list[int]] = {}
         for index, record in zip(todo, records, strict=True):
             if record["id"] is not None:
-                found[index] = (record, False)
+                found[index] = (record, False)  # id, state and times: see _sent_job
             else:
                 met.setdefault(bytes(record["key"]), []).append(index)
         if not met:
@@ -108,7 +109,18 @@ async def insert_statement(
     def make(index: int) -> InsertResult:
         entry = found[index]
         assert entry is not None
-        return InsertResult(record=entry[0], duplicate=entry[1])
+        record, duplicate = entry
+        if duplicate:
+            return InsertResult(record=record, duplicate=True)
+        return InsertResult(
+            _sent_job(
+                rows[index],
+                record["id"],
+                JobState(record["state"]),
+                record["created_at"],
+                record["scheduled_at"],
+            )
+        )
 
     return LazyResults(len(rows), make)
 
@@ -146,7 +158,14 @@ async def copy_rows(conn: Any, rows: Sequence[InsertParams]) -> Sequence[InsertR
                 record += (t.tags, t.metadata_json)
             records.append(record)
         await conn.copy_records_to_table("pqw_job", records=records, columns=columns)
-    return LazyResults(len(rows), lambda i: InsertResult(_copied_job(ids[i], rows[i], now)))
+
+    def make(index: int) -> InsertResult:
+        row = rows[index]
+        at = row.template.scheduled_at or now
+        state = JobState.SCHEDULED if at > now else JobState.AVAILABLE
+        return InsertResult(_sent_job(row, ids[index], state, now, at))
+
+    return LazyResults(len(rows), make)
 
 
 class LazyResults(Sequence[InsertResult]):
@@ -191,20 +210,24 @@ class LazyResults(Sequence[InsertResult]):
         return f"<{self._count} insert results>"
 
 
-def _copied_job(job_id: int, row: InsertParams, now: datetime) -> Job:
+def _sent_job(
+    row: InsertParams, job_id: int, state: JobState, created_at: datetime, scheduled_at: datetime
+) -> Job:
+    """The job just inserted from `row`, built from what was sent and what the database
+    chose. Args and metadata are decoded from the JSON text sent, so they read as the
+    stored job does (a tuple as a list, an int key as a string)."""
     t = row.template
-    at = t.scheduled_at or now
     return Job(
         id=job_id,
         kind=t.kind,
-        args=dict(row.args),
+        args=json.loads(row.args_json),
         queue=t.queue,
         priority=t.priority,
-        state=JobState.SCHEDULED if at > now else JobState.AVAILABLE,
+        state=state,
         attempt=0,
         max_attempts=t.max_attempts,
-        created_at=now,
-        scheduled_at=at,
-        metadata=dict(t.metadata),
+        created_at=created_at,
+        scheduled_at=scheduled_at,
+        metadata=json.loads(t.metadata_json),
         tags=list(t.tags),
     )
