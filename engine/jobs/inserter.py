@@ -59,10 +59,16 @@ async def _insert_rows(
 ) -> Sequence[InsertResult]:
     if not rows:
         return []
-    if own_pool and len(rows) >= COPY_THRESHOLD and not any(r.is_unique for r in rows):
+    unique = any(r.is_unique for r in rows)
+    if own_pool and len(rows) >= COPY_THRESHOLD and not unique:
         assert isinstance(executor, asyncpg.Pool)
         async with executor.acquire() as conn:
             return await copy_rows(conn, rows)
+    if unique and isinstance(executor, asyncpg.Pool):
+        # A unique batch takes two statements or more (the insert, then the holders
+        # it met): on one connection, the pool's reset round trip is paid once.
+        async with executor.acquire() as conn:
+            return await insert_statement(conn, rows)
     return await insert_statement(executor, rows)
 
 
