@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from textual.message import Message
@@ -109,5 +110,21 @@ async def test_a_failed_poll_leaves_an_action_in_flight_alone(dsn: str) -> None:
         await wait_for(admin.pool.is_closing, timeout=10, message="the old pool to close")
         fresh = await source.open()
         assert await fresh.pool.fetchval("SELECT count(*) FROM in_flight") == 1
+    finally:
+        await source.close()
+
+
+async def test_calls_that_find_no_pool_at_once_share_the_one_they_open(dsn: str, conn: Any) -> None:
+    """The poll and an action both meeting a closed source open one pool between
+    them, not one each (the second would be overwritten and never closed)."""
+    source = AdminSource(dsn)
+    try:
+        first, second = await asyncio.gather(source.open(), source.open())
+        assert first is second
+        sessions = await conn.fetchval(
+            "SELECT count(*) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND application_name = 'pqw-tui'"
+        )
+        assert sessions == 1  # the pool's min_size, once
     finally:
         await source.close()

@@ -62,6 +62,10 @@ class AdminSource:
         self._pool_mode = pool_mode
         self._pool_size = pool_size
         self._admin: Admin | None = None
+        # The poll and an action (or a screen's own read) can both find no pool
+        # open; one of them connects and the other waits for it. Two connecting
+        # at once would each make a pool, and the one overwritten would never close.
+        self._opening = asyncio.Lock()
         self._retiring: set[asyncio.Task[None]] = set()
 
     @property
@@ -73,15 +77,16 @@ class AdminSource:
         return self._dsn
 
     async def open(self) -> Admin:
-        if self._admin is None:
-            self._admin = await Admin.connect(
-                self._dsn,
-                direct_dsn=self._direct_dsn,
-                pool_mode=self._pool_mode,
-                pool_size=self._pool_size,
-                application_name="pqw-tui",
-            )
-        return self._admin
+        async with self._opening:
+            if self._admin is None:
+                self._admin = await Admin.connect(
+                    self._dsn,
+                    direct_dsn=self._direct_dsn,
+                    pool_mode=self._pool_mode,
+                    pool_size=self._pool_size,
+                    application_name="pqw-tui",
+                )
+            return self._admin
 
     async def reset(self) -> None:
         admin, self._admin = self._admin, None
