@@ -28,7 +28,22 @@ async def until(
         await pilot.pause()
         return check()
 
-    await wait_for(ready, timeout=timeout, message=message)
+    try:
+        await wait_for(ready, timeout=timeout, message=message)
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}; {app_state(pilot)}") from None
+
+
+def app_state(pilot: Pilot[int]) -> str:
+    """What a timed-out wait should tell: whether the dashboard was reading, and what it met."""
+    app = pilot.app
+    if not isinstance(app, PqwApp):
+        return f"app {type(app).__name__}"
+    return (
+        f"screen={type(app.screen).__name__} connection={app.feed.state!r} "
+        f"overview={'yes' if app.overview is not None else 'none'} "
+        f"internal errors={list(app.internal_errors)!r}"
+    )
 
 
 def cell(table: KeyedTable, row: str, column: str) -> str:
