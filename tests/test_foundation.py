@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -223,3 +225,45 @@ def test_embedded_server_starts_and_is_reused(tmp_path: Path) -> None:
     assert "using the embedded PostgreSQL in" in first_err and data_dir in first_err
     # The last process to leave stopped the server it started.
     assert not (Path(data_dir) / "postmaster.pid").exists()
+
+
+def test_a_killed_user_of_the_embedded_server_does_not_keep_it_running(tmp_path: Path) -> None:
+    """A process killed while using the server never takes itself off the library's
+    list of users; the last one to leave cleanly still stops the server."""
+    env = subprocess_env(PQW_HOME=str(tmp_path / "home"))
+    for var in ("PQW_DATABASE_URL", "DATABASE_URL"):
+        env.pop(var, None)
+    data_dir = tmp_path / "home" / "postgres"
+
+    def spawn() -> subprocess.Popen[str]:
+        return subprocess.Popen(
+            [sys.executable, "-c", EMBEDDED_PROBE],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+            cwd=ROOT,
+        )
+
+    killed, survivor = spawn(), None
+    try:
+        assert killed.stdout is not None
+        server_pid = killed.stdout.readline().strip()
+        assert server_pid
+        survivor = spawn()
+        assert survivor.stdout is not None
+        assert survivor.stdout.readline().strip() == server_pid
+        killed.kill()
+        killed.wait(timeout=30)  # reaped: a zombie would still look alive
+        _, err = survivor.communicate("", timeout=60)
+        assert survivor.returncode == 0, err
+        assert not (data_dir / "postmaster.pid").exists(), "the last user left: the server stops"
+    finally:
+        for proc in (killed, survivor):
+            if proc is not None and proc.poll() is None:
+                proc.kill()
+                proc.wait(timeout=30)
+        pid_file = data_dir / "postmaster.pid"
+        if pid_file.exists():  # stop the server this test started (by its own pid file)
+            os.kill(int(pid_file.read_text().split()[0]), signal.SIGINT)

