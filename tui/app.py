@@ -38,6 +38,7 @@ from tui.screens.dashboard import DashboardData, DashboardScreen
 from tui.screens.help import HelpScreen
 from tui.screens.live import LiveScreen
 from tui.screens.schema_missing import SchemaMissingScreen
+from tui.signals import exit_on_signals
 from tui.themes import DEFAULT_THEME, register_themes
 from tui.widgets.status_bar import StatusLine
 
@@ -77,6 +78,7 @@ class PqwApp(Routes, App[int]):
         demo: DemoProcess | None = None,
         read_only: bool = False,
         monotonic: Callable[[], float] = time.monotonic,
+        quit_on_signals: bool = False,
     ) -> None:
         super().__init__()
         register_themes(self)
@@ -101,6 +103,8 @@ class PqwApp(Routes, App[int]):
         self.read_only = read_only
         self._grants_checked = read_only
         self.theme = theme
+        # The real pqw-tui only: a test's app must not take over pytest's signals.
+        self._quit_on_signals = quit_on_signals
 
     def report_internal_error(self, exc: Exception) -> None:
         """A bug caught by @guarded: counted on the status line, each new kind told once."""
@@ -120,6 +124,8 @@ class PqwApp(Routes, App[int]):
         return self._dashboard
 
     def on_mount(self) -> None:
+        if self._quit_on_signals:
+            exit_on_signals(self)
         self.set_interval(TICK_SECONDS, self._tick, name="display-tick")
         self.poller.now()
         self._show_status()
@@ -318,6 +324,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             theme=options.theme,
             demo=launch.demo,
             read_only=options.read_only,
+            quit_on_signals=True,
         )
         app.run()
         return app.return_code or 0
