@@ -40,7 +40,7 @@ async def test_the_dashboard_quits_on_a_signal_and_stops_the_server_it_started(
     data_dir = tmp_path / "home" / "postgres"
     master, slave = pty.openpty()
     fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 100, 0, 0))
-    dashboard = subprocess.Popen(
+    dashboard = subprocess.Popen(  # noqa: ASYNC220 - it only forks; waits are polled below
         [sys.executable, "-m", "tui"],
         stdin=slave,
         stdout=slave,
