@@ -6,7 +6,7 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Sequence
 from pathlib import Path
 
 import asyncpg
@@ -27,9 +27,15 @@ class Workers:
         self.procs: list[subprocess.Popen[bytes]] = []
 
     def spawn(
-        self, *, queues: str | None = None, app: str = "tests.workers.app:client", **env: str
+        self,
+        *,
+        queues: str | None = None,
+        app: str = "tests.workers.app:client",
+        wrapper: Sequence[str] = (),
+        **env: str,
     ) -> subprocess.Popen[bytes]:
-        args = [sys.executable, "-m", "engine.cli", "worker", app, "--dsn", self.dsn]
+        """Start a worker; `wrapper` is a command it runs under (["nohup"])."""
+        args = [*wrapper, sys.executable, "-m", "engine.cli", "worker", app, "--dsn", self.dsn]
         if queues:
             args += ["--queues", queues]
         log = open(self.log_dir / f"worker-{len(self.procs)}.log", "wb")  # noqa: SIM115
@@ -57,9 +63,11 @@ class Workers:
             if proc.pid == pid:
                 proc.wait(10)
 
-    def terminate(self, proc: subprocess.Popen[bytes], timeout: float = 30) -> int:
-        """SIGTERM and wait for the graceful exit; a hang fails with the workers' logs."""
-        proc.send_signal(signal.SIGTERM)
+    def terminate(
+        self, proc: subprocess.Popen[bytes], timeout: float = 30, sig: int = signal.SIGTERM
+    ) -> int:
+        """SIGTERM (or `sig`) and wait for the graceful exit; a hang fails with the workers' logs."""
+        proc.send_signal(sig)
         try:
             return proc.wait(timeout)
         except subprocess.TimeoutExpired:

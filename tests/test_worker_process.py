@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import signal
 
 import asyncpg
+import pytest
 
 from engine import Client
 from tests.helpers import wait_for
@@ -15,8 +17,9 @@ async def events(db: asyncpg.Connection, event: str) -> list[asyncpg.Record]:
     return await db.fetch("SELECT * FROM test_event WHERE event = $1 ORDER BY id", event)
 
 
-async def test_worker_prints_a_startup_line_and_stops_gracefully_on_sigterm(
-    db: asyncpg.Connection, workers: Workers, dsn: str
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP], ids=["terminate", "hang-up"])
+async def test_worker_prints_a_startup_line_and_stops_gracefully_on_a_signal(
+    db: asyncpg.Connection, workers: Workers, dsn: str, sig: signal.Signals
 ) -> None:
     proc = workers.spawn(queues="default=2,extra=1")
     await registered(db, proc.pid)
@@ -24,8 +27,9 @@ async def test_worker_prints_a_startup_line_and_stops_gracefully_on_sigterm(
     try:
         job = (await inserter.insert("test.sleep", {"seconds": 1.0})).job
         await wait_for(lambda: events(db, "started"), timeout=30, message="the job to start")
-        # SIGTERM while the job runs: it finishes, its completion is recorded, then exit 0.
-        assert await asyncio.to_thread(workers.terminate, proc) == 0
+        # A stop signal while the job runs (SIGHUP: its terminal was closed): the job
+        # finishes, its completion is recorded, then exit 0.
+        assert await asyncio.to_thread(workers.terminate, proc, 30, sig) == 0
         state = await db.fetchval("SELECT state FROM pqw_job WHERE id = $1", job.id)
         assert state == "completed"
     finally:
@@ -37,6 +41,19 @@ async def test_worker_prints_a_startup_line_and_stops_gracefully_on_sigterm(
     assert await db.fetchval(
         "SELECT stopped_at IS NOT NULL FROM pqw_client WHERE pid = $1", proc.pid
     )
+
+
+async def test_a_worker_started_under_nohup_ignores_a_hang_up(
+    db: asyncpg.Connection, workers: Workers
+) -> None:
+    proc = workers.spawn(wrapper=["nohup"])
+    await registered(db, proc.pid)
+    proc.send_signal(signal.SIGHUP)
+    # Had the hang-up counted as a first stop signal, this SIGTERM would be the second
+    # and cancel running jobs; it is the first: a plain graceful stop.
+    assert await asyncio.to_thread(workers.terminate, proc) == 0
+    log = workers.logs()
+    assert log.count("pqw: stopping") == 1 and "cancelling running jobs" not in log, log
 
 
 async def test_a_bad_target_is_one_clear_line() -> None:

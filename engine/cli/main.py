@@ -54,7 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = add_command(
         sub,
         "worker",
-        help="run a client from your module until SIGTERM/SIGINT",
+        help="run a client from your module until SIGTERM, SIGINT or SIGHUP",
         examples=["pqw worker myapp.jobs:client", "pqw worker myapp.jobs:client --queues mail=5"],
     )
     worker_cli.configure(p)

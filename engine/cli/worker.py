@@ -1,4 +1,4 @@
-"""`pqw worker module:attr`: run a client from the user's module until SIGTERM or SIGINT."""
+"""`pqw worker module:attr`: run a client from the user's module until a stop signal (SIGTERM, SIGINT, SIGHUP)."""
 
 from __future__ import annotations
 
@@ -81,7 +81,10 @@ async def run_until_signalled(
     *,
     exit_with_parent: bool = False,
 ) -> None:
-    """Start; first SIGTERM/SIGINT stops gracefully, a second cancels running jobs.
+    """Start; the first stop signal stops gracefully, a second cancels running jobs.
+
+    The stop signals are SIGTERM, SIGINT and SIGHUP (the terminal or ssh session
+    it ran in was closed), unless SIGHUP was ignored when it started (nohup).
 
     `alongside` runs once the client has started, until the stop. With
     `exit_with_parent`, the death of the parent process stops gracefully too: a
@@ -102,7 +105,8 @@ async def run_until_signalled(
             log.info("pqw: cancelling running jobs")
             client.cancel_running()
 
-    for sig in (signal.SIGTERM, signal.SIGINT):
+    stop_signals = graceful_stop_signals()
+    for sig in stop_signals:
         loop.add_signal_handler(sig, on_signal)
     watch = None
     if exit_with_parent:
@@ -123,8 +127,19 @@ async def run_until_signalled(
                 task.cancel()
                 await asyncio.gather(task, return_exceptions=True)
         await client.stop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
+        for sig in stop_signals:
             loop.remove_signal_handler(sig)
+
+
+def graceful_stop_signals() -> tuple[signal.Signals, ...]:
+    """SIGTERM and SIGINT; SIGHUP too, unless it is ignored (started under nohup)."""
+    signals = [signal.SIGTERM, signal.SIGINT]
+    hang_up = getattr(signal, "SIGHUP", None)
+    if hang_up is not None and signal.getsignal(hang_up) is not signal.SIG_IGN:
+        # Python's default for SIGHUP ends the process at once: no graceful stop,
+        # running jobs left for the rescuer, persistent workers for the lease timeout.
+        signals.append(hang_up)
+    return tuple(signals)
 
 
 # After the client has stopped, how long leftover tasks and threads get to end.
