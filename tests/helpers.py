@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -55,3 +56,11 @@ def run_pqw(*args: str, timeout: float = 60, **env: str) -> subprocess.Completed
         env=subprocess_env(**env),
         cwd=ROOT,
     )
+
+
+def stop_embedded_server(data_dir: Path) -> None:
+    """Stop the embedded server a test started in `data_dir`, if it still runs (by its
+    own pid file: never a server found by name)."""
+    pid_file = data_dir / "postmaster.pid"
+    if pid_file.exists():
+        os.kill(int(pid_file.read_text().split()[0]), signal.SIGINT)  # a fast shutdown

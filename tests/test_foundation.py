@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
-import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -16,7 +14,7 @@ from engine.db import migrate
 from engine.db.dsn import describe_dsn, mask_dsn
 from engine.db.pool import connect
 from engine.errors import SchemaError
-from tests.helpers import ROOT, run_pqw, subprocess_env
+from tests.helpers import ROOT, run_pqw, stop_embedded_server, subprocess_env
 
 TABLES = {
     "pqw_job",
@@ -195,21 +193,25 @@ sys.stdin.read()  # hold the server until the test closes our stdin
 """
 
 
-def test_embedded_server_starts_and_is_reused(tmp_path: Path) -> None:
-    env = subprocess_env(PQW_HOME=str(tmp_path / "home"))
+def spawn_embedded_probe(home: Path) -> subprocess.Popen[str]:
+    """A process using the embedded server in `home` (no database URL set) until its stdin closes."""
+    env = subprocess_env(PQW_HOME=str(home))
     for var in ("PQW_DATABASE_URL", "DATABASE_URL"):
         env.pop(var, None)
+    return subprocess.Popen(
+        [sys.executable, "-c", EMBEDDED_PROBE],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        cwd=ROOT,
+    )
 
+
+def test_embedded_server_starts_and_is_reused(tmp_path: Path) -> None:
     def spawn() -> subprocess.Popen[str]:
-        return subprocess.Popen(
-            [sys.executable, "-c", EMBEDDED_PROBE],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            env=env,
-            cwd=ROOT,
-        )
+        return spawn_embedded_probe(tmp_path / "home")
 
     first = spawn()
     assert first.stdout is not None
@@ -230,28 +232,13 @@ def test_embedded_server_starts_and_is_reused(tmp_path: Path) -> None:
 def test_a_killed_user_of_the_embedded_server_does_not_keep_it_running(tmp_path: Path) -> None:
     """A process killed while using the server never takes itself off the library's
     list of users; the last one to leave cleanly still stops the server."""
-    env = subprocess_env(PQW_HOME=str(tmp_path / "home"))
-    for var in ("PQW_DATABASE_URL", "DATABASE_URL"):
-        env.pop(var, None)
     data_dir = tmp_path / "home" / "postgres"
-
-    def spawn() -> subprocess.Popen[str]:
-        return subprocess.Popen(
-            [sys.executable, "-c", EMBEDDED_PROBE],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            env=env,
-            cwd=ROOT,
-        )
-
-    killed, survivor = spawn(), None
+    killed, survivor = spawn_embedded_probe(tmp_path / "home"), None
     try:
         assert killed.stdout is not None
         server_pid = killed.stdout.readline().strip()
         assert server_pid
-        survivor = spawn()
+        survivor = spawn_embedded_probe(tmp_path / "home")
         assert survivor.stdout is not None
         assert survivor.stdout.readline().strip() == server_pid
         killed.kill()
@@ -264,6 +251,4 @@ def test_a_killed_user_of_the_embedded_server_does_not_keep_it_running(tmp_path:
             if proc is not None and proc.poll() is None:
                 proc.kill()
                 proc.wait(timeout=30)
-        pid_file = data_dir / "postmaster.pid"
-        if pid_file.exists():  # stop the server this test started (by its own pid file)
-            os.kill(int(pid_file.read_text().split()[0]), signal.SIGINT)
+        stop_embedded_server(data_dir)

@@ -17,7 +17,7 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from tests.helpers import ROOT, subprocess_env, wait_for
+from tests.helpers import ROOT, stop_embedded_server, subprocess_env, wait_for
 
 
 def drain(fd: int) -> None:
@@ -89,6 +89,4 @@ async def test_the_dashboard_quits_on_a_signal_and_stops_the_server_it_started(
         if master_open:
             os.close(master)
         reader.join(timeout=10)
-        pid_file = data_dir / "postmaster.pid"
-        if pid_file.exists():  # stop the server this test started (by its own pid file)
-            os.kill(int(pid_file.read_text().split()[0]), signal.SIGINT)
+        stop_embedded_server(data_dir)
