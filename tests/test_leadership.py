@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 
 from engine import Client, sql
-from engine.db.pool import Conn
+from engine.db.pool import Conn, create_pool
+from engine.leadership.elector import Elector
 from engine.leadership.pool import transaction_bounds
 from tests.clients import FAST
 from tests.helpers import wait_for
@@ -100,3 +101,37 @@ def test_servers_before_17_get_the_older_timeouts() -> None:
     assert transaction_bounds(170000, 3.0, False).settings == ("3000", "1500")
     with pytest.raises(ValueError, match="needs PostgreSQL 17"):
         transaction_bounds(150000, 3.0, True)
+
+
+async def test_a_stop_that_lands_as_a_renewal_finishes_still_ends_the_elector(dsn: str) -> None:
+    """The client stops its elector by cancelling it. On Python 3.11 asyncio.wait_for drops
+    a cancel that lands just as the call it waits on finishes, and the elector went on
+    renewing for good while stop() waited for it (a teardown hung for 120 s)."""
+    pool = await create_pool(dsn, min_size=1, max_size=2)
+    try:
+        elector = Elector(
+            pool,
+            "client-elector-test",
+            ttl=2.0,
+            renew_interval=0.5,
+            on_elected=lambda: None,
+            on_lost=lambda: None,
+        )
+        renew = elector._hold_or_take
+        renewals = 0
+
+        async def renew_then_be_cancelled() -> bool:
+            nonlocal renewals
+            ours = await renew()
+            renewals += 1
+            if renewals == 1:
+                # The cancel arrives once the renewal is done, before run() resumes.
+                asyncio.get_running_loop().call_soon(task.cancel)
+            return ours
+
+        elector._hold_or_take = renew_then_be_cancelled  # type: ignore[method-assign]
+        task = asyncio.create_task(elector.run())
+        await wait_for(task.done, timeout=10, message="the cancelled elector to end")
+        assert task.cancelled() and renewals == 1
+    finally:
+        await pool.close()

@@ -94,7 +94,10 @@ class Elector:
             while True:
                 sent = loop.time()
                 try:
-                    ours = await asyncio.wait_for(self._hold_or_take(), timeout=self.ttl / 2)
+                    # asyncio.timeout, not wait_for: on 3.11 wait_for drops a cancel
+                    # that lands as its call finishes, and stop() would wait forever.
+                    async with asyncio.timeout(self.ttl / 2):
+                        ours = await self._hold_or_take()
                 except Exception as exc:
                     if self._leading:
                         log.warning("pqw: renewing the leader lease failed (%s)", exc)
