@@ -190,3 +190,21 @@ def test_importing_the_engine_loads_no_ui_library() -> None:
 
 def test_the_dashboard_has_one_central_stylesheet() -> None:
     assert [p.name for p in (ROOT / "tui").rglob("*.tcss")] == ["pqw.tcss"]
+
+
+def test_no_code_waits_with_asyncio_wait_for() -> None:
+    """On Python 3.11, asyncio.wait_for drops a cancel that lands as the awaited call
+    finishes: a loop stopped by cancellation then runs on (the elector did, and a
+    client's stop waited for it forever). asyncio.timeout keeps the cancel."""
+    users = []
+    for package in ("engine", "tui"):
+        for name, path in modules(package):
+            for node in ast.walk(ast.parse(path.read_text())):
+                if (
+                    isinstance(node, ast.Attribute)
+                    and node.attr == "wait_for"
+                    and isinstance(node.value, ast.Name)
+                    and node.value.id == "asyncio"
+                ):
+                    users.append(f"{name}:{node.lineno}")
+    assert not users, f"use asyncio.timeout instead of asyncio.wait_for: {users}"

@@ -179,7 +179,8 @@ async def ended_everything(grace: float) -> bool:
         return False
     try:
         # Threads of sync handlers that never returned would block the exit.
-        await asyncio.wait_for(loop.shutdown_default_executor(), grace)
+        async with asyncio.timeout(grace):
+            await loop.shutdown_default_executor()
     except TimeoutError:
         log.error("pqw: a sync handler's thread is still running after stop")
         return False

@@ -113,7 +113,8 @@ class ClientPool:
         if self.pool is not None:
             pool, self.pool = self.pool, None
             try:
-                await asyncio.wait_for(pool.close(), timeout)
+                async with asyncio.timeout(timeout):
+                    await pool.close()
             except TimeoutError:
                 log.warning("pqw: connections still in use after %gs; closing them", timeout)
                 pool.terminate()

@@ -97,7 +97,8 @@ class Notifier:
     async def _close(conn: asyncpg.Connection[Any]) -> None:
         try:
             if not conn.is_closed():
-                await asyncio.wait_for(conn.close(), 2.0)
+                async with asyncio.timeout(2.0):
+                    await conn.close()
         except Exception:
             conn.terminate()
 

@@ -285,12 +285,10 @@ class PersistentRun:
             sent = loop.time()
             progress = self.ctx._take_progress()
             try:
-                row = await asyncio.wait_for(
-                    self.pool.fetchrow(
+                async with asyncio.timeout(interval):  # not wait_for: see Elector.run
+                    row = await self.pool.fetchrow(
                         sql.HEARTBEAT_RUN, self.job.id, self.job.attempt, self.worker.name, progress
-                    ),
-                    timeout=interval,
-                )
+                    )
             except Exception as exc:
                 self.ctx._keep_progress(progress)
                 # The lease may already be another client's by the time it would

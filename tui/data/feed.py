@@ -142,9 +142,10 @@ class Feed:
         """Fetch one overview and post it; seconds until the next try, None for the usual rate."""
         started = self._monotonic()
         try:
-            overview = await asyncio.wait_for(
-                self._call(lambda admin: admin.overview()), QUERY_TIMEOUT
-            )
+            # asyncio.timeout, not wait_for: on 3.11 wait_for drops a cancel that
+            # lands as its call finishes (the engine's Elector.run says more).
+            async with asyncio.timeout(QUERY_TIMEOUT):
+                overview = await self._call(lambda admin: admin.overview())
         except SchemaError as exc:
             await self._reset_quietly()
             self._set_state(NotMigrated(str(exc)))
@@ -189,7 +190,8 @@ class Feed:
     async def act(self, action: AdminCall[T]) -> T:
         """Run one operator action; ActionFailed (one line) when it did not happen."""
         try:
-            return await asyncio.wait_for(self._call(action), QUERY_TIMEOUT)
+            async with asyncio.timeout(QUERY_TIMEOUT):
+                return await self._call(action)
         except Exception as exc:
             if is_outage(exc):
                 raise ActionFailed(f"database unavailable: {describe_failure(exc)}") from exc

@@ -107,7 +107,8 @@ class AdminSource:
         if admin is None:
             return
         try:
-            await asyncio.wait_for(admin.close(), CLOSE_TIMEOUT)
+            async with asyncio.timeout(CLOSE_TIMEOUT):
+                await admin.close()
         except Exception:
             # A pool whose server is gone may never finish a polite close.
             admin.terminate()
@@ -118,7 +119,8 @@ async def _retire(admin: Admin) -> None:
     RETIRE_TIMEOUT, on cancellation, or if closing fails (asyncpg's pool.close()
     terminates the pool itself when it is interrupted)."""
     try:
-        await asyncio.wait_for(admin.close(), RETIRE_TIMEOUT)
+        async with asyncio.timeout(RETIRE_TIMEOUT):
+            await admin.close()
     except asyncio.CancelledError:
         admin.terminate()
         raise

@@ -225,7 +225,8 @@ async def time_inserts(
         arrived.clear()
         sent = time.perf_counter()
         await insert(n)
-        await asyncio.wait_for(arrived.wait(), 10)
+        async with asyncio.timeout(10):
+            await arrived.wait()
         if n >= warm_up:
             latencies.append((started[n] - sent) * 1000)
         await asyncio.sleep(interval)
