@@ -100,17 +100,13 @@ def _forget_dead_users(ep: Any, data_dir: Path) -> None:
     path = data_dir / USERS_FILE
     try:
         with ep.PostgresServer._lock:
-            try:
-                pids = json.loads(path.read_text())
-            except (OSError, ValueError):
-                return
-            if not isinstance(pids, list):
-                return
+            pids = json.loads(path.read_text())
             alive = [pid for pid in pids if not isinstance(pid, int) or _alive(pid)]
             if alive != pids:
                 path.write_text(json.dumps(alive))
     except Exception:
-        # Tidying only: at worst the server outlives us, as it did before.
+        # Tidying only (no list yet, or one not as expected): at worst the server
+        # outlives us, as it did before.
         log.debug("could not tidy the embedded server's list of users", exc_info=True)
 
 
