@@ -38,8 +38,9 @@ from engine.admin import Admin
 from engine.cli.main import main as pqw_main
 from engine.db.pool import connect
 from engine.errors import InvalidJobOption
+from engine.jobs.insert_params import encode_object, template_for
 from engine.jobs.kinds import JobHandler
-from engine.jobs.unique import canonical_json
+from engine.jobs.unique import canonical_json, unique_key
 from tests.helpers import ROOT, run_pqw
 
 SHARED = settings(
@@ -529,3 +530,26 @@ def test_unique_keys_hash_the_same_text_as_json_dumps_did(value: Any) -> None:
             canonical_json(value)
         return
     assert canonical_json(value) == expected
+
+
+@given(
+    args=st.dictionaries(st.one_of(texts, st.integers()), json_like, max_size=4),
+    by_queue=st.booleans(),
+)
+def test_a_key_over_the_whole_args_is_the_one_unique_key_computes(
+    args: Any, by_queue: bool
+) -> None:
+    """A key over all the args is hashed from the sorted text that is also stored (one
+    encoding per row): it must stay the key unique_key() gives, which live jobs hold."""
+    opts = UniqueOpts(by_args=True, by_queue=by_queue)
+    template = template_for("mail.send", InsertOpts(queue="mail", unique=opts))
+    try:
+        row = template.row(args)
+    except PqwError:
+        # Refused as before: args that cannot be stored, or keys that cannot be sorted.
+        with pytest.raises((PqwError, TypeError)):
+            encode_object("args", args)
+            unique_key("mail.send", args, "mail", None, opts)
+        return
+    assert row.unique_key == unique_key("mail.send", args, "mail", None, opts)
+    assert json.loads(row.args_json) == json.loads(json.dumps(args))

@@ -31,6 +31,8 @@ from engine.jobs.unique import (
     unique_key,
     unique_states_mask,
     validate_unique,
+    whole_args_key,
+    whole_args_key_tail,
 )
 from engine.types import InsertOpts, JobSpec, UniqueOpts
 
@@ -53,12 +55,16 @@ DEFAULT_OPTS = InsertOpts(
 )
 
 
-def encode_object(name: str, value: object, max_bytes: int = ARGS_MAX_BYTES) -> RawJson:
+def encode_object(
+    name: str, value: object, max_bytes: int = ARGS_MAX_BYTES, *, sort_keys: bool = False
+) -> RawJson:
     """JSON text of a dict Postgres can store, or a clear error naming the field."""
     if type(value) is not dict and not isinstance(value, Mapping):
         raise InvalidJobType(f"{name} must be a JSON object (a dict), got {type(value).__name__}")
     try:
-        text = json_text.dumps(value)
+        text = (
+            json_text.dumps_sorted(value, allow_nan=False) if sort_keys else json_text.dumps(value)
+        )
     except (TypeError, ValueError) as exc:
         raise InvalidJobType(f"{name} must be JSON-serializable: {exc}") from exc
     problem = json_problem(text, max_bytes)
@@ -81,14 +87,23 @@ class RowTemplate:
     metadata_json: RawJson
     unique: UniqueOpts | None
     unique_states: str | None  # bit(8) as text, e.g. '11110101'
+    # The key's text after the args, when the key is over all the args (unique.py).
+    whole_args_tail: str | None
     # The fixed part of this template's rows in the JSON batch of sql.INSERT_JOBS.
     json_prefix: str
 
     def row(self, args: Any) -> InsertParams:
-        args_json = encode_object("args", args, ARGS_MAX_BYTES)
         unique = self.unique
         if unique is None:
-            return InsertParams(self, args, args_json, None)
+            return InsertParams(self, args, encode_object("args", args, ARGS_MAX_BYTES), None)
+        if self.whole_args_tail is not None and type(args) is dict:
+            # A key over all the args: one sorted encoding is both the text stored
+            # (jsonb keeps no key order) and the args' part of the key's text.
+            args_json = encode_object("args", args, ARGS_MAX_BYTES, sort_keys=True)
+            return InsertParams(
+                self, args, args_json, whole_args_key(args_json, self.whole_args_tail)
+            )
+        args_json = encode_object("args", args, ARGS_MAX_BYTES)
         if unique.by_period is not None and self.scheduled_at is None:
             # Runs now: the period is the one of the database's now(), not this host's.
             return InsertParams(
@@ -179,6 +194,7 @@ def template_for(kind: str, opts: InsertOpts) -> RowTemplate:
         metadata_json=metadata_json,
         unique=unique,
         unique_states=states,
+        whole_args_tail=whole_args_key_tail(kind, queue, unique) if unique is not None else None,
         json_prefix=json_prefix,
     )
 

@@ -197,6 +197,21 @@ def unique_key(
     return hashlib.sha256(canonical_json(parts).encode()).digest()
 
 
+def whole_args_key_tail(kind: str, queue: str, opts: UniqueOpts) -> str | None:
+    """What follows the args in the canonical text of a key over a job's whole args
+    (sorted keys: args, kind, queue), or None when the options make another key."""
+    if opts.by_args is not True or opts.by_period is not None:
+        return None
+    queue_part = f',"queue":{canonical_json(queue)}' if opts.by_queue else ""
+    return f',"kind":{canonical_json(kind)}{queue_part}}}'
+
+
+def whole_args_key(sorted_args_json: str, tail: str) -> bytes:
+    """unique_key() for a key over the whole args, from the args' canonical JSON and the
+    tail of whole_args_key_tail(): the same text, without encoding the args again."""
+    return hashlib.sha256(f'{{"args":{sorted_args_json}{tail}'.encode()).digest()
+
+
 def explicit_key(namespace: str, *values: str) -> bytes:
     """A unique key for pqw's own jobs (periodic runs)."""
     return hashlib.sha256(canonical_json([namespace, *values]).encode()).digest()
