@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from contextlib import asynccontextmanager
 from typing import Any, TypeAlias, TypeVar
 
 import asyncpg
@@ -21,6 +22,42 @@ T = TypeVar("T")
 
 # A connection of our own or one borrowed from a pool: both run queries alike.
 Conn: TypeAlias = "asyncpg.Connection[Any] | asyncpg.pool.PoolConnectionProxy[Any]"
+
+
+class PqwConnection(asyncpg.Connection):
+    """asyncpg's connection, which can be handed back to its pool without the reset.
+
+    The pool resets a released connection (`SELECT pg_advisory_unlock_all(); CLOSE
+    ALL; UNLISTEN *; RESET ALL;`): a round trip that the caller of a single insert
+    awaited before getting its job back, to undo session state pqw's own statements
+    never leave. Code that ran only such statements says so (stateless_connection),
+    and that one release skips the query. An open transaction is still rolled back
+    by asyncpg, which does that before any reset.
+    """
+
+    _skip_reset = False
+
+    def skip_next_reset(self) -> None:
+        self._skip_reset = True
+
+    def take_skip_reset(self) -> bool:
+        """Whether this release may skip the reset (asked once per release)."""
+        skip, self._skip_reset = self._skip_reset, False
+        return skip
+
+
+@asynccontextmanager
+async def stateless_connection(pool: asyncpg.Pool[Any]) -> AsyncIterator[Conn]:
+    """A pool connection for statements that leave nothing on the session (no
+    setting, LISTEN, cursor, advisory lock or open transaction): unless the block
+    raised, it goes back to the pool without the reset round trip."""
+    async with pool.acquire() as conn:
+        yield conn
+        # Reached only when the block raised nothing; a pool that is not pqw's own
+        # has connections without this, and resets them as usual.
+        skip = getattr(conn, "skip_next_reset", None)
+        if skip is not None:
+            skip()
 
 
 def _encode_json(value: Any) -> str:
@@ -218,10 +255,12 @@ async def create_pool(
             await prepare_statements(conn, prepared)
 
     async def reset(conn: asyncpg.Connection[Any]) -> None:
-        # The default reset (RESET ALL among others) undoes our settings: set them again.
+        if isinstance(conn, PqwConnection) and conn.take_skip_reset():
+            return
         query = conn.get_reset_query()
         if query:
             await conn.execute(query)
+        # The default reset (RESET ALL among others) undoes our settings: set them again.
         await apply_session_settings(conn, session)
 
     async def make() -> asyncpg.Pool[Any]:
@@ -230,7 +269,8 @@ async def create_pool(
             min_size=min_size,
             max_size=max_size,
             init=init,
-            reset=_no_session_state if mode == "transaction" else (reset if session else None),
+            reset=_no_session_state if mode == "transaction" else reset,
+            connection_class=PqwConnection,
             timeout=timeout,
             max_inactive_connection_lifetime=60.0,
             server_settings=startup or None,

@@ -16,7 +16,7 @@ import asyncpg
 
 from engine import sql
 from engine.db.outage import connection_failure, is_connection_error, pooler_misconfigured
-from engine.db.pool import Conn
+from engine.db.pool import Conn, stateless_connection
 from engine.jobs.insert_params import InsertParams
 from engine.types import InsertResult, Job, JobState
 
@@ -60,16 +60,15 @@ async def _insert_rows(
     if not rows:
         return []
     unique = any(r.is_unique for r in rows)
-    if own_pool and len(rows) >= COPY_THRESHOLD and not unique:
-        assert isinstance(executor, asyncpg.Pool)
-        async with executor.acquire() as conn:
+    if not isinstance(executor, asyncpg.Pool):
+        return await insert_statement(executor, rows)  # the caller's own connection
+    # These statements leave no session state (the COPY's transaction is over when
+    # it returns), so the connection goes back without the pool's reset round trip;
+    # a unique batch's statements (the insert, then the holders it met) share it.
+    async with stateless_connection(executor) as conn:
+        if own_pool and len(rows) >= COPY_THRESHOLD and not unique:
             return await copy_rows(conn, rows)
-    if unique and isinstance(executor, asyncpg.Pool):
-        # A unique batch takes two statements or more (the insert, then the holders
-        # it met): on one connection, the pool's reset round trip is paid once.
-        async with executor.acquire() as conn:
-            return await insert_statement(conn, rows)
-    return await insert_statement(executor, rows)
+        return await insert_statement(conn, rows)
 
 
 # A holder can leave its unique states between the insert that met it and the
