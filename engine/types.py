@@ -24,6 +24,8 @@ class JobState(StrEnum):
     PENDING = "pending"
 
 
+# A state's name as stored -> the state (a dict lookup; JobState(name) costs a call).
+_STATE_OF = {state.value: state for state in JobState}
 FINAL_STATES = frozenset({JobState.COMPLETED, JobState.CANCELLED, JobState.DISCARDED})
 
 
@@ -160,13 +162,18 @@ class Job:
 
     @classmethod
     def from_record(cls, row: Mapping[str, Any]) -> Job:
-        return cls(
+        # A frozen dataclass's __init__ sets each field with object.__setattr__: most
+        # of the time of this, which runs for every job fetched or read. Filling the
+        # new object's __dict__ at once gives the same object (Job has no
+        # __post_init__; tests hold that every field is set).
+        job = object.__new__(cls)
+        job.__dict__.update(
             id=row["id"],
             kind=row["kind"],
             args=_json_value(row["args"]),
             queue=row["queue"],
             priority=row["priority"],
-            state=JobState(row["state"]),
+            state=_STATE_OF[row["state"]],
             attempt=row["attempt"],
             max_attempts=row["max_attempts"],
             created_at=row["created_at"],
@@ -178,7 +185,9 @@ class Job:
             tags=list(row["tags"]),
             attempted_by=list(row["attempted_by"]),
             heartbeat_at=row["heartbeat_at"],
+            _stop=StopSignal(),
         )
+        return job
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
@@ -267,3 +268,21 @@ async def test_inserts_wake_a_listener_once_per_queue_per_statement(dsn: str) ->
     finally:
         await client.close()
         await conn.close()
+
+
+async def test_a_job_read_from_its_row_is_the_job_its_fields_make(
+    make_client: Callable[..., Client],
+) -> None:
+    # Job.from_record fills the object's fields at once instead of calling __init__:
+    # it must give the same object, every field set, a stop signal of its own.
+    client = make_client()
+    await client.insert("mail.send", {"to": "a"}, tags=["t"], metadata={"m": 1})
+    (row,) = await client.pool.fetch(f"SELECT {sql.JOB_COLUMNS} FROM pqw_job")
+    job, again = Job.from_record(row), Job.from_record(row)
+    assert set(vars(job)) == {f.name for f in dataclasses.fields(Job)}
+    made = Job(**{f.name: getattr(job, f.name) for f in dataclasses.fields(Job) if f.init})
+    assert job == made and repr(job) == repr(made) and job.state is JobState.AVAILABLE
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        job.kind = "other"  # type: ignore[misc]
+    job._request_stop("cancel")
+    assert job.stop_reason == "cancel" and not again.stopping
