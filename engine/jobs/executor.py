@@ -9,7 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import Enum
-from typing import Any
+from typing import Any, NamedTuple
 
 from engine.db.storable import storable_text
 from engine.jobs.kinds import JobKind
@@ -22,9 +22,9 @@ TRACE_LIMIT = 8_000
 MESSAGE_LIMIT = 4_000
 
 
-@dataclass(frozen=True)
-class Outcome:
-    """How an attempt ended, as the completer writes it."""
+class Outcome(NamedTuple):
+    """How an attempt ended, as the completer writes it (one is made for every attempt:
+    a named tuple is made in a fraction of a frozen dataclass's time)."""
 
     job_id: int
     attempt: int

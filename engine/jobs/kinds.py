@@ -5,6 +5,7 @@ from __future__ import annotations
 import inspect
 from collections.abc import Awaitable, Callable, Collection, Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any, Generic, ParamSpec, TypeVar
 
 import asyncpg
@@ -33,8 +34,9 @@ class JobKind:
     retry_backoff: RetryBackoff | None = None
     heartbeat_timeout: float | None = None
 
-    @property
+    @cached_property
     def is_async(self) -> bool:
+        # Asked for every job run; inspect takes a few microseconds to answer.
         return inspect.iscoroutinefunction(self.fn)
 
 
