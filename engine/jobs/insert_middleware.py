@@ -15,7 +15,6 @@ persistent runs) do not pass through it.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import datetime
 from functools import partial
@@ -133,7 +132,7 @@ def _changed_rows(batch: Sequence[PendingInsert]) -> list[InsertParams]:
             template = template_for(t.kind, opts)
             templates[key] = template
         # Unique keys are made of kind, args, queue and schedule only: they still hold.
-        rows.append(dataclasses.replace(params, template=template))
+        rows.append(params._replace(template=template))
     return rows
 
 

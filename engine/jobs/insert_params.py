@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from engine.db import json_text
 from engine.db.json_text import RawJson
@@ -113,9 +113,9 @@ class RowTemplate:
         return InsertParams(self, args, args_json, key)
 
 
-@dataclass(frozen=True, slots=True)
-class InsertParams:
-    """One validated row for pqw_job."""
+class InsertParams(NamedTuple):
+    """One validated row for pqw_job (a named tuple: one is made per row of a bulk
+    insert, in a third of a frozen dataclass's time)."""
 
     template: RowTemplate
     args: Mapping[str, Any]
