@@ -18,6 +18,13 @@ from tests.helpers import ROOT, subprocess_env, wait_for
 from tests.workers.app import CREATE_TABLES
 
 
+def _hang_up_as_from_a_terminal() -> None:
+    """In the child, before exec: SIGHUP back to its default, as in a shell on a
+    terminal. A suite started under nohup would otherwise hand its workers an ignored
+    SIGHUP, which `pqw worker` respects as nohup's, and a hang-up would stop none."""
+    signal.signal(signal.SIGHUP, signal.SIG_DFL)
+
+
 class Workers:
     """`pqw worker tests.workers.app:client` processes (or another test app) on one test database."""
 
@@ -40,7 +47,12 @@ class Workers:
             args += ["--queues", queues]
         log = open(self.log_dir / f"worker-{len(self.procs)}.log", "wb")  # noqa: SIM115
         proc = subprocess.Popen(
-            args, stdout=log, stderr=subprocess.STDOUT, env=subprocess_env(**env), cwd=ROOT
+            args,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=subprocess_env(**env),
+            cwd=ROOT,
+            preexec_fn=_hang_up_as_from_a_terminal,
         )
         log.close()
         self.procs.append(proc)
