@@ -16,6 +16,7 @@ from engine.db import json_text
 from engine.db.outage import is_connection_error, retry_delay
 from engine.jobs.executor import Outcome
 from engine.jobs.held import HeldConnection, wait_then_release
+from engine.types import JobState
 
 log = logging.getLogger("pqw.completer")
 
@@ -151,9 +152,7 @@ class Completer:
         if not batch:
             return []
         outcomes = [o for o, _ in batch]
-        rows = await self._conn.fetch(
-            sql.COMPLETE_JOBS, *complete_params(outcomes, self._client_id)
-        )
+        rows = await self._conn.fetch(*complete_statement(outcomes, self._client_id))
         busy_ids = {r["id"] for r in rows if r["busy"]}
         written = len(rows) - len(busy_ids)
         self.flushed += written
@@ -181,15 +180,34 @@ class Completer:
         return len(self._pending) + len(self._in_flight) + len(self._deferred)
 
 
+def _simply_completed(o: Outcome) -> bool:
+    return (
+        o.state is JobState.COMPLETED
+        and o.error is None
+        and o.metadata is None
+        and o.delay is None
+        and not o.refund
+    )
+
+
 def _settle(entry: Entry) -> None:
     settled = entry[1]
     if settled is not None:
         settled()
 
 
-def complete_params(outcomes: Sequence[Outcome], client_id: str) -> tuple[Any, ...]:
-    """The bind parameters of sql.COMPLETE_JOBS for these outcomes of `client_id`'s attempts."""
+def complete_statement(outcomes: Sequence[Outcome], client_id: str) -> tuple[Any, ...]:
+    """The statement that writes these outcomes of `client_id`'s attempts, and its bind
+    parameters: sql.COMPLETE_PLAIN_JOBS when every attempt simply completed."""
+    if all(_simply_completed(o) for o in outcomes):
+        return (
+            sql.COMPLETE_PLAIN_JOBS,
+            [o.job_id for o in outcomes],
+            [o.attempt for o in outcomes],
+            client_id,
+        )
     return (
+        sql.COMPLETE_JOBS,
         [o.job_id for o in outcomes],
         [o.attempt for o in outcomes],
         [o.state.value for o in outcomes],

@@ -6,7 +6,7 @@ import json
 
 from engine import sql
 from engine.client import Client
-from engine.jobs.completer import complete_params
+from engine.jobs.completer import complete_statement
 from engine.testing.attempt import run_attempt
 from engine.testing.outcome import JobOutcome
 from engine.types import Job
@@ -60,6 +60,6 @@ async def drain_queue(
             replace_inserts=False,
         )
         if outcome is not None:
-            await pool.fetch(sql.COMPLETE_JOBS, *complete_params([outcome], client.id))
+            await pool.fetch(*complete_statement([outcome], client.id))
         ran.append(seen)
     return ran

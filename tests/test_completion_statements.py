@@ -1,0 +1,142 @@
+"""The two statements that write a flush of finished attempts agree: plain completions
+(sql.COMPLETE_PLAIN_JOBS) leave the rows and the throughput count exactly as the general
+statement (sql.COMPLETE_JOBS) leaves them, come back busy when someone else holds the
+row's lock, and touch no attempt that is no longer this client's."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from engine import sql
+from engine.db.pool import connect
+from engine.jobs.completer import complete_statement
+from engine.jobs.executor import Outcome
+from engine.types import JobState
+
+CLIENT = "tester"
+# The row as a flush leaves it (times as whether they are set: they are now()).
+ROW = """
+SELECT state, attempt, errors, metadata, scheduled_at, finalized_at IS NOT NULL AS finalized,
+       heartbeat_at IS NULL AS beat_cleared
+FROM pqw_job WHERE id = $1
+"""
+
+
+async def running_attempts(conn: Any, count: int) -> list[tuple[int, int]]:
+    """(id, attempt) of `count` new jobs fetched, so running, for CLIENT."""
+    await conn.executemany(
+        "INSERT INTO pqw_job (kind, args, queue, max_attempts) VALUES ('w', '{}', 'q', 5)",
+        [() for _ in range(count)],
+    )
+    rows = await conn.fetch(sql.FETCH_JOBS, "q", count, CLIENT, "{}", 30.0, None)
+    assert len(rows) == count
+    return sorted((r["id"], r["attempt"]) for r in rows)
+
+
+def completed(attempts: list[tuple[int, int]]) -> list[Outcome]:
+    return [Outcome(job_id, attempt, JobState.COMPLETED) for job_id, attempt in attempts]
+
+
+def general(outcomes: list[Outcome]) -> tuple[Any, ...]:
+    """The general statement for these outcomes, as a mixed flush would send it."""
+    return (
+        sql.COMPLETE_JOBS,
+        [o.job_id for o in outcomes],
+        [o.attempt for o in outcomes],
+        [o.state.value for o in outcomes],
+        [None] * len(outcomes),
+        [None] * len(outcomes),
+        [None] * len(outcomes),
+        [0] * len(outcomes),
+        CLIENT,
+    )
+
+
+async def completed_count(conn: Any) -> int:
+    return int(
+        await conn.fetchval(
+            "SELECT coalesce(sum(completed), 0) FROM pqw_throughput WHERE client_id = $1", CLIENT
+        )
+    )
+
+
+async def test_plain_completions_use_the_plain_statement_and_a_mixed_flush_the_general_one() -> (
+    None
+):
+    plain = completed([(1, 1), (2, 3)])
+    statement, *params = complete_statement(plain, CLIENT)
+    assert statement == sql.COMPLETE_PLAIN_JOBS
+    assert params == [[1, 2], [1, 3], CLIENT]
+    for odd in (
+        Outcome(3, 1, JobState.RETRYABLE, error={"error": "boom"}, delay=1.0),
+        Outcome(3, 1, JobState.COMPLETED, metadata={"output": 1}),
+        Outcome(3, 1, JobState.SCHEDULED, delay=5.0, refund=1),
+        Outcome(3, 1, JobState.CANCELLED),
+    ):
+        statement, *params = complete_statement([*plain, odd], CLIENT)
+        assert statement == sql.COMPLETE_JOBS, odd
+        assert params[0] == [1, 2, 3] and params[-1] == CLIENT
+
+
+async def test_both_statements_leave_plain_completions_alike(conn: Any) -> None:
+    attempts = await running_attempts(conn, 6)
+    by_plain, by_general = attempts[:3], attempts[3:]
+    written = await conn.fetch(*complete_statement(completed(by_plain), CLIENT))
+    assert sorted((r["id"], r["busy"]) for r in written) == [(i, False) for i, _ in by_plain]
+    written = await conn.fetch(*general(completed(by_general)))
+    assert sorted((r["id"], r["busy"]) for r in written) == [(i, False) for i, _ in by_general]
+
+    plain_rows = [dict(await conn.fetchrow(ROW, i)) for i, _ in by_plain]
+    general_rows = [dict(await conn.fetchrow(ROW, i)) for i, _ in by_general]
+    for row in plain_rows + general_rows:
+        scheduled_at = row.pop("scheduled_at")
+        assert scheduled_at is not None  # left as it was
+    assert plain_rows == general_rows
+    assert plain_rows[0] == {
+        "state": "completed",
+        "attempt": 1,
+        "errors": [],
+        "metadata": {},
+        "finalized": True,
+        "beat_cleared": True,
+    }
+    assert await completed_count(conn) == 6
+
+
+async def test_a_plain_completion_meets_a_lock_as_busy_and_a_lost_attempt_untouched(
+    conn: Any, dsn: str
+) -> None:
+    (locked, _), (lost, lost_attempt), (free, _) = await running_attempts(conn, 3)
+    # The job was rescued and is running again elsewhere: that attempt is not ours.
+    await conn.execute(
+        "UPDATE pqw_job SET attempt = attempt + 1, attempted_by = attempted_by || 'other'::text"
+        " WHERE id = $1",
+        lost,
+    )
+    other = await connect(dsn)
+    try:
+        transaction = other.transaction()
+        await transaction.start()
+        await other.execute("SELECT 1 FROM pqw_job WHERE id = $1 FOR UPDATE", locked)
+        outcomes = completed([(locked, 1), (lost, lost_attempt), (free, 1)])
+        written = await conn.fetch(*complete_statement(outcomes, CLIENT))
+        await transaction.rollback()
+    finally:
+        await other.close()
+
+    assert sorted((r["id"], r["busy"]) for r in written) == [(locked, True), (free, False)]
+    states = dict(
+        await conn.fetch(
+            "SELECT id, state::text FROM pqw_job WHERE id = ANY($1)", [locked, lost, free]
+        )
+    )
+    assert states == {locked: "running", lost: "running", free: "completed"}
+    assert await conn.fetchval("SELECT attempt FROM pqw_job WHERE id = $1", lost) == (
+        lost_attempt + 1
+    )
+    assert await completed_count(conn) == 1
+
+    # Tried again once the lock is gone, the busy one is written.
+    written = await conn.fetch(*complete_statement(completed([(locked, 1)]), CLIENT))
+    assert [(r["id"], r["busy"]) for r in written] == [(locked, False)]
+    assert await completed_count(conn) == 2
