@@ -28,7 +28,7 @@ async def running_attempts(conn: Any, count: int) -> list[tuple[int, int]]:
         "INSERT INTO pqw_job (kind, args, queue, max_attempts) VALUES ('w', '{}', 'q', 5)",
         [() for _ in range(count)],
     )
-    rows = await conn.fetch(sql.FETCH_JOBS, "q", count, CLIENT, "{}", 30.0, None)
+    rows = await conn.fetch(sql.FETCH_JOBS, "q", CLIENT, "{}", 30.0, None, count)
     assert len(rows) == count
     return sorted((r["id"], r["attempt"]) for r in rows)
 

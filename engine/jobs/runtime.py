@@ -253,14 +253,15 @@ class Runtime:
     ) -> list[Job]:
         if self.stopping:
             return []
+        statement, by_parameter = sql.fetch_jobs(limit)
         rows = await held.fetch(
-            sql.FETCH_JOBS,
+            statement,
             queue,
-            limit,
             self.settings.client_id,
             self._timeouts_json,
             self.settings.heartbeat_timeout,
             kinds,
+            *by_parameter,
         )
         return [Job.from_record(r) for r in rows]
 

@@ -40,6 +40,7 @@ from engine.sql.jobs import (
     DELETE_JOB,
     DELETE_JOBS,
     FETCH_JOBS,
+    FETCH_LIMITS_IN_TEXT,
     GET_JOB,
     HEARTBEAT_JOBS,
     INSERT_JOBS,
@@ -51,6 +52,7 @@ from engine.sql.jobs import (
     RETRY_JOB,
     RETRY_JOBS,
     UNIQUE_HOLDERS,
+    fetch_jobs,
 )
 from engine.sql.leadership import (
     BEGIN_FENCED,
@@ -161,6 +163,7 @@ __all__ = [
     "FAILURE_GROUPS_OF_QUEUE",
     "FENCE_LEADERSHIP",
     "FETCH_JOBS",
+    "FETCH_LIMITS_IN_TEXT",
     "FINISH_RUN_JOB",
     "FINISH_RUN_WORKER",
     "FOLD_JOB_COUNTS",
@@ -238,5 +241,6 @@ __all__ = [
     "WORKER_STATE",
     "bound_bulk_act",
     "count_of",
+    "fetch_jobs",
     "search_jobs",
 ]

@@ -45,8 +45,9 @@ async def drain_queue(
     while limit is None or len(ran) < limit:
         if with_scheduled:
             await pool.fetch(sql.SCHEDULE_DUE_JOBS, SCHEDULE_BATCH)
+        statement, by_parameter = sql.fetch_jobs(1)
         rows = await pool.fetch(
-            sql.FETCH_JOBS, queue, 1, client.id, timeouts, client.heartbeat_timeout, None
+            statement, queue, client.id, timeouts, client.heartbeat_timeout, None, *by_parameter
         )
         if not rows:
             break
