@@ -143,26 +143,33 @@ def fetch_jobs(limit: int) -> tuple[str, tuple[int, ...]]:
     return FETCH_JOBS, (limit,)
 
 
-# The first step of COMPLETE_JOBS, COMPLETE_PLAIN_JOBS and HEARTBEAT_JOBS: lock
-# the rows of attempts ($1: ids) still running, skipping any row someone else
-# has locked (why they never wait for a lock: see COMPLETE_JOBS).
-_LOCK_RUNNING = """
+# The first step of COMPLETE_JOBS, COMPLETE_PLAIN_JOBS and HEARTBEAT_JOBS: of
+# the attempts `attempts` (a CTE with id, attempt, ...), those still running as
+# ours, their rows locked; a row someone else has locked is skipped (why they
+# never wait for a lock: see COMPLETE_JOBS). Each later step reads `locked` once
+# (joined to pqw_job by id, or as a hashed NOT IN), never joining two CTEs: the
+# generic plan Postgres keeps after five runs guesses a CTE at a row or two and
+# would join two of them by a nested loop, which costs the square of the batch
+# (a flush of 1,024 outcomes took 594 ms instead of 36). The state is compared
+# as text so the rows are found by id, not by scanning the index of every
+# running job of the cluster.
+def _lock_running(attempts: str) -> str:
+    return f"""
 locked AS (
-    SELECT j.id FROM pqw_job j
-    WHERE j.id = ANY($1::bigint[]) AND j.state = 'running'
+    SELECT a.* FROM {attempts} a JOIN pqw_job j ON j.id = a.id
+    WHERE j.attempt = a.attempt AND j.state::text = 'running'
     ORDER BY j.id
-    FOR UPDATE SKIP LOCKED
+    FOR UPDATE OF j SKIP LOCKED
 )"""
 
 
 def _busy(attempts: str, columns: str) -> str:
-    """The attempts of `attempts` (id, attempt) still running as ours whose row
-    someone else had locked: tried again later, not lost."""
+    """The attempts of `attempts` still running as ours whose row someone else had
+    locked: tried again later, not lost."""
     return f"""
 SELECT a.id, {columns} FROM {attempts} a
-WHERE NOT EXISTS (SELECT 1 FROM locked l WHERE l.id = a.id)
-  AND EXISTS (SELECT 1 FROM pqw_job j
-              WHERE j.id = a.id AND j.attempt = a.attempt AND j.state = 'running')"""
+WHERE a.id NOT IN (SELECT l.id FROM locked l)
+  AND (SELECT j.attempt = a.attempt AND j.state = 'running' FROM pqw_job j WHERE j.id = a.id)"""
 
 
 def _count_throughput(client_id: str) -> str:
@@ -197,29 +204,28 @@ counted AS (
 # row is locked for longer than its heartbeat timeout is still run only once.
 # Waiting instead (FOR UPDATE, or a lock_timeout) would stall every other row
 # of the batch behind one lock. Taking no waits also means the completer and
-# the heartbeat can never deadlock each other. Rows are found by `id = ANY(...)`,
-# which uses the primary key even before the table has statistics.
+# the heartbeat can never deadlock each other.
 COMPLETE_JOBS = f"""
 WITH u AS (
     SELECT * FROM unnest($1::bigint[], $2::smallint[], $3::text[], $4::text[], $5::text[],
                          $6::float8[], $7::smallint[])
         AS u(id, attempt, state_name, error, metadata, delay, refund)
-),{_LOCK_RUNNING},
+),{_lock_running("u")},
 done AS (
     UPDATE pqw_job j
-    SET state = u.state_name::pqw_job_state,
-        finalized_at = CASE WHEN u.state_name IN ('completed', 'cancelled', 'discarded')
+    SET state = l.state_name::pqw_job_state,
+        finalized_at = CASE WHEN l.state_name IN ('completed', 'cancelled', 'discarded')
                             THEN now() END,
-        scheduled_at = CASE WHEN u.delay IS NULL THEN j.scheduled_at
-                            ELSE now() + u.delay * interval '1 second' END,
-        attempt = j.attempt - u.refund,
-        errors = CASE WHEN u.error IS NULL THEN j.errors
-                      ELSE j.errors || jsonb_build_array(u.error::jsonb) END,
-        metadata = CASE WHEN u.metadata IS NULL THEN j.metadata
-                        ELSE j.metadata || u.metadata::jsonb END,
+        scheduled_at = CASE WHEN l.delay IS NULL THEN j.scheduled_at
+                            ELSE now() + l.delay * interval '1 second' END,
+        attempt = j.attempt - l.refund,
+        errors = CASE WHEN l.error IS NULL THEN j.errors
+                      ELSE j.errors || jsonb_build_array(l.error::jsonb) END,
+        metadata = CASE WHEN l.metadata IS NULL THEN j.metadata
+                        ELSE j.metadata || l.metadata::jsonb END,
         heartbeat_at = NULL
-    FROM u JOIN locked ON locked.id = u.id
-    WHERE j.id = u.id AND j.attempt = u.attempt
+    FROM locked l
+    WHERE j.id = l.id
     RETURNING j.id, j.state
 ),{_count_throughput("$8")}
 SELECT id, false AS busy FROM done
@@ -233,12 +239,12 @@ UNION ALL{_busy("u", "true")}
 COMPLETE_PLAIN_JOBS = f"""
 WITH u AS (
     SELECT * FROM unnest($1::bigint[], $2::smallint[]) AS u(id, attempt)
-),{_LOCK_RUNNING},
+),{_lock_running("u")},
 done AS (
     UPDATE pqw_job j
     SET state = 'completed', finalized_at = now(), heartbeat_at = NULL
-    FROM u JOIN locked ON locked.id = u.id
-    WHERE j.id = u.id AND j.attempt = u.attempt
+    FROM locked l
+    WHERE j.id = l.id
     RETURNING j.id, j.state
 ),{_count_throughput("$3")}
 SELECT id, false AS busy FROM done
@@ -251,12 +257,12 @@ UNION ALL{_busy("u", "true")}
 HEARTBEAT_JOBS = f"""
 WITH held AS (
     SELECT * FROM unnest($1::bigint[], $2::smallint[]) AS h(id, attempt)
-),{_LOCK_RUNNING},
+),{_lock_running("held")},
 beat AS (
     UPDATE pqw_job j
     SET heartbeat_at = now()
-    FROM locked JOIN held h ON h.id = locked.id
-    WHERE j.id = locked.id AND j.attempt = h.attempt
+    FROM locked l
+    WHERE j.id = l.id
     RETURNING j.id, (j.metadata ? 'cancel_requested_at') AS cancel_requested
 )
 SELECT id, cancel_requested, false AS busy FROM beat
