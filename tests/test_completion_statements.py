@@ -46,12 +46,12 @@ def general(outcomes: list[Outcome]) -> tuple[Any, ...]:
         sql.COMPLETE_JOBS,
         [o.job_id for o in outcomes],
         [o.attempt for o in outcomes],
+        CLIENT,
         [o.state.value for o in outcomes],
         [None] * len(outcomes),
         [None] * len(outcomes),
         [None] * len(outcomes),
         [0] * len(outcomes),
-        CLIENT,
     )
 
 
@@ -78,7 +78,7 @@ async def test_plain_completions_use_the_plain_statement_and_a_mixed_flush_the_g
     ):
         statement, *params = complete_statement([*plain, odd], CLIENT)
         assert statement == sql.COMPLETE_JOBS, odd
-        assert params[0] == [1, 2, 3] and params[-1] == CLIENT
+        assert params[0] == [1, 2, 3] and params[2] == CLIENT
 
 
 async def test_both_statements_leave_plain_completions_alike(conn: Any) -> None:
@@ -169,10 +169,10 @@ def array_literal(values: list[Any]) -> str:
         ("COMPLETE_PLAIN_JOBS", "bigint[], smallint[], text", [f"'{CLIENT}'"]),
         (
             "COMPLETE_JOBS",
-            "bigint[], smallint[], text[], text[], text[], float8[], smallint[], text",
-            [array_literal(["completed"] * ATTEMPTS)]
+            "bigint[], smallint[], text, text[], text[], text[], float8[], smallint[]",
+            [f"'{CLIENT}'", array_literal(["completed"] * ATTEMPTS)]
             + [array_literal(["NULL"] * ATTEMPTS)] * 3
-            + [array_literal([0] * ATTEMPTS), f"'{CLIENT}'"],
+            + [array_literal([0] * ATTEMPTS)],
         ),
         ("HEARTBEAT_JOBS", "bigint[], smallint[]", []),
     ],

@@ -210,10 +210,10 @@ def complete_statement(outcomes: Sequence[Outcome], client_id: str) -> tuple[Any
         sql.COMPLETE_JOBS,
         [o.job_id for o in outcomes],
         [o.attempt for o in outcomes],
+        client_id,
         [o.state.value for o in outcomes],
         [json_text.dumps(o.error) if o.error is not None else None for o in outcomes],
         [json_text.dumps(o.metadata) if o.metadata is not None else None for o in outcomes],
         [o.delay for o in outcomes],
         [o.refund for o in outcomes],
-        client_id,
     )

@@ -6,6 +6,7 @@ these statements work on a caller's plain asyncpg connection too. Callers use
 `from engine import sql` and `sql.NAME`; the statements live in the modules below.
 """
 
+from engine.sql.attempts import COMPLETE_JOBS, COMPLETE_PLAIN_JOBS, HEARTBEAT_JOBS
 from engine.sql.channels import (
     CONTROL_CHANNEL,
     INSERT_CHANNEL,
@@ -35,14 +36,11 @@ from engine.sql.jobs import (
     CAN_WRITE,
     CANCEL_JOB,
     CANCEL_JOBS,
-    COMPLETE_JOBS,
-    COMPLETE_PLAIN_JOBS,
     DELETE_JOB,
     DELETE_JOBS,
     FETCH_JOBS,
     FETCH_LIMITS_IN_TEXT,
     GET_JOB,
-    HEARTBEAT_JOBS,
     INSERT_JOBS,
     JOB_COLUMNS,
     JOB_COLUMNS_JSON_AS_TEXT,

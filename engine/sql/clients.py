@@ -9,7 +9,7 @@ ON CONFLICT (id) DO UPDATE SET heartbeat_at = now(), stopped_at = NULL, dead_at 
 """
 
 # The client is alive and holds these jobs ($2): the rescuer leaves them alone
-# while this heartbeat is fresh (see sql.jobs.COMPLETE_JOBS). It works its queues
+# while this heartbeat is fresh (see sql.attempts.COMPLETE_JOBS). It works its queues
 # with these slots ($3, as shown per client); it gets back the concurrency an
 # operator set live per queue, which it applies (so a missed notification
 # delays a change by one heartbeat at most).

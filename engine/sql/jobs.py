@@ -1,4 +1,5 @@
-"""pqw_job: inserting, fetching, finishing and heartbeating jobs, and an operator's reads and actions on one job."""
+"""pqw_job: inserting and fetching jobs, and an operator's reads and actions on one job (what a
+running attempt writes is in attempts.py)."""
 
 from __future__ import annotations
 
@@ -94,15 +95,15 @@ FROM generate_series(1, $1)
 # locking) and mark them running for this client ($2). $3 maps kinds to their
 # heartbeat timeout in seconds; $4 is the default. $5 (optional) limits the
 # kinds fetched: persistent-worker queues only hand out workers this client has.
-def _fetch_jobs(limit: str) -> str:
-    return f"""
+# $6: at most this many jobs (see fetch_jobs).
+FETCH_JOBS = f"""
 WITH locked AS (
     SELECT id FROM pqw_job
     WHERE state = 'available' AND queue = $1
       AND ($5::text[] IS NULL OR kind = ANY($5::text[]))
       AND NOT EXISTS (SELECT 1 FROM pqw_queue q WHERE q.name = $1 AND q.paused_at IS NOT NULL)
     ORDER BY priority, scheduled_at, id
-    LIMIT {limit}
+    LIMIT $6
     FOR UPDATE SKIP LOCKED
 )
 UPDATE pqw_job j
@@ -117,7 +118,6 @@ WHERE j.id = locked.id
 RETURNING {", ".join("j." + c.strip() for c in JOB_COLUMNS.split(","))}
 """
 
-
 # With the limit a bind parameter, the planner cannot know how many rows the
 # statement locks and guesses a tenth of the queue: its generic plan scans the
 # whole table, so Postgres plans the statement afresh on every fetch, and that
@@ -130,8 +130,9 @@ RETURNING {", ".join("j." + c.strip() for c in JOB_COLUMNS.split(","))}
 # less when it is shared by that many jobs.
 FETCH_LIMITS_IN_TEXT = 64
 
-FETCH_JOBS = _fetch_jobs("$6")  # $6: at most this many jobs
-_FETCH_JOBS_UP_TO = {n: _fetch_jobs(str(n)) for n in range(1, FETCH_LIMITS_IN_TEXT + 1)}
+_FETCH_JOBS_UP_TO = {
+    n: FETCH_JOBS.replace("LIMIT $6\n", f"LIMIT {n}\n") for n in range(1, FETCH_LIMITS_IN_TEXT + 1)
+}
 
 
 def fetch_jobs(limit: int) -> tuple[str, tuple[int, ...]]:
@@ -142,132 +143,6 @@ def fetch_jobs(limit: int) -> tuple[str, tuple[int, ...]]:
         return statement, ()
     return FETCH_JOBS, (limit,)
 
-
-# The first step of COMPLETE_JOBS, COMPLETE_PLAIN_JOBS and HEARTBEAT_JOBS: of
-# the attempts `attempts` (a CTE with id, attempt, ...), those still running as
-# ours, their rows locked; a row someone else has locked is skipped (why they
-# never wait for a lock: see COMPLETE_JOBS). Each later step reads `locked` once
-# (joined to pqw_job by id, or as a hashed NOT IN), never joining two CTEs: the
-# generic plan Postgres keeps after five runs guesses a CTE at a row or two and
-# would join two of them by a nested loop, which costs the square of the batch
-# (a flush of 1,024 outcomes took 594 ms instead of 36). The state is compared
-# as text so the rows are found by id, not by scanning the index of every
-# running job of the cluster.
-def _lock_running(attempts: str) -> str:
-    return f"""
-locked AS (
-    SELECT a.* FROM {attempts} a JOIN pqw_job j ON j.id = a.id
-    WHERE j.attempt = a.attempt AND j.state::text = 'running'
-    ORDER BY j.id
-    FOR UPDATE OF j SKIP LOCKED
-)"""
-
-
-def _busy(attempts: str, columns: str) -> str:
-    """The attempts of `attempts` still running as ours whose row someone else had
-    locked: tried again later, not lost."""
-    return f"""
-SELECT a.id, {columns} FROM {attempts} a
-WHERE a.id NOT IN (SELECT l.id FROM locked l)
-  AND (SELECT j.attempt = a.attempt AND j.state = 'running' FROM pqw_job j WHERE j.id = a.id)"""
-
-
-def _count_throughput(client_id: str) -> str:
-    """Add the attempts in `done` to the per-second throughput row of `client_id`."""
-    return f"""
-counted AS (
-    INSERT INTO pqw_throughput AS t (second, client_id, completed, failed)
-    SELECT date_trunc('second', now()), {client_id}::text,
-           count(*) FILTER (WHERE state = 'completed'),
-           count(*) FILTER (WHERE state IN ('retryable', 'discarded'))
-    FROM done
-    HAVING count(*) > 0
-    ON CONFLICT (second, client_id) DO UPDATE
-        SET completed = t.completed + EXCLUDED.completed, failed = t.failed + EXCLUDED.failed
-)"""
-
-
-# One UPDATE per flush for every finished attempt, whatever its outcome. Only
-# the attempt this client ran is touched: a job rescued and run elsewhere since
-# is left alone. $6 are delays in seconds for retries and snoozes; $7 gives
-# back the attempt a snooze did not spend; $8 is this client, whose per-second
-# throughput row counts the batch.
-#
-# Heartbeats and completions never wait for a row lock: rows someone else has
-# locked (a caller's open transaction, an operator's statement, this client's
-# own heartbeat) are skipped and come back as `busy` (the snapshot still shows
-# the attempt running and ours), so the caller tries them again instead of
-# taking them for lost; only rows that are truly no longer ours are lost. While
-# a row is busy its job cannot be rescued: the rescuer skips locked rows, and
-# after the lock is gone it leaves alone the jobs a live client says it holds
-# (pqw_client.held_jobs, written with every client heartbeat), so a job whose
-# row is locked for longer than its heartbeat timeout is still run only once.
-# Waiting instead (FOR UPDATE, or a lock_timeout) would stall every other row
-# of the batch behind one lock. Taking no waits also means the completer and
-# the heartbeat can never deadlock each other.
-COMPLETE_JOBS = f"""
-WITH u AS (
-    SELECT * FROM unnest($1::bigint[], $2::smallint[], $3::text[], $4::text[], $5::text[],
-                         $6::float8[], $7::smallint[])
-        AS u(id, attempt, state_name, error, metadata, delay, refund)
-),{_lock_running("u")},
-done AS (
-    UPDATE pqw_job j
-    SET state = l.state_name::pqw_job_state,
-        finalized_at = CASE WHEN l.state_name IN ('completed', 'cancelled', 'discarded')
-                            THEN now() END,
-        scheduled_at = CASE WHEN l.delay IS NULL THEN j.scheduled_at
-                            ELSE now() + l.delay * interval '1 second' END,
-        attempt = j.attempt - l.refund,
-        errors = CASE WHEN l.error IS NULL THEN j.errors
-                      ELSE j.errors || jsonb_build_array(l.error::jsonb) END,
-        metadata = CASE WHEN l.metadata IS NULL THEN j.metadata
-                        ELSE j.metadata || l.metadata::jsonb END,
-        heartbeat_at = NULL
-    FROM locked l
-    WHERE j.id = l.id
-    RETURNING j.id, j.state
-),{_count_throughput("$8")}
-SELECT id, false AS busy FROM done
-UNION ALL{_busy("u", "true")}
-"""
-
-# COMPLETE_JOBS for a flush whose every attempt simply completed (no error, no
-# metadata, no delay, no refund), the common case of a busy queue: the same
-# locks, attempt check, busy rows and throughput row, with two arrays to send
-# and unpack instead of seven. $3 is this client.
-COMPLETE_PLAIN_JOBS = f"""
-WITH u AS (
-    SELECT * FROM unnest($1::bigint[], $2::smallint[]) AS u(id, attempt)
-),{_lock_running("u")},
-done AS (
-    UPDATE pqw_job j
-    SET state = 'completed', finalized_at = now(), heartbeat_at = NULL
-    FROM locked l
-    WHERE j.id = l.id
-    RETURNING j.id, j.state
-),{_count_throughput("$3")}
-SELECT id, false AS busy FROM done
-UNION ALL{_busy("u", "true")}
-"""
-
-# Heartbeat this client's held attempts; returns those still held (and whether
-# an operator asked to cancel them) and those whose row someone else has
-# locked right now (busy: tried again next heartbeat; see COMPLETE_JOBS).
-HEARTBEAT_JOBS = f"""
-WITH held AS (
-    SELECT * FROM unnest($1::bigint[], $2::smallint[]) AS h(id, attempt)
-),{_lock_running("held")},
-beat AS (
-    UPDATE pqw_job j
-    SET heartbeat_at = now()
-    FROM locked l
-    WHERE j.id = l.id
-    RETURNING j.id, (j.metadata ? 'cancel_requested_at') AS cancel_requested
-)
-SELECT id, cancel_requested, false AS busy FROM beat
-UNION ALL{_busy("held", "false, true")}
-"""
 
 GET_JOB = f"SELECT {JOB_COLUMNS} FROM pqw_job WHERE id = $1"
 

@@ -55,7 +55,7 @@ SELECT (SELECT count(*) FROM made) AS made,
 # with an error entry naming the client. A job whose own heartbeat is late but
 # whose client is alive and says it holds the job is not stale: its row was
 # locked by someone else, which delays its heartbeat, not its runner (see
-# sql.jobs.COMPLETE_JOBS). A lost persistent-worker run is recorded on its
+# sql.attempts.COMPLETE_JOBS). A lost persistent-worker run is recorded on its
 # worker (so the supervisor starts the next one at once) and in its run history
 # as rescued. A client whose own heartbeat is as old as the job's timeout is
 # marked dead at once, as its runs move, not only once client_dead_after passes
