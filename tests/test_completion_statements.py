@@ -12,7 +12,7 @@ import pytest
 
 from engine import sql
 from engine.db.pool import connect
-from engine.jobs.completer import complete_statement
+from engine.jobs.completer import complete_statement, general_complete_statement
 from engine.jobs.executor import Outcome
 from engine.types import JobState
 
@@ -38,21 +38,6 @@ async def running_attempts(conn: Any, count: int) -> list[tuple[int, int]]:
 
 def completed(attempts: list[tuple[int, int]]) -> list[Outcome]:
     return [Outcome(job_id, attempt, JobState.COMPLETED) for job_id, attempt in attempts]
-
-
-def general(outcomes: list[Outcome]) -> tuple[Any, ...]:
-    """The general statement for these outcomes, as a mixed flush would send it."""
-    return (
-        sql.COMPLETE_JOBS,
-        [o.job_id for o in outcomes],
-        [o.attempt for o in outcomes],
-        CLIENT,
-        [o.state.value for o in outcomes],
-        [None] * len(outcomes),
-        [None] * len(outcomes),
-        [None] * len(outcomes),
-        [0] * len(outcomes),
-    )
 
 
 async def completed_count(conn: Any) -> int:
@@ -86,7 +71,7 @@ async def test_both_statements_leave_plain_completions_alike(conn: Any) -> None:
     by_plain, by_general = attempts[:3], attempts[3:]
     written = await conn.fetch(*complete_statement(completed(by_plain), CLIENT))
     assert sorted((r["id"], r["busy"]) for r in written) == [(i, False) for i, _ in by_plain]
-    written = await conn.fetch(*general(completed(by_general)))
+    written = await conn.fetch(*general_complete_statement(completed(by_general), CLIENT))
     assert sorted((r["id"], r["busy"]) for r in written) == [(i, False) for i, _ in by_general]
 
     plain_rows = [dict(await conn.fetchrow(ROW, i)) for i, _ in by_plain]

@@ -206,6 +206,11 @@ def complete_statement(outcomes: Sequence[Outcome], client_id: str) -> tuple[Any
             [o.attempt for o in outcomes],
             client_id,
         )
+    return general_complete_statement(outcomes, client_id)
+
+
+def general_complete_statement(outcomes: Sequence[Outcome], client_id: str) -> tuple[Any, ...]:
+    """sql.COMPLETE_JOBS and its bind parameters: any outcomes, as a mixed flush sends them."""
     return (
         sql.COMPLETE_JOBS,
         [o.job_id for o in outcomes],

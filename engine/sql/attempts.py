@@ -7,6 +7,13 @@ five runs (tests/test_completion_statements.py holds them to it).
 
 from __future__ import annotations
 
+# The attempts ($1: ids, $2: their attempt numbers) of a plain completion or a
+# heartbeat.
+_ATTEMPTS = """
+WITH attempts AS (
+    SELECT * FROM unnest($1::bigint[], $2::smallint[]) AS a(id, attempt)
+)"""
+
 # The first step of each statement below: of `attempts` (id, attempt, ...), those
 # still running as ours, their rows locked; a row someone else has locked is
 # skipped. Each later step reads `locked` once (joined to pqw_job by id, or as a
@@ -93,9 +100,7 @@ SELECT a.id, true{_BUSY}
 # locks, attempt check, busy rows and throughput row, with two arrays to send
 # and unpack instead of seven.
 COMPLETE_PLAIN_JOBS = f"""
-WITH attempts AS (
-    SELECT * FROM unnest($1::bigint[], $2::smallint[]) AS u(id, attempt)
-),{_LOCK_RUNNING},
+{_ATTEMPTS},{_LOCK_RUNNING},
 done AS (
     UPDATE pqw_job j
     SET state = 'completed', finalized_at = now(), heartbeat_at = NULL
@@ -112,9 +117,7 @@ SELECT a.id, true{_BUSY}
 # an operator asked to cancel them) and those whose row someone else has
 # locked right now (busy: tried again next heartbeat; see COMPLETE_JOBS).
 HEARTBEAT_JOBS = f"""
-WITH attempts AS (
-    SELECT * FROM unnest($1::bigint[], $2::smallint[]) AS h(id, attempt)
-),{_LOCK_RUNNING},
+{_ATTEMPTS},{_LOCK_RUNNING},
 beat AS (
     UPDATE pqw_job j
     SET heartbeat_at = now()
