@@ -19,9 +19,13 @@ import itertools
 import os
 import re
 import shutil
+import signal
 import tempfile
+import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from types import FrameType
 
 import asyncpg
 import pytest
@@ -104,6 +108,28 @@ async def _drop_db(admin_uri: str, name: str) -> None:
         await conn.close()
 
 
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt(f"pytest was sent {signal.Signals(signum).name}")
+
+
+@contextmanager
+def _sigterm_ends_like_ctrl_c() -> Iterator[None]:
+    """While our server runs, SIGTERM (a CI job's timeout, a plain `kill`) ends the
+    session as Ctrl-C does, so teardown stops the server. Python's default dies on the
+    spot, and the server outlived the session. A handler someone else set is theirs."""
+    ours = (
+        threading.current_thread() is threading.main_thread()
+        and signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
+    )
+    if ours:
+        signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        yield
+    finally:
+        if ours and signal.getsignal(signal.SIGTERM) is _interrupt:
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
 @pytest.fixture(scope="session")
 def pqw_server() -> Iterator[str]:
     """The URL (postgres database) of this session's own embedded server.
@@ -111,6 +137,11 @@ def pqw_server() -> Iterator[str]:
     Its folder is our own, not pytest's basetemp: pytest prunes old basetemps,
     which would pull the data out from under a server another session still runs.
     """
+    with _sigterm_ends_like_ctrl_c():
+        yield from _embedded_server()
+
+
+def _embedded_server() -> Iterator[str]:
     base = Path(tempfile.mkdtemp(prefix="pqw-test-pg-"))
     data_dir = base / "data"
     server = start_server(data_dir)

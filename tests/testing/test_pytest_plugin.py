@@ -1,13 +1,24 @@
 """The pytest plugin: loaded by its entry point, a migrated database per test cloned from a
-template, a bare one, and our own fixtures are its fixtures under our short names."""
+template, a bare one, our own fixtures are its fixtures under our short names, and a
+session ended by SIGTERM stops its server."""
 
 from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
 
 import asyncpg
 import pytest
 
 from engine.db import migrate
 from engine.testing import pytest_plugin
+from tests.helpers import stop_embedded_server, subprocess_env
 
 
 def test_the_plugin_is_loaded_by_its_entry_point(request: pytest.FixtureRequest) -> None:
@@ -48,3 +59,82 @@ def test_database_names_are_validated_before_they_are_quoted() -> None:
         pytest_plugin.with_database("postgresql://u@h:5/postgres?sslmode=off", "other")
         == "postgresql://u@h:5/other?sslmode=off"
     )
+
+
+# Reports the server's data folder, then waits until the session is signalled.
+INNER_TEST = """
+import asyncio, pathlib, threading
+import asyncpg
+
+def test_waits_for_a_signal(pqw_server):
+    async def data_directory():
+        conn = await asyncpg.connect(pqw_server)
+        try:
+            return await conn.fetchval("SHOW data_directory")
+        finally:
+            await conn.close()
+    pathlib.Path({marker!r}).write_text(asyncio.run(data_directory()))
+    threading.Event().wait()
+"""
+
+
+def _postmaster_pid(data_dir: Path) -> int | None:
+    pid_file = data_dir / "postmaster.pid"
+    try:
+        return int(pid_file.read_text().split()[0])
+    except (FileNotFoundError, IndexError, ValueError):
+        return None
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def _poll(check: Callable[[], object], timeout: float, message: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, f"timed out after {timeout}s waiting for {message}"
+        time.sleep(0.05)
+
+
+def test_a_session_ended_by_sigterm_stops_its_server_and_removes_its_folder(
+    tmp_path: Path,
+) -> None:
+    marker = tmp_path / "data_directory"
+    (tmp_path / "test_inner.py").write_text(INNER_TEST.format(marker=str(marker)))
+    # Its own session, as a CI job's or a user's `pytest` would be (no xdist workers).
+    session = subprocess.Popen(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:xdist"],
+        cwd=tmp_path,
+        env=subprocess_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    data_dir: Path | None = None
+    try:
+        _poll(lambda: marker.exists() or session.poll() is not None, 90, "the inner session")
+        assert marker.exists(), session.communicate()[0]
+        data_dir = Path(marker.read_text())
+        postmaster = _postmaster_pid(data_dir)
+        assert postmaster is not None and _alive(postmaster)
+
+        session.send_signal(signal.SIGTERM)
+        output = session.communicate(timeout=60)[0]
+
+        assert session.returncode == pytest.ExitCode.INTERRUPTED, output
+        assert "KeyboardInterrupt" in output and "SIGTERM" in output, output
+        assert not _alive(postmaster), "the server outlived its session"
+        assert not data_dir.parent.exists(), "the session's folder was left behind"
+    finally:
+        if session.poll() is None:
+            session.kill()
+            session.wait()
+        if data_dir is not None:  # a failed check must not leave a server behind
+            stop_embedded_server(data_dir)
+            _poll(lambda: not (data_dir / "postmaster.pid").exists(), 30, "the server to stop")
+            shutil.rmtree(data_dir.parent, ignore_errors=True)
