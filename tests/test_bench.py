@@ -4,13 +4,20 @@ from __future__ import annotations
 
 import asyncio
 import json
+import signal
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
+
+import asyncpg
+import pytest
 
 from engine.cli.bench.figure import Figure, side_by_side
 from engine.cli.bench.goals import check_goals
 from engine.cli.bench.report import table
-from tests.helpers import run_pqw
+from engine.testing.pytest_plugin import with_database
+from tests.helpers import ROOT, run_pqw, subprocess_env, wait_for
 
 
 def parse(stdout: str) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
@@ -118,3 +125,50 @@ def test_the_readme_table_is_made_from_json_lines(tmp_path: Path) -> None:
         "|---|---|",
         "| drain >= 65% of raw | 0.70 x raw: met |",
     ]
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP], ids=["terminate", "hang-up"])
+async def test_a_bench_ended_by_a_signal_drops_its_scratch_database(
+    pg_server: str, sig: signal.Signals
+) -> None:
+    """A `kill` or a closed terminal mid-figure ends the bench as Ctrl-C does: its cleanup
+    runs (Python's default died on the spot and left the scratch database behind)."""
+    command = ["bench", "--dsn", pg_server, "--only", "enqueue", "--jobs", "400000", "--runs", "1"]
+    bench = subprocess.Popen(  # noqa: ASYNC220 - it only forks; waits are polled below
+        [sys.executable, "-m", "engine.cli", *command],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=subprocess_env(),
+        cwd=ROOT,
+    )
+    scratch = f"pqw_bench_{bench.pid}"
+    admin = await asyncpg.connect(pg_server)
+    try:
+
+        async def inserting() -> bool:
+            try:
+                conn = await asyncpg.connect(with_database(pg_server, scratch))
+            except asyncpg.InvalidCatalogNameError:
+                return False
+            try:
+                return bool(await conn.fetchval("SELECT count(*) FROM pqw_job"))
+            except asyncpg.UndefinedTableError:
+                return False  # still migrating
+            finally:
+                await conn.close()
+
+        await wait_for(inserting, timeout=90, interval=0.1, message="the bench to insert jobs")
+        bench.send_signal(sig)
+        _, err = await asyncio.to_thread(bench.communicate, timeout=60)
+
+        assert bench.returncode == 128 + sig, err
+        assert "Traceback" not in err, err
+        exists = "SELECT count(*) FROM pg_database WHERE datname = $1"
+        assert await admin.fetchval(exists, scratch) == 0, "the scratch database was left"
+    finally:
+        if bench.poll() is None:
+            bench.kill()
+            await asyncio.to_thread(bench.wait)
+        await admin.execute(f'DROP DATABASE IF EXISTS "{scratch}" WITH (FORCE)')
+        await admin.close()

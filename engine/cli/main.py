@@ -16,6 +16,7 @@ from typing import Any
 import asyncpg
 
 from engine.cli import loop as event_loop
+from engine.cli.interrupt import cancelled_by_signals
 from engine.cli.options import Handler, add_dsn_option
 from engine.cli.parsing import Parser, add_command
 from engine.db.dsn import mask_dsn
@@ -98,7 +99,8 @@ def run_command(handler: Handler, args: argparse.Namespace) -> int:
     """Run a command's coroutine; pqw's own errors become one line and exit 1."""
     try:
         # `pqw worker` and `pqw bench` take --loop (uvloop when installed); the rest asyncio.
-        return event_loop.run(handler(args), getattr(args, "loop", "asyncio"))
+        command = cancelled_by_signals(handler(args))
+        return event_loop.run(command, getattr(args, "loop", "asyncio"))
     except PqwError as exc:
         print(f"pqw: error: {exc}", file=sys.stderr)
         return 1

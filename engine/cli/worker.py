@@ -13,6 +13,7 @@ from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
+from engine.cli.interrupt import ending_signals
 from engine.cli.loop import add_loop_option
 from engine.cli.options import add_dsn_option
 from engine.client import Client
@@ -132,14 +133,10 @@ async def run_until_signalled(
 
 
 def graceful_stop_signals() -> tuple[signal.Signals, ...]:
-    """SIGTERM and SIGINT; SIGHUP too, unless it is ignored (started under nohup)."""
-    signals = [signal.SIGTERM, signal.SIGINT]
-    hang_up = getattr(signal, "SIGHUP", None)
-    if hang_up is not None and signal.getsignal(hang_up) is not signal.SIG_IGN:
-        # Python's default for SIGHUP ends the process at once: no graceful stop,
-        # running jobs left for the rescuer, persistent workers for the lease timeout.
-        signals.append(hang_up)
-    return tuple(signals)
+    """SIGINT, SIGTERM, and SIGHUP unless it is ignored (started under nohup): Python's
+    default for SIGHUP ends the process at once, with no graceful stop, running jobs
+    left for the rescuer and persistent workers for the lease timeout."""
+    return (signal.SIGINT, *ending_signals())
 
 
 # After the client has stopped, how long leftover tasks and threads get to end.
