@@ -38,7 +38,7 @@ from tui.screens.dashboard import DashboardData, DashboardScreen
 from tui.screens.help import HelpScreen
 from tui.screens.live import LiveScreen
 from tui.screens.schema_missing import SchemaMissingScreen
-from tui.signals import exit_on_signals
+from tui.signals import StartUpInterrupted, exit_on_signals, interrupt_start_up, keep_signals
 from tui.themes import DEFAULT_THEME, register_themes
 from tui.widgets.status_bar import StatusLine
 
@@ -310,13 +310,17 @@ class PqwApp(Routes, App[int]):
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the dashboard; 1 with one line on stderr when it cannot start."""
     options = parse_options(argv)
+    interrupt_start_up()
     try:
         launch = prepare(options)
     except StartupError as exc:
         print(f"pqw-tui: error: {exc}", file=sys.stderr)
         return 1
+    except StartUpInterrupted as exc:
+        return 128 + exc.number
     except KeyboardInterrupt:
         return 130
+    keep_signals()
     try:
         app = PqwApp(
             AdminSource(launch.dsn, direct_dsn=launch.direct_dsn, pool_mode=launch.pool_mode),

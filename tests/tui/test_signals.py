@@ -1,12 +1,15 @@
 """A real pqw-tui in a pseudo-terminal: a closed terminal (SIGHUP) or a plain kill
-(SIGTERM) quits it as `q` does, and the embedded server it started stops."""
+(SIGTERM) quits it as `q` does, and the embedded server it started stops; during
+start-up, before the app is there to quit, the signal ends the start-up at once."""
 
 from __future__ import annotations
 
+import asyncio
 import fcntl
 import os
 import pty
 import signal
+import socket
 import struct
 import subprocess
 import sys
@@ -90,3 +93,65 @@ async def test_the_dashboard_quits_on_a_signal_and_stops_the_server_it_started(
             os.close(master)
         reader.join(timeout=10)
         stop_embedded_server(data_dir)
+
+
+@pytest.mark.parametrize("sig", [signal.SIGHUP, signal.SIGTERM], ids=["hang-up", "terminate"])
+async def test_a_signal_during_start_up_ends_it_at_once_with_the_signals_exit_code(
+    sig: signal.Signals,
+) -> None:
+    """Start-up can take seconds (a first embedded server, a migration, the demo), and
+    before the app mounts Python's default died on the spot, leaving what it started."""
+    # A "database" that takes the connection and never answers: start-up waits on it.
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen()
+    silent.settimeout(60)
+    port = silent.getsockname()[1]
+    dashboard = subprocess.Popen(  # noqa: ASYNC220 - it only forks; waits are polled below
+        [sys.executable, "-m", "tui", "--dsn", f"postgresql://pqw@127.0.0.1:{port}/pqw"],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=subprocess_env(TEXTUAL_ANIMATIONS="none"),
+        cwd=ROOT,
+    )
+    try:
+        connection, _ = await asyncio.to_thread(silent.accept)  # it is in start-up now
+        dashboard.send_signal(sig)
+        _, err = await asyncio.to_thread(dashboard.communicate, timeout=30)
+        connection.close()
+        # Not 1 ("cannot connect", after the connect timeout): the signal ended it.
+        assert dashboard.returncode == 128 + sig, err
+        assert "Traceback" not in err, err
+    finally:
+        if dashboard.poll() is None:
+            dashboard.kill()
+            await asyncio.to_thread(dashboard.wait)
+        silent.close()
+
+
+async def test_a_signal_kept_between_start_up_and_mount_quits_the_app_as_it_mounts(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from textual.app import App
+
+    from tui import signals
+
+    class Mounting(App[None]):
+        def on_mount(self) -> None:
+            signals.exit_on_signals(self)
+
+    before = {sig: signal.getsignal(sig) for sig in signals.QUIT_SIGNALS}
+    monkeypatch.setattr(signals, "_kept", [])
+    try:
+        signals.keep_signals()
+        os.kill(os.getpid(), signal.SIGTERM)  # kept: Python runs the handler at once
+        assert signals._kept == [signal.SIGTERM]
+        app = Mounting()
+        async with app.run_test() as pilot:
+            await pilot.pause()
+        assert app.return_code == 128 + signal.SIGTERM
+    finally:
+        for sig, handler in before.items():  # pytest's own again (the loop left SIG_DFL)
+            signal.signal(sig, handler)
