@@ -23,11 +23,12 @@ import signal
 import tempfile
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from types import FrameType
 
 import asyncpg
+import psutil
 import pytest
 
 from engine.db import migrate
@@ -128,6 +129,29 @@ def _sigterm_ends_like_ctrl_c() -> Iterator[None]:
     finally:
         if ours and signal.getsignal(signal.SIGTERM) is _interrupt:
             signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+def _stop_workers_too(signum: int, frame: FrameType | None) -> None:
+    """An xdist controller's SIGTERM: its workers get it as well (each tears down and
+    stops its server, see above), as a terminal's Ctrl-C reaches every one of them.
+    The controller runs no test, so its children are its workers."""
+    for worker in psutil.Process().children():
+        with suppress(psutil.Error):
+            worker.send_signal(signum)
+    _interrupt(signum, frame)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_sessionstart(session: pytest.Session) -> None:
+    # A SIGTERM'd xdist controller died at once, and its workers went down with it
+    # without teardown, their servers left running.
+    controller = session.config.pluginmanager.getplugin("dsession") is not None
+    if (
+        controller
+        and threading.current_thread() is threading.main_thread()
+        and signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
+    ):
+        signal.signal(signal.SIGTERM, _stop_workers_too)
 
 
 @pytest.fixture(scope="session")

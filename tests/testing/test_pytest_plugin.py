@@ -61,9 +61,10 @@ def test_database_names_are_validated_before_they_are_quoted() -> None:
     )
 
 
-# Reports the server's data folder, then waits until the session is signalled.
+# Each session (or xdist worker) running it reports its server's data folder, then
+# waits until it is signalled.
 INNER_TEST = """
-import asyncio, pathlib, threading
+import asyncio, os, pathlib, threading
 import asyncpg
 
 def test_waits_for_a_signal(pqw_server):
@@ -73,7 +74,8 @@ def test_waits_for_a_signal(pqw_server):
             return await conn.fetchval("SHOW data_directory")
         finally:
             await conn.close()
-    pathlib.Path({marker!r}).write_text(asyncio.run(data_directory()))
+    marker = pathlib.Path({markers!r}) / str(os.getpid())
+    marker.write_text(asyncio.run(data_directory()))
     threading.Event().wait()
 """
 
@@ -101,40 +103,52 @@ def _poll(check: Callable[[], object], timeout: float, message: str) -> None:
         time.sleep(0.05)
 
 
-def test_a_session_ended_by_sigterm_stops_its_server_and_removes_its_folder(
-    tmp_path: Path,
+@pytest.mark.parametrize(
+    ("servers", "options"),
+    [(1, ["-p", "no:xdist"]), (2, ["-n", "2", "--dist", "each"])],
+    ids=["one-process", "xdist-workers"],
+)
+def test_a_session_ended_by_sigterm_stops_its_servers_and_removes_their_folders(
+    tmp_path: Path, servers: int, options: list[str]
 ) -> None:
-    marker = tmp_path / "data_directory"
-    (tmp_path / "test_inner.py").write_text(INNER_TEST.format(marker=str(marker)))
-    # Its own session, as a CI job's or a user's `pytest` would be (no xdist workers).
+    """As a CI job's timeout or a user's `kill` sends it: to the one pytest process (with
+    xdist, the controller, which runs no server of its own: each worker has one)."""
+    markers = tmp_path / "markers"
+    markers.mkdir()
+    (tmp_path / "test_inner.py").write_text(INNER_TEST.format(markers=str(markers)))
     session = subprocess.Popen(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:xdist"],
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *options],
         cwd=tmp_path,
         env=subprocess_env(),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
     )
-    data_dir: Path | None = None
+    data_dirs: list[Path] = []
     try:
-        _poll(lambda: marker.exists() or session.poll() is not None, 90, "the inner session")
-        assert marker.exists(), session.communicate()[0]
-        data_dir = Path(marker.read_text())
-        postmaster = _postmaster_pid(data_dir)
-        assert postmaster is not None and _alive(postmaster)
+
+        def started() -> bool:
+            return len(list(markers.iterdir())) == servers or session.poll() is not None
+
+        _poll(started, 90, "the inner session's servers")
+        assert session.poll() is None, session.communicate()[0]
+        data_dirs = [Path(m.read_text()) for m in markers.iterdir()]
+        postmasters = [_postmaster_pid(d) for d in data_dirs]
+        assert all(p is not None and _alive(p) for p in postmasters), postmasters
 
         session.send_signal(signal.SIGTERM)
         output = session.communicate(timeout=60)[0]
 
         assert session.returncode == pytest.ExitCode.INTERRUPTED, output
-        assert "KeyboardInterrupt" in output and "SIGTERM" in output, output
-        assert not _alive(postmaster), "the server outlived its session"
-        assert not data_dir.parent.exists(), "the session's folder was left behind"
+        assert "KeyboardInterrupt" in output, output
+        _poll(lambda: not any(p and _alive(p) for p in postmasters), 30, "the servers to stop")
+        _poll(lambda: not any(d.parent.exists() for d in data_dirs), 30, "their folders to go")
     finally:
         if session.poll() is None:
             session.kill()
             session.wait()
-        if data_dir is not None:  # a failed check must not leave a server behind
+        for data_dir in data_dirs:  # a failed check must not leave a server behind
             stop_embedded_server(data_dir)
-            _poll(lambda: not (data_dir / "postmaster.pid").exists(), 30, "the server to stop")
+        _poll(lambda: not any((d / "postmaster.pid").exists() for d in data_dirs), 30, "a stop")
+        for data_dir in data_dirs:
             shutil.rmtree(data_dir.parent, ignore_errors=True)
