@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 from collections.abc import Callable
 from typing import Any
@@ -78,7 +79,11 @@ async def test_a_leader_stalled_inside_a_fenced_transaction_is_ended_by_the_serv
         stalled.append(await conn.fetchval("SELECT pg_backend_pid()"))
         if mode == "transaction_timeout":
             await conn.prepare("SELECT 1 + $1::int")  # Parse/Describe/Flush, then nothing
-        await release.wait()
+        # Frozen, so deaf to the cancel a lost lease sends the passes (a hiccup of this
+        # busy process can lose it): a rollback would end the transaction, not the server.
+        while not release.is_set():
+            with contextlib.suppress(asyncio.CancelledError):
+                await release.wait()
 
     await client.start()
     await wait_for(lambda: stalled, timeout=10, message="the pass to stall")
@@ -89,6 +94,11 @@ async def test_a_leader_stalled_inside_a_fenced_transaction_is_ended_by_the_serv
         )
         return bool(gone)
 
+    # As when it froze for good: another client takes the lease (and this one, seeing it
+    # lost, cancels its passes, which the frozen one does not hear).
+    await conn.execute(
+        "UPDATE pqw_leader SET leader_id = 'elsewhere', expires_at = now() + interval '1 hour'"
+    )
     try:
         await wait_for(ended, timeout=config.leader_ttl + 5, message="the server to end it")
     finally:
