@@ -50,6 +50,14 @@ counted AS (
         SET completed = t.completed + EXCLUDED.completed, failed = t.failed + EXCLUDED.failed
 )"""
 
+# The end of both completion statements: the throughput row counted from `done`,
+# then each attempt written (busy false) and each busy one.
+_COUNTED_AND_REPORTED = f"""{_COUNT_THROUGHPUT}
+SELECT id, false AS busy FROM done
+UNION ALL
+SELECT a.id, true{_BUSY}
+"""
+
 # One UPDATE per flush for every finished attempt, whatever its outcome. Only
 # the attempt this client ($3) ran is touched: a job rescued and run elsewhere
 # since is left alone. $7 are delays in seconds for retries and snoozes; $8
@@ -89,11 +97,7 @@ done AS (
     FROM locked l
     WHERE j.id = l.id
     RETURNING j.id, j.state
-),{_COUNT_THROUGHPUT}
-SELECT id, false AS busy FROM done
-UNION ALL
-SELECT a.id, true{_BUSY}
-"""
+),{_COUNTED_AND_REPORTED}"""
 
 # COMPLETE_JOBS for a flush whose every attempt simply completed (no error, no
 # metadata, no delay, no refund), the common case of a busy queue: the same
@@ -107,11 +111,7 @@ done AS (
     FROM locked l
     WHERE j.id = l.id
     RETURNING j.id, j.state
-),{_COUNT_THROUGHPUT}
-SELECT id, false AS busy FROM done
-UNION ALL
-SELECT a.id, true{_BUSY}
-"""
+),{_COUNTED_AND_REPORTED}"""
 
 # Heartbeat this client's held attempts; returns those still held (and whether
 # an operator asked to cancel them) and those whose row someone else has
