@@ -4,13 +4,12 @@ session ended by SIGTERM stops its server."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 import signal
 import subprocess
 import sys
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import asyncpg
@@ -18,7 +17,7 @@ import pytest
 
 from engine.db import migrate
 from engine.testing import pytest_plugin
-from tests.helpers import stop_embedded_server, subprocess_env
+from tests.helpers import stop_embedded_server, subprocess_env, wait_for
 
 
 def test_the_plugin_is_loaded_by_its_entry_point(request: pytest.FixtureRequest) -> None:
@@ -96,19 +95,12 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def _poll(check: Callable[[], object], timeout: float, message: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < deadline, f"timed out after {timeout}s waiting for {message}"
-        time.sleep(0.05)
-
-
 @pytest.mark.parametrize(
     ("servers", "options"),
     [(1, ["-p", "no:xdist"]), (2, ["-n", "2", "--dist", "each"])],
     ids=["one-process", "xdist-workers"],
 )
-def test_a_session_ended_by_sigterm_stops_its_servers_and_removes_their_folders(
+async def test_a_session_ended_by_sigterm_stops_its_servers_and_removes_their_folders(
     tmp_path: Path, servers: int, options: list[str]
 ) -> None:
     """As a CI job's timeout or a user's `kill` sends it: to the one pytest process (with
@@ -116,7 +108,7 @@ def test_a_session_ended_by_sigterm_stops_its_servers_and_removes_their_folders(
     markers = tmp_path / "markers"
     markers.mkdir()
     (tmp_path / "test_inner.py").write_text(INNER_TEST.format(markers=str(markers)))
-    session = subprocess.Popen(
+    session = subprocess.Popen(  # noqa: ASYNC220 - it only forks; waits are polled below
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *options],
         cwd=tmp_path,
         env=subprocess_env(),
@@ -130,25 +122,37 @@ def test_a_session_ended_by_sigterm_stops_its_servers_and_removes_their_folders(
         def started() -> bool:
             return len(list(markers.iterdir())) == servers or session.poll() is not None
 
-        _poll(started, 90, "the inner session's servers")
-        assert session.poll() is None, session.communicate()[0]
+        await wait_for(started, timeout=90, message="the inner session's servers")
+        assert session.poll() is None, (await asyncio.to_thread(session.communicate))[0]
         data_dirs = [Path(m.read_text()) for m in markers.iterdir()]
         postmasters = [_postmaster_pid(d) for d in data_dirs]
         assert all(p is not None and _alive(p) for p in postmasters), postmasters
 
         session.send_signal(signal.SIGTERM)
-        output = session.communicate(timeout=60)[0]
+        output = (await asyncio.to_thread(session.communicate, timeout=60))[0]
 
         assert session.returncode == pytest.ExitCode.INTERRUPTED, output
         assert "KeyboardInterrupt" in output, output
-        _poll(lambda: not any(p and _alive(p) for p in postmasters), 30, "the servers to stop")
-        _poll(lambda: not any(d.parent.exists() for d in data_dirs), 30, "their folders to go")
+        await wait_for(
+            lambda: not any(p and _alive(p) for p in postmasters),
+            timeout=30,
+            message="the servers to stop",
+        )
+        await wait_for(
+            lambda: not any(d.parent.exists() for d in data_dirs),
+            timeout=30,
+            message="their folders to go",
+        )
     finally:
         if session.poll() is None:
             session.kill()
-            session.wait()
+            await asyncio.to_thread(session.wait)
         for data_dir in data_dirs:  # a failed check must not leave a server behind
             stop_embedded_server(data_dir)
-        _poll(lambda: not any((d / "postmaster.pid").exists() for d in data_dirs), 30, "a stop")
+        await wait_for(
+            lambda: not any((d / "postmaster.pid").exists() for d in data_dirs),
+            timeout=30,
+            message="a server left to stop",
+        )
         for data_dir in data_dirs:
             shutil.rmtree(data_dir.parent, ignore_errors=True)
