@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -19,6 +18,7 @@ from engine.admin import (
 )
 from tui.data.refresh import seconds_label
 from tui.dev.demo import DEMO_COMMAND, DemoProcess
+from tui.signals import run_interruptibly
 from tui.themes import DEFAULT_THEME, theme_names
 
 
@@ -146,11 +146,11 @@ def prepare(
         raise StartupError(f"cannot start the embedded PostgreSQL: {exc}") from exc
     try:
         if options.demo:
-            asyncio.run(migrate_to_latest(dsn, options.direct_dsn, options.pool_mode))
+            run_interruptibly(migrate_to_latest(dsn, options.direct_dsn, options.pool_mode))
         else:
             # An unreachable database is one line at the prompt now, rather than
             # a banner in an empty dashboard.
-            asyncio.run(check_reachable(dsn, options.direct_dsn, options.pool_mode))
+            run_interruptibly(check_reachable(dsn, options.direct_dsn, options.pool_mode))
     except PqwError as exc:
         raise StartupError(str(exc)) from exc
     demo = None
