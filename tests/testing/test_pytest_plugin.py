@@ -95,16 +95,21 @@ def _alive(pid: int) -> bool:
     return True
 
 
+XDIST = ["-n", "2", "--dist", "each"]
+
+
 @pytest.mark.parametrize(
-    ("servers", "options"),
-    [(1, ["-p", "no:xdist"]), (2, ["-n", "2", "--dist", "each"])],
-    ids=["one-process", "xdist-workers"],
+    ("servers", "options", "to_group"),
+    [(1, ["-p", "no:xdist"], False), (2, XDIST, False), (2, XDIST, True)],
+    ids=["one-process", "xdist-controller", "xdist-process-group"],
 )
 async def test_a_session_ended_by_sigterm_stops_its_servers_and_removes_their_folders(
-    tmp_path: Path, servers: int, options: list[str]
+    tmp_path: Path, servers: int, options: list[str], to_group: bool
 ) -> None:
     """As a CI job's timeout or a user's `kill` sends it: to the one pytest process (with
-    xdist, the controller, which runs no server of its own: each worker has one)."""
+    xdist, the controller, which runs no server of its own: each worker has one), or to
+    the whole process group, so each worker gets it twice (the group's, its
+    controller's)."""
     markers = tmp_path / "markers"
     markers.mkdir()
     (tmp_path / "test_inner.py").write_text(INNER_TEST.format(markers=str(markers)))
@@ -115,6 +120,7 @@ async def test_a_session_ended_by_sigterm_stops_its_servers_and_removes_their_fo
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
+        start_new_session=True,
     )
     data_dirs: list[Path] = []
     try:
@@ -128,7 +134,10 @@ async def test_a_session_ended_by_sigterm_stops_its_servers_and_removes_their_fo
         postmasters = [_postmaster_pid(d) for d in data_dirs]
         assert all(p is not None and _alive(p) for p in postmasters), postmasters
 
-        session.send_signal(signal.SIGTERM)
+        if to_group:
+            os.killpg(session.pid, signal.SIGTERM)
+        else:
+            session.send_signal(signal.SIGTERM)
         output = (await asyncio.to_thread(session.communicate, timeout=60))[0]
 
         assert session.returncode == pytest.ExitCode.INTERRUPTED, output
