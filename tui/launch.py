@@ -124,7 +124,13 @@ class Launch:
 
     def close(self) -> None:
         if self.demo is not None:
-            self.demo.stop()
+            code = self.demo.stop()
+            if code:
+                print(
+                    f"pqw-tui: a demo worker process ended with code {code}; "
+                    f"its log is kept in {self.demo.log_path}",
+                    file=sys.stderr,
+                )
 
 
 def prepare(

@@ -17,7 +17,7 @@ from tests.helpers import ROOT, wait_for
 from tui.app import PqwApp, main
 from tui.dev.demo import DEMO_COMMAND, DemoProcess
 from tui.dev.sample import SampleSource
-from tui.launch import Options, prepare
+from tui.launch import Launch, Options, prepare
 
 # Stands in for `pqw demo`: says it started (and whether it got the DSN), stops on SIGTERM.
 # Each line is one write(2) to the shared log: print() writes its pieces one by one
@@ -117,20 +117,55 @@ async def test_a_demo_process_that_dies_is_reported(tmp_path: Path) -> None:
     demo.stop()
 
 
+async def test_the_demo_log_goes_after_a_clean_stop_and_stays_after_a_failure(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The dashboard's own log path is in the temp folder; this test's, in its own.
+    clean_log, failed_log = tmp_path / "clean.log", tmp_path / "failed.log"
+    paths = iter([clean_log, failed_log])
+    monkeypatch.setattr("tui.dev.demo.default_log_path", lambda: next(paths))
+    clean = DemoProcess.start("postgresql://unused", command=[sys.executable, "-c", FAKE_DEMO])
+    await wait_for(
+        lambda: clean_log.read_text().count("demo started") == 2, message="the demo to start"
+    )
+    await asyncio.to_thread(Launch("postgresql://unused", clean).close)
+    assert clean.exit_code == 0
+    assert not clean_log.exists()
+    assert capsys.readouterr().err == ""
+
+    failed = DemoProcess.start(
+        "postgresql://unused", command=[sys.executable, "-c", "print('boom'); exit(3)"], size=1
+    )
+    await wait_for(lambda: failed.exit_code is not None, message="the demo to fail")
+    await asyncio.to_thread(Launch("postgresql://unused", failed).close)
+    assert "boom" in failed_log.read_text()
+    err = capsys.readouterr().err
+    assert f"ended with code 3; its log is kept in {failed_log}" in err
+
+
 # The dashboard's stand-in: starts the real demo workers as the dashboard does, says
 # their pids, then waits to be killed without a chance to stop them.
 DASHBOARD_THAT_DIES = """
 import sys, time
+from pathlib import Path
 from tui.dev.demo import DemoProcess
-demo = DemoProcess.start(sys.argv[1], size=1)
+demo = DemoProcess.start(sys.argv[1], Path(sys.argv[2]), size=1)
 print(*demo.pids, flush=True)
 time.sleep(600)
 """
 
 
-async def test_demo_workers_stop_when_the_dashboard_is_killed(dsn: str, conn: Any) -> None:
+async def test_demo_workers_stop_when_the_dashboard_is_killed(
+    dsn: str, conn: Any, tmp_path: Path
+) -> None:
     dashboard = await asyncio.create_subprocess_exec(
-        sys.executable, "-c", DASHBOARD_THAT_DIES, dsn, stdout=asyncio.subprocess.PIPE, cwd=ROOT
+        sys.executable,
+        "-c",
+        DASHBOARD_THAT_DIES,
+        dsn,
+        str(tmp_path / "demo.log"),
+        stdout=asyncio.subprocess.PIPE,
+        cwd=ROOT,
     )
     assert dashboard.stdout is not None
     (worker_pid,) = map(int, (await dashboard.stdout.readline()).split())

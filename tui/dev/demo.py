@@ -34,9 +34,14 @@ def default_log_path() -> Path:
 class DemoProcess:
     """The running `pqw demo` processes; stop() ends them (SIGTERM, then SIGKILL) and waits."""
 
-    def __init__(self, processes: list[subprocess.Popen[bytes]], log_path: Path) -> None:
+    def __init__(
+        self, processes: list[subprocess.Popen[bytes]], log_path: Path, owns_log: bool = False
+    ) -> None:
         self.processes = processes
         self.log_path = log_path
+        # A log file of our own choosing goes when the demo ended well, so repeated
+        # demos leave nothing in the temp folder; one that tells of a failure stays.
+        self.owns_log = owns_log
 
     @classmethod
     def start(
@@ -46,6 +51,7 @@ class DemoProcess:
         command: Sequence[str] = DEMO_COMMAND,
         size: int = CLUSTER_SIZE,
     ) -> DemoProcess:
+        owns_log = log_path is None
         log_path = log_path or default_log_path()
         # The DSN travels in the environment, not on the command line, so its
         # password never shows in `ps`.
@@ -65,7 +71,7 @@ class DemoProcess:
                         start_new_session=True,
                     )
                 )
-        return cls(processes, log_path)
+        return cls(processes, log_path, owns_log)
 
     @property
     def pids(self) -> list[int]:
@@ -81,7 +87,9 @@ class DemoProcess:
         return None
 
     def stop(self, timeout: float = STOP_TIMEOUT) -> int:
-        """Terminate and wait for every process; the first non-zero exit code, or 0."""
+        """Terminate and wait for every process; the first non-zero exit code, or 0.
+
+        On 0 the log goes, if it was ours to choose; otherwise it is kept."""
         for process in self.processes:
             if process.poll() is None:
                 process.terminate()
@@ -92,4 +100,7 @@ class DemoProcess:
             except subprocess.TimeoutExpired:
                 process.kill()
                 codes.append(process.wait())
-        return next((code for code in codes if code), 0)
+        code = next((code for code in codes if code), 0)
+        if code == 0 and self.owns_log:
+            self.log_path.unlink(missing_ok=True)
+        return code
