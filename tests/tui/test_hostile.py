@@ -24,6 +24,7 @@ from tui.data.source import AdminSource
 from tui.screens.confirm import ConfirmationModal
 from tui.screens.job import JobScreen
 from tui.screens.jobs import JobsScreen
+from tui.screens.prompt import PromptModal
 from tui.screens.reconfigure import ReconfigureScreen
 from tui.widgets.job_detail import JobDetail
 from tui.widgets.jobs_table import JobsTable
@@ -189,6 +190,23 @@ async def test_markup_in_kinds_queues_args_and_errors_keeps_every_screen_refresh
 
         app.open_jobs("odd")
         await until(pilot, lambda: cell(table, _only(table), "kind") == "evil\\x1b[2J", "kind")
+        assert app.internal_errors == []
+
+
+async def test_markup_in_a_schedule_id_is_literal_in_its_prompt(dsn: str, conn: Any) -> None:
+    # An unbalanced closing tag: as markup, it ended the app with a MarkupError.
+    schedule_id = "bad[/]"
+    await add_periodic(conn, schedule_id)
+    app = dashboard_app(dsn)
+    async with app.run_test(size=SIZE) as pilot:
+        schedules = app.dashboard.query_one(SchedulesTable)
+        await until(pilot, lambda: cell(schedules, schedule_id, "id") == schedule_id, "the id")
+        await select_row(pilot, schedules, schedule_id)
+        await pilot.press("E")
+        await until(pilot, lambda: isinstance(app.screen, PromptModal), "the schedule prompt")
+        assert title_of(app.screen.query_one("#prompt-dialog")) == f"Schedule of {schedule_id}"
+        await pilot.press("escape")
+        await until(pilot, lambda: not isinstance(app.screen, PromptModal), "the prompt closed")
         assert app.internal_errors == []
 
 

@@ -55,7 +55,7 @@ class BulkModal(ModalScreen[BulkOutcome]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="bulk-dialog") as dialog:
-            dialog.border_title = self._title
+            dialog.border_title = Text(self._title)  # never markup, whatever it names
             dialog.border_subtitle = "esc stop"
             yield ProgressBar(total=self._total, show_eta=False, id="bulk-progress")
             yield Static(id="bulk-status")

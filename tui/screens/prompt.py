@@ -32,7 +32,7 @@ class PromptModal(ModalScreen[Any]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="prompt-dialog") as dialog:
-            dialog.border_title = self._title
+            dialog.border_title = Text(self._title)  # names a queue or schedule: never markup
             dialog.border_subtitle = "enter save · esc cancel"
             yield Static(Text(self._about), id="prompt-about")
             yield Input(self._value, id="prompt-input")
