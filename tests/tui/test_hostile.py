@@ -26,8 +26,10 @@ from tui.screens.job import JobScreen
 from tui.screens.jobs import JobsScreen
 from tui.screens.prompt import PromptModal
 from tui.screens.reconfigure import ReconfigureScreen
+from tui.widgets.causes_table import CausesTable
 from tui.widgets.job_detail import JobDetail
 from tui.widgets.jobs_table import JobsTable
+from tui.widgets.keyed_table import COLUMN_MAX
 from tui.widgets.kind_filter import KindFilter
 from tui.widgets.queues_table import QueuesTable
 from tui.widgets.schedules_table import SchedulesTable
@@ -208,6 +210,44 @@ async def test_markup_in_a_schedule_id_is_literal_in_its_prompt(dsn: str, conn: 
         await pilot.press("escape")
         await until(pilot, lambda: not isinstance(app.screen, PromptModal), "the prompt closed")
         assert app.internal_errors == []
+
+
+async def test_a_kind_of_128_characters_is_cut_and_leaves_every_other_column_on_screen(
+    dsn: str, conn: Any
+) -> None:
+    long_kind = "x" * 126 + "🎉"  # 128 characters, the most a kind may have
+    failed = [{"attempt": 1, "error": "KeyError: 'k'"}]
+    job = await add_job_in_state(conn, "retryable", kind=long_kind, attempt=1, errors=failed)
+    await add_job_in_state(conn, "available")
+    app = dashboard_app(dsn)
+    async with app.run_test(size=(120, 40)) as pilot:
+        app.open_jobs("mail")
+        await until(pilot, lambda: isinstance(app.screen, JobsScreen), "the jobs screen")
+        table = app.screen.query_one(JobsTable)
+        await until(pilot, lambda: cell(table, str(job), "kind") == long_kind, "the long kind")
+        assert {"id", "kind", "state", "when", "args"} <= set(table.visible_columns)
+        assert fits(table)  # all of them on screen, not pushed off its right edge
+        shown = table.get_cell(str(job), "kind")
+        assert shown.plain.startswith("xxx") and shown.plain.endswith("…")
+        assert shown.cell_len <= COLUMN_MAX
+        # A change to the row (its state) keeps the kind cut.
+        await conn.execute("UPDATE pqw_job SET state = 'available' WHERE id = $1", job)
+        app.screen.poller.now()
+        await until(pilot, lambda: "available" in cell(table, str(job), "state"), "the change")
+        assert table.get_cell(str(job), "kind").plain.endswith("…")
+
+        # Failures by cause: the last error, which is what that view is for, stays.
+        await conn.execute("UPDATE pqw_job SET state = 'retryable' WHERE id = $1", job)
+        await pilot.press("f")
+        await until(pilot, lambda: bool(app.screen.query(CausesTable)), "the causes")
+        causes = app.screen.query_one(CausesTable)
+        await until(pilot, lambda: causes.row_count == 1, "one cause")
+        assert "error" in causes.visible_columns and fits(causes)
+        assert app.internal_errors == []
+
+
+def fits(table: Any) -> bool:
+    return sum(c.get_render_width(table) for c in table.columns.values()) < table.size.width
 
 
 def shown_ids(table: JobsTable) -> set[int]:

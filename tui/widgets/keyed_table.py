@@ -4,6 +4,8 @@ It also fits its width: when every column does not fit, the least useful ones
 (DROP_FIRST, in that order) are left out, and the FLEX column (a last error,
 args) is cut to what remains, so there is never a horizontal scrollbar and the
 most useful columns are always the ones on screen, at 80 columns as at 200.
+Every other column is at most COLUMN_MAX wide: one long kind or name must not
+push the columns after it off every row.
 """
 
 from __future__ import annotations
@@ -24,6 +26,9 @@ PADDING = 2
 FLEX_MIN = 12
 # Columns are dropped to give the flex column up to this much before it is cut.
 FLEX_WANTED = 40
+# The widest any other column gets; a longer cell (a kind of 128 characters) is cut
+# with an ellipsis, and shown whole where the row opens.
+COLUMN_MAX = 48
 
 
 def writes(names: frozenset[str], action: str, parameters: tuple[object, ...]) -> bool:
@@ -102,11 +107,10 @@ class KeyedTable(DataTable[Cell]):
         narrow = bool(self.NARROW_COLUMNS) and available < self.NARROW_BELOW
         headers = self._headers(narrow)
         keys = [k for k, _ in self.COLUMNS]
-        widths = {
-            key: max([_width(headers[key])] + [_width(cells[i]) for cells in self._shown.values()])
-            + PADDING
-            for i, key in enumerate(keys)
-        }
+        widths = {}
+        for i, key in enumerate(keys):
+            widest = max([_width(headers[key])] + [_width(c[i]) for c in self._shown.values()])
+            widths[key] = (widest if key == self.FLEX else min(widest, COLUMN_MAX)) + PADDING
         if available <= 0:
             return narrow, tuple(keys), None, tuple(widths[k] - PADDING for k in keys)
         shown = list(keys)
@@ -153,16 +157,23 @@ class KeyedTable(DataTable[Cell]):
     def _visible(self, cells: Sequence[Cell]) -> list[Cell]:
         if self._layout is None:
             return []
-        _, shown, flex, _ = self._layout
+        shown = self._layout[1]
         return [
-            self._cut(c, flex) if key == self.FLEX else c
+            self._cut(c, self._column_width(key))
             for (key, _), c in zip(self.COLUMNS, cells, strict=True)
             if key in shown
         ]
 
+    def _column_width(self, key: str) -> int | None:
+        """The width of a column on screen now (without its padding), if it is shown."""
+        if self._layout is None or key not in self._layout[1]:
+            return None
+        _, shown, _, fixed = self._layout
+        return fixed[shown.index(key)]
+
     @staticmethod
     def _cut(cell: Cell, width: int | None) -> Cell:
-        """The flex cell cut to its column with an ellipsis (DataTable would crop it bare)."""
+        """The cell cut to its column with an ellipsis (DataTable would crop it bare)."""
         if width is None or _width(cell) <= width:
             return cell
         text = cell.copy() if isinstance(cell, Text) else Text(cell)
@@ -196,8 +207,7 @@ class KeyedTable(DataTable[Cell]):
                 elif old != new:
                     for (column, _), before, after in zip(self.COLUMNS, old, new, strict=True):
                         if before != after and column in self.visible_columns:
-                            if column == self.FLEX and self._layout is not None:
-                                after = self._cut(after, self._layout[2])
+                            after = self._cut(after, self._column_width(column))
                             self.update_cell(key, column, after, update_width=True)
             for key in added:
                 self.add_row(*self._visible(self._shown[key]), key=key)
