@@ -40,10 +40,13 @@ from tui.screens.live import LiveScreen
 from tui.screens.schema_missing import SchemaMissingScreen
 from tui.signals import StartUpInterrupted, exit_on_signals, interrupt_start_up, keep_signals
 from tui.themes import DEFAULT_THEME, register_themes
+from tui.toasts import install as install_toast_fix
 from tui.widgets.status_bar import StatusLine
 
 # How often ages, staleness and the retry countdown are redrawn between refreshes.
 TICK_SECONDS = 1.0
+
+install_toast_fix()
 
 
 class PqwApp(Routes, App[int]):
