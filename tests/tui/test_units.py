@@ -17,8 +17,10 @@ from tui.dev.sample import SampleSource
 from tui.dev.sample_cluster import SAMPLE_NOW, sample_overview
 from tui.dev.sample_jobs import sample_jobs
 from tui.launch import parse_options
+from tui.palette import Palette
 from tui.screens.reconfigure import ConfigError, parse_config, schema_hint
 from tui.widgets.banner import banner_text
+from tui.widgets.clients_table import client_cells
 from tui.widgets.throughput import throughput_summary
 from tui.widgets.workers_table import live_status
 
@@ -257,3 +259,16 @@ def test_a_long_logger_name_keeps_its_end_in_the_log_column() -> None:
     assert logger_column("日本語のロガー名前.feed") == "…名前.feed "  # wide characters: two cells
     for name in ("x" * 500, "feed-poller", "pqw"):
         assert cell_len(logger_column(name)) == LOGGER_WIDTH
+
+
+def test_a_dead_clients_time_up_ends_with_it() -> None:
+    palette = Palette()
+    dead = next(c for c in sample_overview().clients if not c.alive)
+    ran = fmt.duration((dead.heartbeat_at - dead.started_at).total_seconds())
+    for now in (SAMPLE_NOW, SAMPLE_NOW + timedelta(hours=5)):  # it stays put
+        assert client_cells(dead, now, palette)[4].plain == ran
+    stopped = replace(dead, stopped_at=dead.started_at + timedelta(minutes=3))
+    assert client_cells(stopped, SAMPLE_NOW, palette)[4].plain == fmt.duration(180)
+    live = replace(dead, alive=True, heartbeat_at=SAMPLE_NOW)
+    up = fmt.duration((SAMPLE_NOW - dead.started_at).total_seconds())
+    assert client_cells(live, SAMPLE_NOW, palette)[4].plain == up

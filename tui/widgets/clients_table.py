@@ -35,11 +35,17 @@ def client_cells(c: ClientInfo, now: datetime, palette: Palette) -> list[Cell]:
     else:
         role = Text("✖ dead", style=palette.bad)
     heartbeat_age = (now - c.heartbeat_at).total_seconds()
+    # A dead client's time up ended with it: when it stopped, or its last heartbeat.
+    up_until = now if c.alive else (c.stopped_at or c.heartbeat_at)
     return [
         Text(c.host, style="bold" if c.alive else palette.muted),
         role,
         Text(str(c.pid), justify="right"),
         Text(fmt.queue_concurrency(c.queues)),
-        Text(fmt.duration((now - c.started_at).total_seconds()), justify="right"),
+        Text(
+            fmt.duration((up_until - c.started_at).total_seconds()),
+            style="" if c.alive else palette.muted,
+            justify="right",
+        ),
         Text(fmt.age(heartbeat_age), style="" if c.alive else palette.bad, justify="right"),
     ]
