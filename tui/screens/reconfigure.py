@@ -99,7 +99,9 @@ class ReconfigureScreen(ModalScreen[int | None]):
                     "Config ",
                     (f"v{w.config_version}", "bold"),
                     f" of {w.name}; saving makes v{w.config_version + 1}. "
-                    "The running worker gets it live.",
+                    # Whether it restarts is in the worker's code, not in the database.
+                    "Its run restarts with it, or gets it live if its code sets "
+                    "restart_on_config_change=False.",
                 ),
                 id="reconfigure-about",
             )
