@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import os
-import secrets
-import socket
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, ParamSpec, TypeVar, Unpack
 
 import asyncpg
 
+from engine.client_options import client_timing, default_client_id
 from engine.db.dsn import Database
 from engine.db.open import ClientPool
 from engine.db.pool import Conn
@@ -18,7 +16,7 @@ from engine.jobs.checks import validate_concurrency
 from engine.jobs.insert_params import InsertParams, batch_params, explicit_opts, template_for
 from engine.jobs.insert_recorder import recorded
 from engine.jobs.kinds import JobHandler, JobKind, define_kind
-from engine.jobs.retry import RetryBackoff, default_backoff
+from engine.jobs.retry import RetryBackoff, checked_backoff, default_backoff
 from engine.leadership.fence import Fence
 from engine.maintenance.config import MaintenanceConfig
 from engine.maintenance.periodic_row import define_periodic
@@ -30,11 +28,6 @@ from engine.types import InsertOpts, InsertResult, Job, JobSpec, UniqueOpts
 
 P = ParamSpec("P")
 R = TypeVar("R")
-
-
-def default_client_id() -> str:
-    host = socket.gethostname().split(".")[0] or "host"
-    return f"{host}-{os.getpid()}-{secrets.token_hex(2)}"
 
 
 class Client:
@@ -62,11 +55,13 @@ class Client:
         )
         self.queues: dict[str, int] = {}
         self.id = id or default_client_id()
-        self.retry_backoff = retry_backoff or default_backoff
-        self.poll_interval = poll_interval
-        self.job_heartbeat_interval = job_heartbeat_interval
-        self.heartbeat_timeout = heartbeat_timeout
-        self.stop_timeout = stop_timeout
+        self.retry_backoff = checked_backoff(retry_backoff, "retry_backoff") or default_backoff
+        (
+            self.poll_interval,
+            self.job_heartbeat_interval,
+            self.heartbeat_timeout,
+            self.stop_timeout,
+        ) = client_timing(poll_interval, job_heartbeat_interval, heartbeat_timeout, stop_timeout)
         self.kinds: dict[str, JobKind] = {}
         self.maintenance_config = maintenance or MaintenanceConfig()
         self.persistent_manager = PersistentManager()
@@ -136,6 +131,7 @@ class Client:
             timeout=timeout,
             retry_backoff=retry_backoff,
             heartbeat_timeout=heartbeat_timeout,
+            heartbeat_interval=self.job_heartbeat_interval,
         )
 
     def persistent(

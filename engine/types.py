@@ -275,12 +275,28 @@ class InsertResult:
         return f"InsertResult(job={self.job!r}, duplicate={self.duplicate})"
 
 
+# The longest a job may wait for its next attempt (a snooze, a retry's backoff). A
+# later time is a mistake, not a plan, and past year 9999 Python cannot even read
+# the row back: every list that met it failed.
+MAX_DELAY_SECONDS = 10 * 365 * 86_400.0
+
+
+def delay_error(seconds: object) -> str | None:
+    """What is wrong with a delay before a job's next attempt, or None when it is good."""
+    if isinstance(seconds, bool) or not isinstance(seconds, int | float):
+        return f"must be a number of seconds, got {type(seconds).__name__}"
+    if not 0 <= seconds <= MAX_DELAY_SECONDS:  # also refuses NaN
+        return f"must be from 0 to {MAX_DELAY_SECONDS:.0f} seconds (10 years), got {seconds!r}"
+    return None
+
+
 class JobSnooze(Exception):
     """Raise from a handler to run the job again after `seconds`, without spending an attempt."""
 
     def __init__(self, seconds: float) -> None:
-        if seconds < 0:
-            raise ValueError(f"snooze seconds must be >= 0, got {seconds}")
+        error = delay_error(seconds)
+        if error is not None:
+            raise ValueError(f"snooze seconds {error}")
         super().__init__(f"snoozed for {seconds}s")
         self.seconds = float(seconds)
 

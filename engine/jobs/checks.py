@@ -72,6 +72,16 @@ def validate_seconds(value: object, what: str, *, zero: bool = False) -> float:
     return seconds
 
 
+def heartbeat_timeout_after(interval: float, timeout: object, what: str) -> float:
+    seconds = validate_seconds(timeout, what)
+    if seconds <= interval:
+        raise InvalidJobOption(
+            f"{what} ({seconds:g}s) must be longer than the job heartbeat interval "
+            f"({interval:g}s), or every running job is taken back from its live client"
+        )
+    return seconds
+
+
 def unknown_options(what: str, unknown: Collection[str], valid: Collection[str]) -> InvalidJobType:
     """The error for misspelt keyword options: each named, with a close valid one."""
     hints = []

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import logging
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -13,8 +14,10 @@ from typing import Any, NamedTuple
 
 from engine.db.storable import storable_text
 from engine.jobs.kinds import JobKind
-from engine.jobs.retry import RetryBackoff
-from engine.types import Job, JobCancel, JobSnooze, JobState
+from engine.jobs.retry import RetryBackoff, default_backoff
+from engine.types import Job, JobCancel, JobSnooze, JobState, delay_error
+
+log = logging.getLogger("pqw.client")
 
 TRACE_LIMIT = 8_000
 # A handler's error message is recorded with every failed attempt (and shown in the
@@ -95,8 +98,27 @@ def failure_outcome(
     """A failed attempt: retryable with backoff, or discarded once attempts are spent."""
     if job.attempt >= job.max_attempts:
         return Outcome(job.id, job.attempt, JobState.DISCARDED, error=entry)
-    delay = 0.0 if retry_now else max(0.0, float(backoff(job)))
+    delay = 0.0 if retry_now else retry_delay(job, backoff)
     return Outcome(job.id, job.attempt, JobState.RETRYABLE, error=entry, delay=delay)
+
+
+def retry_delay(job: Job, backoff: RetryBackoff) -> float:
+    """The backoff's delay; the default one, with a warning, when it raises or is out of
+    bounds: the attempt's outcome is recorded whatever the backoff does."""
+    try:
+        delay = backoff(job)
+        error = delay_error(delay)
+    except Exception as exc:
+        error = f"raised {type(exc).__name__}: {exc}"
+    if error is None:
+        return float(delay)
+    log.warning(
+        "pqw: retry_backoff for job %d (%s) %s; the default backoff is used",
+        job.id,
+        job.kind,
+        error,
+    )
+    return default_backoff(job)
 
 
 async def call_handler(kind: JobKind, job: Job) -> None:

@@ -11,9 +11,9 @@ from typing import Any, Generic, ParamSpec, TypeVar
 import asyncpg
 
 from engine.errors import DuplicateKind, InvalidJobType
-from engine.jobs.checks import validate_kind, validate_seconds
+from engine.jobs.checks import heartbeat_timeout_after, validate_kind, validate_seconds
 from engine.jobs.insert_params import build_params
-from engine.jobs.retry import RetryBackoff
+from engine.jobs.retry import RetryBackoff, checked_backoff
 from engine.types import InsertOpts, InsertResult, Job
 
 P = ParamSpec("P")
@@ -49,6 +49,7 @@ def define_kind(
     timeout: float | None = None,
     retry_backoff: RetryBackoff | None = None,
     heartbeat_timeout: float | None = None,
+    heartbeat_interval: float = 0.0,
 ) -> JobKind:
     """A kind with its defaults, or a clear error now rather than at its first insert."""
     validate_kind(kind)
@@ -57,9 +58,9 @@ def define_kind(
     if timeout is not None:
         timeout = validate_seconds(timeout, f"{kind}: timeout")
     if heartbeat_timeout is not None:
-        heartbeat_timeout = validate_seconds(heartbeat_timeout, f"{kind}: heartbeat_timeout")
-    if retry_backoff is not None and not callable(retry_backoff):
-        raise InvalidJobType(f"{kind}: retry_backoff must be a function of the job")
+        what = f"{kind}: heartbeat_timeout"
+        heartbeat_timeout = heartbeat_timeout_after(heartbeat_interval, heartbeat_timeout, what)
+    retry_backoff = checked_backoff(retry_backoff, f"{kind}: retry_backoff")
     if not callable(fn):
         raise InvalidJobType(f"{kind}: the handler must be a function")
     opts = opts or InsertOpts()
