@@ -13,7 +13,7 @@ from engine.admin.guard import guarded
 from engine.admin.job_search import JobSearch
 from engine.admin.models import JobQuery, PeriodicInfo
 from engine.admin.records import periodic_info
-from engine.errors import InvalidSchedule, NotFound
+from engine.errors import InvalidJobOption, InvalidSchedule, NotFound
 from engine.jobs.insert_params import DEFAULT_QUEUE
 from engine.maintenance.config import CLIENT_DEAD_AFTER
 from engine.schedules import Cron, Every, cron, every
@@ -78,9 +78,16 @@ class ScheduleAdmin(JobSearch):
 
     async def run_periodic_now(self, schedule_id: str) -> None:
         """Make the schedule due now: the leader inserts its job within half a second
-        (under the job's own unique options, as at any tick), then it goes on as before."""
-        if await self.pool.fetchval(sql.RUN_PERIODIC_NOW, schedule_id) is None:
+        (under the job's own unique options, as at any tick), then it goes on as before.
+        A disabled schedule is refused (InvalidJobOption): it runs nothing."""
+        row = await self.pool.fetchrow(sql.RUN_PERIODIC_NOW, schedule_id)
+        if row is None:
             raise NotFound(f"no periodic schedule with id {schedule_id!r}")
+        if not row["enabled"]:
+            raise InvalidJobOption(
+                f"periodic schedule {schedule_id!r} is disabled, so nothing would run: "
+                f"enable it first (`pqw periodic enable {schedule_id}`)"
+            )
 
     async def set_periodic_schedule(self, schedule_id: str, schedule: str) -> str:
         """Replace the schedule live ("every 5m", "cron 0 2 * * *"; InvalidSchedule when

@@ -15,6 +15,9 @@ if TYPE_CHECKING:
 
 async def list_clients(admin: Admin, args: argparse.Namespace) -> int:
     clients = await admin.list_clients(include_stopped=args.all)
+    if not args.all:
+        # Not stopped is not live: one killed (no stop) is kept, marked lost, for --all.
+        clients = [c for c in clients if c.alive]
     if args.json:
         return output.print_json(clients)
     rows = [

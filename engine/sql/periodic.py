@@ -70,8 +70,15 @@ UPDATE pqw_periodic_job SET enabled = $2, updated_at = now() WHERE id = $1 RETUR
 DELETE_PERIODIC = "DELETE FROM pqw_periodic_job WHERE id = $1 RETURNING id"
 
 # Run now: the leader's next periodic pass (within half a second) inserts its job.
+# Only an enabled schedule (the pass skips a disabled one, which would run it the
+# moment someone enabled it); the row's `enabled`, or no row when there is none.
 RUN_PERIODIC_NOW = """
-UPDATE pqw_periodic_job SET next_run_at = now(), updated_at = now() WHERE id = $1 RETURNING id
+WITH s AS (SELECT id, enabled FROM pqw_periodic_job WHERE id = $1 FOR UPDATE),
+due AS (
+    UPDATE pqw_periodic_job p SET next_run_at = now(), updated_at = now()
+    FROM s WHERE p.id = s.id AND s.enabled
+)
+SELECT enabled FROM s
 """
 
 # An operator's new schedule ($2 its text, $3 its spec, $4 its next run). A client

@@ -61,6 +61,10 @@ async def test_periodic_list_enable_disable_run_and_delete(
 
     disabled = await pqw(dsn, "periodic", "disable", "report.build")
     assert disabled.out == "report.build: disabled\n"
+    idle = await pqw(dsn, "periodic", "run", "report.build")  # a disabled one runs nothing
+    assert idle.code == 1 and "'report.build' is disabled, so nothing would run" in idle.err
+    not_due = "SELECT next_run_at > now() FROM pqw_periodic_job WHERE id = 'report.build'"
+    assert await conn.fetchval(not_due)
     (schedule,) = (await pqw(dsn, "periodic", "list", "--json")).json
     assert schedule["id"] == "report.build" and schedule["enabled"] is False
     assert schedule["note"].startswith("no live client runs")
@@ -84,6 +88,9 @@ async def test_clients_list_the_live_ones_or_all(dsn: str, conn: asyncpg.Connect
     await add_client(conn)
     await add_client(conn, client_id="client-old", host="node-2", pid=7)
     await conn.execute("UPDATE pqw_client SET stopped_at = now() WHERE id = 'client-old'")
+    # Killed: never stopped, marked dead by the leader. Lost, so only in --all.
+    await add_client(conn, client_id="client-killed", host="node-3", pid=9)
+    await conn.execute("UPDATE pqw_client SET dead_at = now() WHERE id = 'client-killed'")
     table = await pqw(dsn, "clients", "list")
     assert table.code == 0
     header, row = table.out.splitlines()
@@ -95,6 +102,11 @@ async def test_clients_list_the_live_ones_or_all(dsn: str, conn: asyncpg.Connect
         ("client-test-1", True, {"default": 5, "persistent": 2})
     ]
     every = (await pqw(dsn, "clients", "list", "--all", "--json")).json
-    assert sorted(c["id"] for c in every) == ["client-old", "client-test-1"]
+    assert sorted(c["id"] for c in every) == ["client-killed", "client-old", "client-test-1"]
+    states = {
+        line.split()[0]: line.split()[2]
+        for line in (await pqw(dsn, "clients", "list", "--all")).out.splitlines()[1:]
+    }
+    assert states == {"client-test-1": "alive", "client-old": "stopped", "client-killed": "gone"}
     await conn.execute("DELETE FROM pqw_client")
     assert (await pqw(dsn, "clients", "list")).out == "no live clients\n"
