@@ -144,6 +144,47 @@ async def test_a_sync_job_past_its_timeout_is_told_to_stop(
     assert failed.errors[-1]["error"] == "timed out after 0.3s"
 
 
+async def test_a_sync_job_that_ignores_its_timeout_is_not_retried_beside_its_thread(
+    make_client: Callable[..., Client], admin: Admin
+) -> None:
+    """Python cannot end the thread: until it returns, the job stays this client's (its
+    lease heartbeated), and only then does the timed-out attempt fail and retry. Before,
+    the retry started at once, in the same process, with the first thread still running."""
+    client = make_client(
+        queues={"default": 2}, job_heartbeat_interval=0.1, retry_backoff=lambda job: 0.0
+    )
+    told, release = threading.Event(), threading.Event()
+    runs: list[tuple[str, int]] = []
+
+    @client.job("stubborn.sync", timeout=0.3, max_attempts=2)
+    def stubborn(job: Job) -> None:
+        runs.append(("start", job.attempt))
+        if job.attempt == 1:
+            job.stop_event.wait(60)
+            told.set()
+            release.wait(60)  # a handler that ignores the signal, as some will
+        runs.append(("end", job.attempt))
+
+    await client.start()
+    job = (await stubborn.enqueue({})).job
+    assert await asyncio.to_thread(told.wait, 10)
+
+    async def held_well_past_its_timeout() -> bool:
+        row = await client.pool.fetchrow(
+            "SELECT state, attempt, heartbeat_at - attempted_at AS ran FROM pqw_job WHERE id = $1",
+            job.id,
+        )
+        assert row is not None and (row["state"], row["attempt"]) == ("running", 1), row
+        return row["ran"].total_seconds() > 2.0  # heartbeats went on past 0.3 s
+
+    await wait_for(held_well_past_its_timeout, message="the lease held while the thread runs")
+    assert runs == [("start", 1)]
+    release.set()
+    done = await wait_for(lambda: state_of(admin, job.id, JobState.COMPLETED), message="retry")
+    assert runs == [("start", 1), ("end", 1), ("start", 2), ("end", 2)]
+    assert done.errors[-1]["error"] == "timed out after 0.3s"
+
+
 async def test_the_stop_signal_is_no_part_of_a_jobs_value(
     make_client: Callable[..., Client], admin: Admin
 ) -> None:

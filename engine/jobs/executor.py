@@ -129,18 +129,40 @@ async def call_handler(kind: JobKind, job: Job) -> None:
     else:
         # Sync handlers run in a thread so they never block the event loop (and
         # with it heartbeats). asyncio.to_thread copies the context, so contextvars
-        # set by a work middleware reach the thread. A timeout abandons the thread;
-        # Python cannot kill it.
+        # set by a work middleware reach the thread.
         await asyncio.to_thread(kind.fn, job)
 
 
 async def run_handler(kind: JobKind, job: Job) -> None:
     """Call the handler within its kind's timeout (if any)."""
-    if kind.timeout is not None:
+    if kind.timeout is None:
+        await call_handler(kind, job)
+    elif kind.is_async:
         async with asyncio.timeout(kind.timeout):
             await call_handler(kind, job)
     else:
-        await call_handler(kind, job)
+        await _run_thread_within(kind.timeout, kind, job)
+
+
+async def _run_thread_within(timeout: float, kind: JobKind, job: Job) -> None:
+    """A sync handler past its timeout is told to stop (job.stopping) and waited for.
+
+    Python cannot end a thread. Were the attempt recorded at once, its retry could
+    start (here or on another client) while the thread still ran: two copies of
+    one job. Until the thread returns the job stays this client's, its lease
+    heartbeated, and the attempt then fails as timed out whatever the thread did.
+    """
+    thread = asyncio.ensure_future(call_handler(kind, job))
+    # Read here when no one awaits it any more (past its timeout, or this attempt
+    # cancelled), so asyncio does not log its error as never retrieved.
+    thread.add_done_callback(lambda done: done.cancelled() or done.exception())
+    try:
+        async with asyncio.timeout(timeout):
+            await asyncio.shield(thread)
+    except TimeoutError:
+        job._request_stop("timeout")
+        await asyncio.wait([thread])
+        raise
 
 
 async def execute(
