@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from typing import Any
 
@@ -85,6 +86,7 @@ class ClientPool:
         self.database: Database | None = None
         self.pool: asyncpg.Pool[Any] | None = None
         self._lock = asyncio.Lock()
+        self._loop: asyncio.AbstractEventLoop | None = None  # the pool's
 
     def configure(self, **options: str | None) -> None:
         """Replace the options given (dsn, direct_dsn, pool_mode) before the pool opens."""
@@ -94,6 +96,8 @@ class ClientPool:
 
     async def ensure(self, *, application_name: str, max_size: int) -> asyncpg.Pool[Any]:
         """The pool, opened (and the schema checked or migrated) on the first call."""
+        if self.pool is not None and self._loop is not asyncio.get_running_loop():
+            self._drop_pool_of_ended_loop()
         if self.pool is not None:
             return self.pool
         async with self._lock:
@@ -106,10 +110,29 @@ class ClientPool:
                     max_size=max_size,
                     auto_migrate=self.auto_migrate,
                 )
+                self._loop = asyncio.get_running_loop()
             return self.pool
+
+    def _drop_pool_of_ended_loop(self) -> None:
+        """A pool belongs to the event loop it opened in. An insert-only client used by
+        one asyncio.run() after another (a script, a sync web view) gets a new one;
+        one still in use on a live loop elsewhere cannot be shared."""
+        assert self.pool is not None and self._loop is not None
+        if not self._loop.is_closed():
+            raise RuntimeError(
+                "this Client's connections belong to another running event loop: "
+                "use one Client per event loop (or close() it there first)"
+            )
+        pool, self.pool = self.pool, None
+        # Its loop is closed, so terminating may fail: the sockets close as it is collected.
+        with contextlib.suppress(RuntimeError):
+            pool.terminate()
+        self._lock = asyncio.Lock()  # a lock, too, is bound to the loop it first waited in
 
     async def close(self, timeout: float = 10.0) -> None:
         """Close the pool; connections still in use after `timeout` are cut."""
+        if self.pool is not None and self._loop is not None and self._loop.is_closed():
+            self._drop_pool_of_ended_loop()  # nothing to wait for: its loop is gone
         if self.pool is not None:
             pool, self.pool = self.pool, None
             try:
