@@ -120,6 +120,11 @@ async def test_config_versions_keep_who_made_each(
             (1, {"every": 1}, "code default"),
         ]
         assert versions[0].changed_at >= versions[1].changed_at >= versions[2].changed_at
+        # Saved again unchanged (the dialog's ctrl+s, a script's rerun): no new version,
+        # so no restart of a worker that restarts on a new config.
+        assert await admin.set_worker_config("configured", {"every": 3}) == 3
+        assert len(await admin.worker_configs("configured")) == 3
+        assert (await admin.get_worker("configured")).config_version == 3
     finally:
         await admin.close()
 

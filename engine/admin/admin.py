@@ -292,7 +292,8 @@ class Admin(WorkerMemory, ScheduleAdmin, WorkerRemoval):
         await self._change_worker(name, "restart", sql.RESTART_WORKER)
 
     async def set_worker_config(self, name: str, config: Any) -> int:
-        """Replace the worker's config (validated; a bad value changes nothing); the new version."""
+        """Replace the worker's config (validated; a bad value changes nothing); the new
+        version, or the current one when the config is the same (nothing changes)."""
         if isinstance(config, str):
             try:
                 config = json.loads(config)
@@ -303,6 +304,9 @@ class Admin(WorkerMemory, ScheduleAdmin, WorkerRemoval):
             if found is None:
                 raise NotFound(f"no persistent worker named {name!r}")
             encoded = encode_config(validate_config(found["config_schema"], config))
+            if json.loads(encoded) == found["config"]:
+                # The same config again (saved unchanged): no new version, no restart.
+                return int(found["config_version"])
             version: int = await conn.fetchval(sql.SET_WORKER_CONFIG, name, encoded, self.actor)
             await control.send(conn, control.worker_changed(name, "config"))
             return version

@@ -53,7 +53,9 @@ WHERE $2::text IS NULL OR w.name = $2
 ORDER BY w.name
 """
 
-WORKER_EXISTS = "SELECT config_schema FROM pqw_persistent_worker WHERE name = $1"
+WORKER_EXISTS = (
+    "SELECT config_schema, config, config_version FROM pqw_persistent_worker WHERE name = $1"
+)
 
 STOP_WORKER = """
 UPDATE pqw_persistent_worker
