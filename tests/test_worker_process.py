@@ -66,6 +66,10 @@ async def test_a_bad_target_is_one_clear_line() -> None:
     )
     result = await asyncio.to_thread(run_pqw, "worker", "tests.workers.app")
     assert "expected module:attribute" in result.stderr
+    # A function is called as a factory of the client: one that needs arguments is not one.
+    result = await asyncio.to_thread(run_pqw, "worker", "tests.helpers:wait_for")
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert result.stderr.startswith("pqw: error: tests.helpers:wait_for needs arguments (")
 
 
 async def test_sigkill_mid_job_leaves_it_running_then_it_runs_again_elsewhere(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import importlib
+import inspect
 import logging
 import os
 import signal
@@ -59,6 +60,16 @@ def load_client(target: str) -> Client:
     except AttributeError as exc:
         raise WorkerTargetError(f"{module_name!r} has no attribute {attr!r}") from exc
     if callable(client) and not isinstance(client, Client):
+        # A factory: called with nothing, so one that needs arguments is the wrong target.
+        try:
+            inspect.signature(client).bind()
+        except TypeError as exc:
+            raise WorkerTargetError(
+                f"{target} needs arguments ({exc}): name a Client, or a function of none "
+                f"that returns one"
+            ) from exc
+        except ValueError:
+            pass  # no signature to read (a builtin): call it and see
         client = client()
     if not isinstance(client, Client):
         raise WorkerTargetError(f"{target} is a {type(client).__name__}, not an engine.Client")
