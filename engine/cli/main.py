@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
+import select
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -95,12 +97,36 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# What a tool killed by SIGPIPE reports (128 + 13), which pqw ignores to get EPIPE: not
+# 1, which a script reads as "not found", and what `set -o pipefail` expects of `yes | head`.
+CLOSED_STDOUT = 141
+
+
+def stdout_closed() -> bool:
+    """True when nobody reads stdout any more (`pqw jobs list | head -1`): its
+    BrokenPipeError is no database's. Then stdout is pointed at /dev/null, so the
+    interpreter's last flush of what is left does not fail a second time."""
+    try:
+        fd = sys.stdout.fileno()
+    except (AttributeError, OSError, ValueError):  # not a file: captured, replaced
+        return False
+    poller = select.poll()
+    poller.register(fd, select.POLLOUT)
+    # A pipe's write end polls as an error once its read end is closed.
+    if not any(events & (select.POLLERR | select.POLLHUP) for _, events in poller.poll(0)):
+        return False
+    os.dup2(os.open(os.devnull, os.O_WRONLY), fd)
+    return True
+
+
 def run_command(handler: Handler, args: argparse.Namespace) -> int:
     """Run a command's coroutine; pqw's own errors become one line and exit 1."""
     try:
         # `pqw worker` and `pqw bench` take --loop (uvloop when installed); the rest asyncio.
         command = cancelled_by_signals(handler(args))
-        return event_loop.run(command, getattr(args, "loop", "asyncio"))
+        code = event_loop.run(command, getattr(args, "loop", "asyncio"))
+        sys.stdout.flush()  # a closed stdout found here, not in the interpreter's exit
+        return code
     except PqwError as exc:
         print(f"pqw: error: {exc}", file=sys.stderr)
         return 1
@@ -110,6 +136,8 @@ def run_command(handler: Handler, args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         return 130
     except Exception as exc:
+        if isinstance(exc, BrokenPipeError) and stdout_closed():
+            return CLOSED_STDOUT
         if not is_connection_error(exc):
             raise
         # Lost after connecting (a restart mid-command): one line, as a failed connect is.

@@ -8,9 +8,11 @@ Exit codes every command keeps: 0 done, 1 not found or refused (the message says
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import sys
-from collections.abc import Sequence
+import threading
+from collections.abc import Callable, Sequence
 from dataclasses import fields, is_dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -133,6 +135,31 @@ def refused(message: str) -> int:
     return FAILED
 
 
+async def ask(prompt: str) -> str:
+    """input(prompt) that a signal can end. Not asyncio.to_thread: asyncio.run waits for
+    its executor's threads, so a Ctrl-C or SIGTERM at the question waited for Enter. A
+    daemon thread left reading holds up neither the loop's end nor the process's exit."""
+    loop = asyncio.get_running_loop()
+    answer: asyncio.Future[str] = loop.create_future()
+
+    def settle(how: Callable[[Any], object], value: Any) -> None:
+        if not answer.done():  # cancelled: nobody waits for the answer any more
+            how(value)
+
+    def read() -> None:
+        try:
+            line = input(prompt)
+        except BaseException as exc:  # EOFError (ctrl-d) is the caller's to take
+            outcome: tuple[Callable[[Any], object], Any] = (answer.set_exception, exc)
+        else:
+            outcome = (answer.set_result, line)
+        with contextlib.suppress(RuntimeError):  # the loop closed: the command has ended
+            loop.call_soon_threadsafe(settle, *outcome)
+
+    threading.Thread(target=read, name="pqw-question", daemon=True).start()
+    return await answer
+
+
 async def confirm(command: str, question: str, *, yes: bool) -> int | None:
     """None when the change may go ahead: --yes, or "y" at the question. Else the exit
     code: 2 with no terminal to ask on (pass --yes), 1 when the answer was no."""
@@ -144,7 +171,7 @@ async def confirm(command: str, question: str, *, yes: bool) -> int | None:
             command, f"{asked}: no terminal to ask on; add --yes to do it without a question"
         )
     try:
-        answer = await asyncio.to_thread(input, f"{question} [y/N] ")
+        answer = await ask(f"{question} [y/N] ")
     except EOFError:  # ctrl-d: no answer is no
         answer = ""
     if answer.strip().lower() in ("y", "yes"):

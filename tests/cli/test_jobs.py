@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
+import os
+import select
+import signal
+import subprocess
+import sys
+
 import asyncpg
+import pytest
 
 from tests.cli.runner import NO_DATABASE, pqw
-from tests.tui.seed import add_job_in_state, job_row, smtp_error
+from tests.helpers import ROOT, subprocess_env, wait_for
+from tests.tui.seed import add_job, add_job_in_state, job_row, smtp_error
 
 
 async def _seed(conn: asyncpg.Connection) -> dict[str, int]:
@@ -173,3 +182,71 @@ async def test_failures_are_grouped_by_kind_and_error(dsn: str, conn: asyncpg.Co
     assert mail["newest_id"] > ids["mail_discarded"] and mail["queues"] == ["mail"]
     none = await pqw(dsn, "jobs", "failures", "--queue", "nowhere")
     assert none.out == "no failed jobs\n"
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["terminate", "ctrl-c"])
+async def test_a_signal_at_the_question_ends_the_command_at_once(
+    dsn: str, conn: asyncpg.Connection, sig: signal.Signals
+) -> None:
+    """The answer was read in asyncio's executor, whose thread asyncio.run waits for:
+    the signal cancelled the command, and the process lived on until Enter."""
+    job = await add_job(conn, "mail", "email.send")
+    terminal, its_end = os.openpty()
+    delete = ["jobs", "delete", "--filter", "--kind", "email.send", "--dsn", dsn]
+    command = subprocess.Popen(  # noqa: ASYNC220 - it only forks; waits are polled below
+        [sys.executable, "-m", "engine.cli", *delete],
+        stdin=its_end,
+        stdout=its_end,
+        stderr=its_end,
+        env=subprocess_env(),
+        cwd=ROOT,
+        start_new_session=True,
+    )
+    os.close(its_end)
+    said = bytearray()
+
+    def asked() -> bool:
+        if select.select([terminal], [], [], 0)[0]:
+            said.extend(os.read(terminal, 4096))
+        return b"delete 1 job? [y/N]" in said
+
+    try:
+        await wait_for(asked, timeout=30, message="the question")
+        command.send_signal(sig)
+        await wait_for(lambda: command.poll() is not None, timeout=5, message="the end")
+        assert command.returncode == 128 + sig, bytes(said)
+        assert await job_row(conn, job) is not None, "nothing changed"
+    finally:
+        if command.poll() is None:
+            command.kill()
+            await asyncio.to_thread(command.wait)
+        os.close(terminal)
+
+
+@pytest.mark.parametrize("buffered", [False, True], ids=["in-a-print", "at-the-last-flush"])
+async def test_a_closed_stdout_ends_the_command_quietly(
+    dsn: str, conn: asyncpg.Connection, buffered: bool
+) -> None:
+    """`pqw jobs list | head -1`: the reader gone is no lost database connection, whether
+    a print finds it or (stdout buffered, the output short) the flush at the end does."""
+    for _ in range(3):
+        await add_job(conn, "mail", "email.send")
+    env = subprocess_env(PYTHONUNBUFFERED="1")
+    if buffered:
+        del env["PYTHONUNBUFFERED"]
+    reader, writer = os.pipe()
+    os.close(reader)  # before the command writes: every write fails with EPIPE
+    try:
+        listed = await asyncio.to_thread(
+            subprocess.run,
+            [sys.executable, "-m", "engine.cli", "jobs", "list", "--dsn", dsn],
+            stdout=writer,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=60,
+            env=env,
+            cwd=ROOT,
+        )
+    finally:
+        os.close(writer)
+    assert (listed.returncode, listed.stderr) == (141, "")
