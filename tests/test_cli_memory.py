@@ -70,8 +70,31 @@ async def test_state_history_logs_and_reset_from_the_shell(
     assert code == 2 and "must be at least 1" in err
 
 
-async def _logged(admin: Admin) -> bool:
-    return any(x.message == "at offset 42" for x in await admin.worker_log("tally"))
+async def test_log_lines_show_control_characters_escaped(
+    make_client: Callable[..., Client], dsn: str, admin: Admin
+) -> None:
+    """A log message is the worker's text: printed raw, an escape sequence in it would
+    recolour the operator's terminal, and a newline would forge a second log line."""
+    client = make_client()
+    message = "red \x1b[31mansi\x1b[0m \n second line"
+
+    @client.persistent("painter")
+    async def painter(ctx: PersistentContext) -> None:
+        ctx.log(message)
+        while not ctx.stopping:
+            await ctx.sleep(60)
+
+    await client.start()
+    await wait_for(lambda: _logged(admin, message, "painter"), message="the log line written")
+    code, out, _ = await pqw("workers", "logs", "painter", "--dsn", dsn)
+    assert code == 0 and "\x1b" not in out and "\n second line" not in out
+    assert out.endswith("painter: red \\x1b[31mansi\\x1b[0m \\n second line\n"), out
+    code, out, _ = await pqw("workers", "logs", "painter", "--json", "--dsn", dsn)
+    assert code == 0 and json.loads(out)[-1]["message"] == message
+
+
+async def _logged(admin: Admin, message: str = "at offset 42", name: str = "tally") -> bool:
+    return any(x.message == message for x in await admin.worker_log(name))
 
 
 async def _stopped(admin: Admin) -> bool:

@@ -15,7 +15,7 @@ from dataclasses import asdict
 from datetime import datetime
 
 from engine.admin.admin import Admin
-from engine.cli.output import OK, confirm, to_json
+from engine.cli.output import OK, clean, confirm, to_json
 
 Command = Callable[[Admin, argparse.Namespace], Awaitable[int]]
 
@@ -69,7 +69,8 @@ async def logs(admin: Admin, args: argparse.Namespace) -> int:
     if not lines:
         print(f"{args.name}: no log lines yet")
     for x in lines:
-        print(f"{_when(x.at)} run {x.run} {x.level_name:<7} {x.logger}: {x.message}")
+        # One line each, escapes shown, not acted on: as `jobs show` prints an error.
+        print(f"{_when(x.at)} run {x.run} {x.level_name:<7} {clean(x.logger)}: {clean(x.message)}")
     return OK
 
 
