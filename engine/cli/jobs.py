@@ -124,7 +124,8 @@ async def show_job(admin: Admin, args: argparse.Namespace) -> int:
             f"{c(error.get('error', ''))}"
         )
     if job.errors and job.errors[-1].get("trace"):
-        lines.append(str(job.errors[-1]["trace"]).rstrip())
+        # A trace holds what the handler's exception said: its lines kept, escapes shown.
+        lines.extend(c(line) for line in str(job.errors[-1]["trace"]).rstrip().splitlines())
     print("\n".join(lines))
     return output.OK
 

@@ -56,7 +56,7 @@ async def history(admin: Admin, args: argparse.Namespace) -> int:
             f"#{r.run:<5} {r.how:<14} {r.duration:>10.1f}s  {r.where:<28} "
             f"v{r.config_version:<4} started {_when(r.started_at)}"
         )
-        print(f"{line}  {r.error}" if r.error else line)
+        print(f"{line}  {clean(r.error)}" if r.error else line)
     return OK
 
 

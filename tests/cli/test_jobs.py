@@ -84,6 +84,17 @@ async def test_show_tells_one_job_or_that_there_is_none(dsn: str, conn: asyncpg.
     assert "discarded (attempt 5 of 5)" in shown.out
     assert "error #5 at 2026-03-14T09:26:41+00:00: ConnectionError" in shown.out
     assert 'File "mailer.py", line 41' in shown.out  # the last error's trace
+    # A trace is multi-line, and holds what the exception said: escapes shown, not acted on.
+    trace = "Traceback:\n  boom \x1b[2J\x1b]0;owned\x07"
+    await conn.execute(
+        "UPDATE pqw_job SET errors = jsonb_set(errors, '{0,trace}', to_jsonb($1::text))"
+        " WHERE id = $2",
+        trace,
+        ids["mail_discarded"],
+    )
+    shown = await pqw(dsn, "jobs", "show", str(ids["mail_discarded"]))
+    assert "\x1b" not in shown.out and "\x07" not in shown.out
+    assert "Traceback:\n  boom \\x1b[2J\\x1b]0;owned\\x07" in shown.out
     as_json = await pqw(dsn, "jobs", "show", str(ids["mail_discarded"]), "--json")
     assert as_json.json["id"] == ids["mail_discarded"] and as_json.json["queue"] == "mail"
     missing = await pqw(dsn, "jobs", "show", "999999", "--json")
