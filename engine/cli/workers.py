@@ -48,6 +48,15 @@ async def list_workers(admin: Admin, args: argparse.Namespace) -> int:
     return output.print_table(headers, rows, "no persistent workers")
 
 
+def _next_run(w: WorkerInfo) -> str:
+    """When the next run starts; while one is live (its job running or about to), that one."""
+    if w.job_id is not None:
+        return f"{output.NONE} (its run is job {w.job_id}, {w.job_state})"
+    if not w.enabled:
+        return f"{output.NONE} (stopped)"
+    return output.ago(w.next_run_at, w.now)
+
+
 async def show_worker(admin: Admin, args: argparse.Namespace) -> int:
     w = await admin.get_worker(args.name)
     if args.json:
@@ -64,7 +73,7 @@ async def show_worker(admin: Admin, args: argparse.Namespace) -> int:
         f"{output.seconds(w.heartbeat_interval)}, lost after {output.seconds(w.heartbeat_timeout)})",
         f"{'runs':<12} {w.runs} (restarts {w.restarts}, failures in a row "
         f"{w.consecutive_failures})",
-        f"{'next run':<12} {output.ago(w.next_run_at, w.now)}",
+        f"{'next run':<12} {_next_run(w)}",
         f"{'updated':<12} {output.ago(w.updated_at, w.now)} by {c(w.updated_by or '-')}",
     ]
     if w.progress is not None:
