@@ -8,6 +8,7 @@ import select
 import signal
 import subprocess
 import sys
+from pathlib import Path
 
 import asyncpg
 import pytest
@@ -195,6 +196,16 @@ async def test_failures_are_grouped_by_kind_and_error(dsn: str, conn: asyncpg.Co
     assert none.out == "no failed jobs\n"
 
 
+def signal_masks(command: subprocess.Popen[bytes]) -> str:
+    """The process's state and signal masks: what it did with the signal (ignored,
+    blocked, pending, caught), should it not end."""
+    try:
+        status = Path(f"/proc/{command.pid}/status").read_text().splitlines()
+    except OSError as exc:
+        return f"no status: {exc}"
+    return "; ".join(line for line in status if line.startswith(("State", "Sig", "Threads")))
+
+
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["terminate", "ctrl-c"])
 async def test_a_signal_at_the_question_ends_the_command_at_once(
     dsn: str, conn: asyncpg.Connection, sig: signal.Signals
@@ -224,7 +235,11 @@ async def test_a_signal_at_the_question_ends_the_command_at_once(
     try:
         await wait_for(asked, timeout=30, message="the question")
         command.send_signal(sig)
-        await wait_for(lambda: command.poll() is not None, timeout=5, message="the end")
+        # Before the fix it lived on until Enter; a busy machine can take seconds to end it.
+        try:
+            await wait_for(lambda: command.poll() is not None, timeout=30, message="the end")
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}; {signal_masks(command)}") from exc
         assert command.returncode == 128 + sig, bytes(said)
         assert await job_row(conn, job) is not None, "nothing changed"
     finally:
