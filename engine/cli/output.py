@@ -115,7 +115,12 @@ def seconds(value: float | None) -> str:
 
     if value is None:
         return NONE
-    return humanize.naturaldelta(timedelta(seconds=max(0.0, value)))
+    words: str = humanize.naturaldelta(timedelta(seconds=max(0.0, value)))
+    # "every 1 second", not humanize's "every a second".
+    for article in ("a ", "an "):
+        if words.startswith(article):
+            return "1 " + words[len(article) :]
+    return words
 
 
 def plural(n: int, noun: str) -> str:

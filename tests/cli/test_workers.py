@@ -25,6 +25,7 @@ async def test_list_and_show_a_worker(dsn: str, conn: asyncpg.Connection) -> Non
     first = shown.out.splitlines()[0]
     assert first.startswith("feed  running on node-1:4242 for ") and "minute" in first
     assert 'config       v1 {"interval":5}' in shown.out
+    assert "(every 10 minutes, lost after 1 hour)" in shown.out  # not "an hour"
     # Its run is live: the next one is that run, not a time already past.
     (next_run,) = [line for line in shown.out.splitlines() if line.startswith("next run")]
     assert next_run.split(None, 2)[2].startswith("- (its run is job ") and "ago" not in next_run
