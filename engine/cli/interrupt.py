@@ -21,7 +21,7 @@ def ending_signals() -> tuple[signal.Signals, ...]:
 
 
 async def cancelled_by_signals(command: Coroutine[Any, Any, int]) -> int:
-    """Run `command`; on SIGINT, SIGTERM or SIGHUP cancel it and exit 128 + the signal's number.
+    """Run `command`; on SIGTERM or SIGHUP cancel it and exit 128 + the signal's number.
 
     A second signal, while the cleanup runs, ends the process at once (the default
     again). `pqw worker` and `pqw demo` take these signals themselves to stop
@@ -34,11 +34,7 @@ async def cancelled_by_signals(command: Coroutine[Any, Any, int]) -> int:
     task = asyncio.current_task()
     assert task is not None
     received: list[signal.Signals] = []
-    # Ctrl-C too, through the same loop handler, rather than asyncio.run's own: one
-    # path for every signal, which wakes the loop whichever thread the signal lands
-    # in (a question's answer is read in a thread of its own).
-    interrupt = () if signal.getsignal(signal.SIGINT) is signal.SIG_IGN else (signal.SIGINT,)
-    signals = (*interrupt, *ending_signals())
+    signals = ending_signals()
 
     def on_signal(sig: signal.Signals) -> None:
         received.append(sig)

@@ -196,6 +196,18 @@ async def test_failures_are_grouped_by_kind_and_error(dsn: str, conn: asyncpg.Co
     assert none.out == "no failed jobs\n"
 
 
+# pqw as a terminal's foreground command gets it: SIGINT not ignored. A suite started
+# in the background of a script (`pytest &`) ignores SIGINT, as POSIX has the shell do
+# for background jobs, and every child inherits that; pqw rightly leaves such a signal
+# ignored (as SIGHUP under nohup), so the test would wait for nothing.
+AS_IN_A_TERMINAL = """
+import signal, sys
+signal.signal(signal.SIGINT, signal.default_int_handler)
+from engine.cli.main import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
 def signal_masks(command: subprocess.Popen[bytes]) -> str:
     """The process's state and signal masks: what it did with the signal (ignored,
     blocked, pending, caught), should it not end."""
@@ -216,7 +228,7 @@ async def test_a_signal_at_the_question_ends_the_command_at_once(
     terminal, its_end = os.openpty()
     delete = ["jobs", "delete", "--filter", "--kind", "email.send", "--dsn", dsn]
     command = subprocess.Popen(  # noqa: ASYNC220 - it only forks; waits are polled below
-        [sys.executable, "-m", "engine.cli", *delete],
+        [sys.executable, "-c", AS_IN_A_TERMINAL, *delete],
         stdin=its_end,
         stdout=its_end,
         stderr=its_end,
