@@ -52,8 +52,8 @@ def terminal_safe(cell: Cell) -> Cell:
     return Text(safe, style=cell.style, justify=cell.justify) if isinstance(cell, Text) else safe
 
 
-# (narrow headers, the columns shown, the flex column's width, every shown column's width).
-Layout = tuple[bool, tuple[str, ...], int | None, tuple[int, ...]]
+# (narrow headers, the columns shown, every shown column's width).
+Layout = tuple[bool, tuple[str, ...], tuple[int, ...]]
 
 
 class KeyedTable(DataTable[Cell]):
@@ -112,7 +112,7 @@ class KeyedTable(DataTable[Cell]):
             widest = max([_width(headers[key])] + [_width(c[i]) for c in self._shown.values()])
             widths[key] = (widest if key == self.FLEX else min(widest, COLUMN_MAX)) + PADDING
         if available <= 0:
-            return narrow, tuple(keys), None, tuple(widths[k] - PADDING for k in keys)
+            return narrow, tuple(keys), tuple(widths[k] - PADDING for k in keys)
         shown = list(keys)
         drop = list(self.DROP_FIRST)
 
@@ -129,20 +129,17 @@ class KeyedTable(DataTable[Cell]):
             key = drop.pop(0)
             if key in shown:
                 shown.remove(key)
-        flex = None
         if self.FLEX in shown:
             rest = available - 1 - sum(widths[k] for k in shown if k != self.FLEX)
-            flex = max(FLEX_MIN, min(widths[self.FLEX], rest)) - PADDING
-            widths[self.FLEX] = flex + PADDING
-        fixed = tuple(widths[k] - PADDING for k in shown)
-        return narrow, tuple(shown), flex, fixed
+            widths[self.FLEX] = max(FLEX_MIN, min(widths[self.FLEX], rest))
+        return narrow, tuple(shown), tuple(widths[k] - PADDING for k in shown)
 
     def _relayout(self) -> None:
         layout = self._fit()
         if layout == self._layout:
             return
         self._layout = layout
-        narrow, shown, _, fixed = layout
+        narrow, shown, fixed = layout
         headers = self._headers(narrow)
         # Columns cannot be relabelled or hidden in place: rebuild, then put the cursor back.
         selected = self.selected_key if self.row_count else None
@@ -168,7 +165,7 @@ class KeyedTable(DataTable[Cell]):
         """The width of a column on screen now (without its padding), if it is shown."""
         if self._layout is None or key not in self._layout[1]:
             return None
-        _, shown, _, fixed = self._layout
+        _, shown, fixed = self._layout
         return fixed[shown.index(key)]
 
     @staticmethod
